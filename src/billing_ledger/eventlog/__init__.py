@@ -1,0 +1,13 @@
+"""The log of record: one port (`EventLog`) and two adapters, Postgres and Kafka."""
+
+from __future__ import annotations
+
+from billing_ledger.eventlog.port import (
+    EventLog,
+    EventRecord,
+    LogError,
+    LoggedEvent,
+    LogUnavailable,
+)
+
+__all__ = ["EventLog", "EventRecord", "LogError", "LogUnavailable", "LoggedEvent"]

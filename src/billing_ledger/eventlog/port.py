@@ -1,0 +1,85 @@
+"""The port every log of record implements, and the record it stores.
+
+Invariants every adapter keeps (the contract suite in tests/integration proves them):
+- `append` returns only once the record is durable (Postgres commit; Kafka acks=all); if it
+  cannot be, it raises LogUnavailable and the record must be treated as not stored.
+- Within one `log_name` positions strictly increase in append order, and a follower never skips
+  a record, even when concurrent writers commit out of order.
+- The log is append-only: nothing is updated or deleted.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from datetime import datetime
+
+from billing_ledger.errors import BillingLedgerError
+
+
+class LogError(BillingLedgerError):
+    """Base class of errors raised by the log of record."""
+
+
+class LogUnavailable(LogError):
+    """The log cannot durably accept (or serve) records right now; the caller should retry."""
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """A verified Stripe event as the log stores it: the raw body plus what routing needs."""
+
+    body: bytes
+    event_id: str
+    event_type: str
+    created: int
+    livemode: bool
+    account: str  # '' for the platform's own events
+    api_version: str | None
+    received_at: datetime
+    partition_key: str
+
+
+@dataclass(frozen=True)
+class LoggedEvent:
+    """A record together with where it sits in the log: the tracking name and position."""
+
+    log_name: str
+    position: int
+    record: EventRecord
+
+
+PositionLookup = Callable[[str], "int | None"]
+"""Returns the last position already processed for a log name, or None to start at the beginning."""
+
+
+class EventLog(ABC):
+    """The log of record. Thread-safe: `append` may be called from many threads at once."""
+
+    @abstractmethod
+    def append(self, record: EventRecord) -> None:
+        """Store `record` durably before returning; raise LogUnavailable if that is not possible."""
+
+    @abstractmethod
+    def follow(
+        self, processed: PositionLookup, stop: threading.Event, batch_size: int = 500
+    ) -> Generator[list[LoggedEvent], None, None]:
+        """Yield batches of records after the processed positions, waiting for new ones.
+
+        Each batch holds records of one log name in position order. Returns once `stop` is set.
+        `processed` is asked again whenever the adapter (re)starts reading a log name.
+        """
+
+    @abstractmethod
+    def head(self) -> dict[str, int]:
+        """The last position of every log name that holds records."""
+
+    @abstractmethod
+    def ping(self) -> None:
+        """Raise LogUnavailable unless the log answers now."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Flush what is pending and release connections."""

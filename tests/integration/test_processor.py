@@ -1,0 +1,159 @@
+"""The processor against real Postgres: exactly once, unknown types kept, poison dead-lettered."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg_pool import ConnectionPool
+
+from billing_ledger.application import EVENT_STORE_SCHEMA, BillingApplication
+from billing_ledger.database import eventsourcing_env
+from billing_ledger.eventlog.port import EventRecord
+from billing_ledger.eventlog.postgres import LOG_NAME, PostgresEventLog
+from billing_ledger.metrics import REGISTRY
+from billing_ledger.processor import Processor
+from billing_ledger.projections.migrations import READ_SCHEMA, migrate
+from billing_ledger.projections.projector import Projector
+from billing_ledger.schemas.envelope import parse_event
+from tests.stripe_events import body_of, customer, event, subscription
+
+
+class Pipeline:
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self.pool = ConnectionPool(dsn, min_size=1, max_size=4, open=True)
+        with self.pool.connection() as conn:
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {EVENT_STORE_SCHEMA}")
+            migrate(conn, READ_SCHEMA)
+        self.log = PostgresEventLog(dsn)
+        self.log.open()
+        self.app = BillingApplication(env=eventsourcing_env(dsn, EVENT_STORE_SCHEMA))
+        self.processor = Processor(self.app, self.log, self.pool)
+        self.processor.create_tables()
+        self.projector = Projector(self.app, self.pool, READ_SCHEMA)
+        self.projector.create_tables()
+
+    def append(self, body: bytes) -> None:
+        try:
+            parsed = parse_event(body)
+            event_id, event_type, created = parsed.id, parsed.type, parsed.created
+        except Exception:
+            event_id, event_type, created = "evt_unparseable", "unknown", 0
+        self.log.append(
+            EventRecord(
+                body, event_id, event_type, created, False, "", None, datetime.now(UTC), "k"
+            )
+        )
+
+    def process_all(self) -> None:
+        """Process until the log is drained, then project everything."""
+        head = self.log.head().get(LOG_NAME, 0)
+        while (self.processor.processed(LOG_NAME) or 0) < head:
+            self.processor.process(self.log.read(self.processor.processed(LOG_NAME) or 0, 100))
+        while self.projector.run_once():
+            pass
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        with psycopg.connect(self.dsn) as conn:
+            return conn.execute(sql).fetchall()
+
+    def close(self) -> None:
+        self.app.close()
+        self.log.close()
+        self.pool.close()
+
+
+@pytest.fixture
+def pipeline(database_url: str) -> Iterator[Pipeline]:
+    opened = Pipeline(database_url)
+    yield opened
+    opened.close()
+
+
+def counter(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_reprocessing_a_batch_changes_nothing(pipeline: Pipeline) -> None:
+    pipeline.append(body_of(event("customer.created", customer("cus_P"))))
+    pipeline.process_all()
+    batch = pipeline.log.read(0, 10)
+    with pytest.raises(Exception, match="Failed to record tracking"):
+        pipeline.processor.process(batch)  # the position is already recorded: refused whole
+    assert pipeline.query("SELECT count(*) FROM eventstore.billing_events") == [(1,)]
+
+
+def test_unknown_types_are_tracked_and_counted_but_touch_nothing(pipeline: Pipeline) -> None:
+    before = counter(
+        "billing_ledger_unhandled_event_types_total", event_type="issuing.card.created"
+    )
+    pipeline.append(
+        body_of(event("issuing.card.created", {"id": "ic_1", "object": "issuing.card"}))
+    )
+    pipeline.process_all()
+    assert pipeline.processor.processed(LOG_NAME) == 1
+    assert pipeline.query("SELECT count(*) FROM eventstore.billing_events") == [(0,)]
+    after = counter("billing_ledger_unhandled_event_types_total", event_type="issuing.card.created")
+    assert after == before + 1
+
+
+def test_poison_goes_to_dead_letters_and_processing_continues(pipeline: Pipeline) -> None:
+    broken = event("customer.subscription.created", {"id": "sub_Broken", "object": "subscription"})
+    pipeline.append(body_of(broken))
+    pipeline.append(b'{"not": "an event"}')
+    pipeline.append(body_of(event("customer.created", customer("cus_After"))))
+    pipeline.process_all()
+    letters = pipeline.query("SELECT position, reason FROM eventlog.dead_letters ORDER BY position")
+    assert letters == [
+        (1, "customer.subscription.created: unreadable Subscription (created, customer, status)"),
+        (2, "not a Stripe event: invalid created, data, id, livemode, type"),
+    ]
+    assert pipeline.query("SELECT stripe_customer_id FROM billing.stripe_customers") == [
+        ("cus_After",)
+    ]
+
+
+def test_a_subscription_before_its_customer_resolves_when_the_customer_arrives(
+    pipeline: Pipeline,
+) -> None:
+    pipeline.append(
+        body_of(event("customer.subscription.created", subscription("sub_Early", "cus_Late")))
+    )
+    pipeline.process_all()
+    pipeline.append(body_of(event("customer.created", customer("cus_Late"))))
+    pipeline.process_all()
+    joined = pipeline.query(
+        "SELECT s.stripe_subscription_id, c.stripe_customer_id FROM billing.subscriptions s "
+        "JOIN billing.stripe_customers c ON c.id = s.customer_id"
+    )
+    assert joined == [("sub_Early", "cus_Late")]
+
+
+def test_only_one_processor_follows_the_postgres_log(pipeline: Pipeline) -> None:
+    stop = threading.Event()
+    first = pipeline.log.follow(lambda _: None, stop)
+    pipeline.append(body_of(event("customer.created", customer("cus_L"))))
+    assert len(next(first)) == 1  # holds the lock now
+    second_log = PostgresEventLog(pipeline.dsn)
+    second_log.open()
+    second_got: list[int] = []
+
+    def second() -> None:
+        for batch in second_log.follow(lambda _: None, stop):
+            second_got.append(len(batch))
+
+    standby = threading.Thread(target=second)
+    standby.start()
+    standby.join(timeout=1.5)
+    assert second_got == [], "a standby processor must wait while another holds the log"
+    first.close()  # releases the advisory lock with the connection
+    standby.join(timeout=5)
+    stop.set()
+    standby.join()
+    second_log.close()
+    assert second_got == [1]

@@ -1,0 +1,142 @@
+"""Aggregate rules: at most once per event id, never older over newer, terminal never regresses,
+and any permutation with duplicates of one history converges to the in-order state."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from hypothesis import given
+from hypothesis import strategies as st
+
+from billing_ledger.domain.handling import A, apply_stripe_event
+from billing_ledger.domain.identity import stripe_uuid
+from billing_ledger.domain.stripe_object import StripeObject
+from billing_ledger.schemas.envelope import StripeEvent, parse_event
+from tests.stripe_events import body_of, customer, event, subscription
+
+
+class Memory:
+    """The aggregates of one run, stored as the real application stores them (in memory)."""
+
+    def __init__(self) -> None:
+        self.app: Application[UUID] = Application(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+        self.domain_events = 0
+
+    def load(self, cls: type[A], aggregate_id: UUID) -> A | None:
+        try:
+            aggregate: object = self.app.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        assert isinstance(aggregate, cls)
+        return aggregate
+
+    def apply(self, document: dict[str, Any]) -> list[StripeObject]:
+        touched = apply_stripe_event(parse(document), self.load)
+        self.domain_events += sum(len(a.pending_events) for a in touched)
+        self.app.save(*touched)
+        return touched
+
+    def state(self, stripe_id: str) -> dict[str, Any]:
+        aggregate: object = self.app.repository.get(stripe_uuid("", False, stripe_id))
+        assert isinstance(aggregate, StripeObject)
+        return aggregate.state
+
+
+def parse(document: dict[str, Any]) -> StripeEvent:
+    return parse_event(body_of(document))
+
+
+def subscription_history() -> list[dict[str, Any]]:
+    """A subscription's life: trial, active, quantity up twice in one second, then canceled."""
+    return [
+        event("customer.subscription.created", subscription(status="trialing"), created=100),
+        event(
+            "customer.subscription.updated",
+            subscription(status="active"),
+            created=200,
+            previous_attributes={"status": "trialing"},
+        ),
+        event(
+            "customer.subscription.updated",
+            subscription(status="active", quantity=2, cancel_at_period_end=True),
+            created=300,
+            previous_attributes={"cancel_at_period_end": False},
+            event_id="evt_same_second_1",
+        ),
+        event(
+            "customer.subscription.updated",
+            subscription(status="past_due", quantity=2, cancel_at_period_end=True),
+            created=300,
+            previous_attributes={"status": "active"},
+            event_id="evt_same_second_0",
+        ),
+        event(
+            "customer.subscription.deleted",
+            subscription(status="canceled", canceled_at=400, cancel_at_period_end=True),
+            created=400,
+            previous_attributes={"status": "past_due"},
+        ),
+    ]
+
+
+def test_redelivering_an_event_five_times_changes_the_aggregate_once() -> None:
+    memory = Memory()
+    document = event("customer.created", customer("cus_A"))
+    for _ in range(5):
+        memory.apply(document)
+    assert memory.domain_events == 1
+
+
+def test_an_older_snapshot_never_overwrites_a_newer_one() -> None:
+    memory = Memory()
+    memory.apply(event("customer.updated", customer("cus_A", email="new@example.com"), created=200))
+    memory.apply(event("customer.created", customer("cus_A", email="old@example.com"), created=100))
+    assert memory.state("cus_A")["email"] == "new@example.com"
+    assert memory.domain_events == 1
+
+
+def test_a_deleted_customer_stays_deleted() -> None:
+    memory = Memory()
+    memory.apply(event("customer.deleted", customer("cus_A"), created=200))
+    memory.apply(event("customer.updated", customer("cus_A", name="Later"), created=300))
+    assert memory.state("cus_A")["deleted_at"] == 200
+
+
+def test_within_one_second_previous_attributes_tell_the_order() -> None:
+    history = subscription_history()
+    forward, backward = Memory(), Memory()
+    for document in history[:4]:
+        forward.apply(document)
+    for document in [history[0], history[1], history[3], history[2]]:
+        backward.apply(document)
+    # evt_same_second_0 says the status was `active` before it: it came after the other.
+    assert forward.state("sub_Test1")["status"] == "past_due"
+    assert backward.state("sub_Test1")["status"] == "past_due"
+
+
+def test_identity_separates_accounts_and_modes() -> None:
+    memory = Memory()
+    a = memory.apply(event("customer.created", customer("cus_A"), account="acct_1"))[0]
+    b = memory.apply(event("customer.created", customer("cus_A"), livemode=True))[0]
+    c = memory.apply(event("customer.created", customer("cus_A")))[0]
+    assert len({a.id, b.id, c.id}) == 3
+
+
+@given(st.data())
+def test_any_order_with_duplicates_converges_to_the_in_order_state(data: st.DataObject) -> None:
+    history = subscription_history()
+    in_order = Memory()
+    for document in history:
+        in_order.apply(document)
+    deliveries = data.draw(
+        st.lists(st.sampled_from(history), min_size=len(history), max_size=3 * len(history))
+        .filter(lambda drawn: {d["id"] for d in drawn} == {d["id"] for d in history})
+        .flatmap(st.permutations)
+    )
+    shuffled = Memory()
+    for document in deliveries:
+        shuffled.apply(json.loads(json.dumps(document)))
+    assert shuffled.state("sub_Test1") == in_order.state("sub_Test1")
