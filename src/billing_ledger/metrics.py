@@ -25,7 +25,7 @@ APPEND_SECONDS = Histogram(
 )
 EVENTS_PROCESSED = Counter(
     "billing_ledger_events_processed",
-    "Log records handled by the processor, by outcome (applied, unchanged, unhandled, "
+    "Log records handled by the processor, by outcome (applied, unchanged, ignored, unhandled, "
     "dead_lettered).",
     ["outcome"],
     registry=REGISTRY,

@@ -18,7 +18,13 @@ from eventsourcing.persistence import IntegrityError, PersistenceError, Tracking
 from psycopg_pool import ConnectionPool
 
 from billing_ledger.application import BillingApplication
-from billing_ledger.domain.handling import A, UnprocessableEvent, apply_stripe_event, is_handled
+from billing_ledger.domain.handling import (
+    IGNORED_EVENT_TYPES,
+    A,
+    UnprocessableEvent,
+    apply_stripe_event,
+    is_handled,
+)
 from billing_ledger.domain.stripe_object import StripeObject
 from billing_ledger.eventlog.port import EventLog, LoggedEvent, LogUnavailable
 from billing_ledger.metrics import EVENTS_PROCESSED, UNHANDLED_EVENT_TYPES
@@ -73,6 +79,9 @@ class Processor:
                 # positions of record once things answer.
                 log.warning("processor paused: %s: %s", type(e).__name__, e)
                 stop.wait(RETRY_SECONDS)
+            except Exception:
+                log.exception("processor failed; retrying from the positions of record")
+                stop.wait(RETRY_SECONDS)
 
     def process(self, batch: list[LoggedEvent]) -> None:
         """Apply one batch of one log name; its effects and its last position commit together."""
@@ -113,6 +122,8 @@ class Processor:
 
     def _apply(self, logged: LoggedEvent, load: Any, touched: dict[UUID, StripeObject]) -> str:
         event = parse_event(logged.record.body)
+        if event.type in IGNORED_EVENT_TYPES:
+            return "ignored"
         if not is_handled(event.type):
             UNHANDLED_EVENT_TYPES.labels(event.type).inc()
             return "unhandled"

@@ -1,40 +1,51 @@
-"""The Customer aggregate. Deleted customers are marked, never dropped: deletion is terminal."""
+"""The Customer aggregate, with its tax ids as parts. Deleted customers are marked, never
+dropped: deletion is terminal, for the customer and for each tax id."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from billing_ledger.domain.identity import uuid_or_none
 from billing_ledger.domain.ordering import StatusRules
-from billing_ledger.domain.stripe_object import StripeObject
+from billing_ledger.domain.stripe_object import Part, Snapshot, StripeObject
+from billing_ledger.schemas import objects
 from billing_ledger.schemas.envelope import StripeEvent
-from billing_ledger.schemas.objects import Customer as StripeCustomer
 from billing_ledger.schemas.objects import expandable_id
 
 ACTIVE, DELETED = "active", "deleted"
+_DELETION = StatusRules(terminal=frozenset({DELETED}), rank={ACTIVE: 0, DELETED: 1})
 
 
 class Customer(StripeObject):
-    STATUS_RULES: ClassVar[StatusRules] = StatusRules(
-        terminal=frozenset({DELETED}), rank={ACTIVE: 0, DELETED: 1}
-    )
+    PART_RULES: ClassVar[Mapping[str, StatusRules]] = {"customer": _DELETION, "tax_id": _DELETION}
 
     class Recorded(StripeObject.Recorded):
-        """CustomerRecorded: the first snapshot of a customer we hold."""
+        """CustomerRecorded: the first snapshot of a customer (or of one of its tax ids)."""
 
     class Revised(StripeObject.Revised):
-        """CustomerRevised: a later snapshot (an update or the deletion) became current."""
+        """CustomerRevised: a later snapshot (update, deletion, tax id change) became current."""
+
+    @classmethod
+    def view(cls, stripe_id: str, parts: Mapping[str, Part]) -> dict[str, Any]:
+        main = parts.get(stripe_id)
+        state: dict[str, Any] = dict(main.state) if main is not None else {}
+        # The customer's tax id: the most recently created one that is not deleted.
+        tax_ids = sorted(
+            (p.version.created, p.state["value"])
+            for p in parts.values()
+            if p.kind == "tax_id" and p.version.status != DELETED
+        )
+        state["tax_id"] = tax_ids[-1][1] if tax_ids else None
+        state["seen"] = main is not None  # tax ids can arrive before their customer
+        return state
 
 
-def customer_status(event: StripeEvent, customer: StripeCustomer) -> str:
-    return DELETED if customer.deleted or event.type == "customer.deleted" else ACTIVE
-
-
-def customer_state(event: StripeEvent, customer: StripeCustomer) -> dict[str, Any]:
-    """What the read schema shows of a customer, in plain JSON types."""
-    deleted = customer_status(event, customer) == DELETED
+def customer_snapshot(event: StripeEvent) -> tuple[str, Snapshot]:
+    customer = objects.Customer.model_validate(event.data.object)
+    deleted = customer.deleted or event.type == "customer.deleted"
     settings = customer.invoice_settings
-    return {
+    state = {
         "email": customer.email,
         "name": customer.name,
         "user_id": uuid_or_none(customer.metadata.get("user_id")),
@@ -45,3 +56,14 @@ def customer_state(event: StripeEvent, customer: StripeCustomer) -> dict[str, An
         "deleted_at": event.created if deleted else None,
         "created": customer.created,
     }
+    return customer.id, Snapshot("customer", customer.id, state, DELETED if deleted else ACTIVE)
+
+
+def tax_id_snapshot(event: StripeEvent) -> tuple[str, Snapshot] | None:
+    tax_id = objects.TaxId.model_validate(event.data.object)
+    customer_id = expandable_id(tax_id.customer)
+    if customer_id is None:
+        return None  # an account's own tax id, not a customer's
+    status = DELETED if event.type == "customer.tax_id.deleted" else ACTIVE
+    state = {"type": tax_id.type, "value": tax_id.value}
+    return customer_id, Snapshot("tax_id", tax_id.id, state, status)

@@ -1,13 +1,21 @@
-"""The base aggregate: the latest state of one Stripe object, built only from Stripe's snapshots.
+"""The base aggregate: the current state of one Stripe object, built only from Stripe's snapshots.
 
-Stripe sends the whole object with every event, so an aggregate keeps the snapshot that is
-latest by the rules of `ordering.py`, and records a domain event only when a snapshot becomes
-the current one. An event id is applied at most once; an older snapshot never overwrites a newer
-one. Domain events carry Stripe's `created` as their timestamp: no clock is read here.
+Stripe sends whole objects with every event, so an aggregate keeps, for each *part* it is made
+of, the snapshot that is latest by the rules of `ordering.py`, and records a domain event only
+when a snapshot becomes a part's current one. Most aggregates have one part, the object itself;
+some gather related objects that have no life of their own (a PaymentIntent with its charges,
+refunds and invoice links; a customer with its tax ids), each part ordered on its own.
+
+Each domain event carries the part's new snapshot and the aggregate's whole resulting `state`
+(what the read schema shows), so projections need nothing but the event. A (Stripe event, part)
+pair is applied at most once; an older snapshot never overwrites a newer one. Domain events take
+Stripe's `created` as their timestamp: no clock is read here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -20,8 +28,28 @@ from billing_ledger.schemas.envelope import StripeEvent
 T = TypeVar("T", bound="StripeObject")
 
 
+@dataclass(frozen=True)
+class Part:
+    """The current snapshot of one part of an aggregate."""
+
+    kind: str
+    version: Version
+    state: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One Stripe object as an event showed it, ready to be applied to an aggregate part."""
+
+    kind: str
+    stripe_id: str
+    state: dict[str, Any]
+    status: str | None = None
+    attributes: Mapping[str, Any] | None = None  # defaults to the event's data.object
+
+
 class StripeObject(Aggregate):
-    STATUS_RULES: ClassVar[StatusRules] = StatusRules()
+    PART_RULES: ClassVar[Mapping[str, StatusRules]] = {}
 
     class Recorded(Aggregate.Created):
         """The first snapshot of the object we hold (whatever event type carried it)."""
@@ -31,10 +59,13 @@ class StripeObject(Aggregate):
         stripe_id: str
         stripe_event_id: str
         stripe_event_type: str
+        part_kind: str
+        part_id: str
         created: int
         status: str | None
         attributes: dict[str, Any]
         previous_attributes: dict[str, Any]
+        part_state: dict[str, Any]
         state: dict[str, Any]
 
         def apply(self, aggregate: Any) -> None:
@@ -42,73 +73,97 @@ class StripeObject(Aggregate):
             aggregate.account_id = self.account_id
             aggregate.livemode = self.livemode
             aggregate.stripe_id = self.stripe_id
-            aggregate.applied_event_ids = set()
-            aggregate._adopt(
-                self.stripe_event_id, self.stripe_event_type, _version(self), self.state
-            )
+            aggregate.parts = {}
+            aggregate.applied = set()
+            aggregate._adopt(self)
 
     class Revised(Aggregate.Event):
-        """A later snapshot became the object's current state."""
+        """A later snapshot became current for one part of the object."""
 
         account_id: str
         livemode: bool
         stripe_id: str
         stripe_event_id: str
         stripe_event_type: str
+        part_kind: str
+        part_id: str
         created: int
         status: str | None
         attributes: dict[str, Any]
         previous_attributes: dict[str, Any]
+        part_state: dict[str, Any]
         state: dict[str, Any]
 
         def apply(self, aggregate: Any) -> None:
-            aggregate._adopt(
-                self.stripe_event_id, self.stripe_event_type, _version(self), self.state
-            )
+            aggregate._adopt(self)
 
     if TYPE_CHECKING:  # declared for type checkers only: annotations would become __init__ args
         account_id: str
         livemode: bool
         stripe_id: str
-        applied_event_ids: set[str]
-        current: Version
+        parts: dict[str, Part]
+        applied: set[str]
         state: dict[str, Any]
-        last_event_type: str
 
-    def _adopt(
-        self, stripe_event_id: str, stripe_event_type: str, version: Version, state: dict[str, Any]
-    ) -> None:
-        self.current = version
-        self.state = state
-        self.last_event_type = stripe_event_type
-        self.applied_event_ids.add(stripe_event_id)
+    def _adopt(self, event: StripeObject.Recorded | StripeObject.Revised) -> None:
+        version = Version(
+            created=event.created,
+            stripe_event_id=event.stripe_event_id,
+            status=event.status,
+            attributes=event.attributes,
+            previous_attributes=event.previous_attributes,
+        )
+        self.parts[event.part_id] = Part(event.part_kind, version, event.part_state)
+        self.state = event.state
+        self.applied.add(_applied_key(event.stripe_event_id, event.part_id))
+
+    @classmethod
+    def view(cls, stripe_id: str, parts: Mapping[str, Part]) -> dict[str, Any]:
+        """The aggregate's state as the read schema shows it, from its parts' current snapshots."""
+        main = parts.get(stripe_id)
+        return dict(main.state) if main is not None else {}
 
     @classmethod
     def observe(
-        cls: type[T],
-        existing: T | None,
-        event: StripeEvent,
-        stripe_id: str,
-        state: dict[str, Any],
-        status: str | None = None,
+        cls: type[T], existing: T | None, event: StripeEvent, stripe_id: str, snapshot: Snapshot
     ) -> T:
-        """Apply one snapshot of the object to `existing` (or start it); returns the aggregate.
+        """Apply one snapshot to `existing` (or start the aggregate); returns the aggregate.
 
-        The aggregate has a pending domain event only if the snapshot became current.
+        The aggregate gains a pending domain event only if the snapshot became current.
         """
-        attributes = scalar_attributes(event.data.object)
-        previous_attributes = scalar_attributes(event.data.previous_attributes or {})
-        snapshot: dict[str, Any] = {
+        raw = event.data.object if snapshot.attributes is None else snapshot.attributes
+        version = Version(
+            created=event.created,
+            stripe_event_id=event.id,
+            status=snapshot.status,
+            attributes=scalar_attributes(raw),
+            previous_attributes=scalar_attributes(event.data.previous_attributes or {})
+            if snapshot.attributes is None
+            else {},
+        )
+        if existing is not None:
+            if _applied_key(event.id, snapshot.stripe_id) in existing.applied:
+                return existing
+            current = existing.parts.get(snapshot.stripe_id)
+            rules = cls.PART_RULES.get(snapshot.kind, StatusRules())
+            if current is not None and not supersedes(version, current.version, rules):
+                return existing
+        parts = dict(existing.parts) if existing is not None else {}
+        parts[snapshot.stripe_id] = Part(snapshot.kind, version, snapshot.state)
+        fields: dict[str, Any] = {
             "account_id": event.account_id,
             "livemode": event.livemode,
             "stripe_id": stripe_id,
             "stripe_event_id": event.id,
             "stripe_event_type": event.type,
+            "part_kind": snapshot.kind,
+            "part_id": snapshot.stripe_id,
             "created": event.created,
-            "status": status,
-            "attributes": attributes,
-            "previous_attributes": previous_attributes,
-            "state": state,
+            "status": snapshot.status,
+            "attributes": dict(version.attributes),
+            "previous_attributes": dict(version.previous_attributes),
+            "part_state": snapshot.state,
+            "state": cls.view(stripe_id, parts),
         }
         timestamp = datetime.fromtimestamp(event.created, UTC)
         if existing is None:
@@ -116,27 +171,11 @@ class StripeObject(Aggregate):
                 cls.Recorded,
                 id=stripe_uuid(event.account_id, event.livemode, stripe_id),
                 timestamp=timestamp,
-                **snapshot,
+                **fields,
             )
-        if event.id in existing.applied_event_ids:
-            return existing
-        incoming = Version(
-            created=event.created,
-            stripe_event_id=event.id,
-            status=status,
-            attributes=attributes,
-            previous_attributes=previous_attributes,
-        )
-        if supersedes(incoming, existing.current, cls.STATUS_RULES):
-            existing.trigger_event(cls.Revised, timestamp=timestamp, **snapshot)
+        existing.trigger_event(cls.Revised, timestamp=timestamp, **fields)
         return existing
 
 
-def _version(snapshot: StripeObject.Recorded | StripeObject.Revised) -> Version:
-    return Version(
-        created=snapshot.created,
-        stripe_event_id=snapshot.stripe_event_id,
-        status=snapshot.status,
-        attributes=snapshot.attributes,
-        previous_attributes=snapshot.previous_attributes,
-    )
+def _applied_key(stripe_event_id: str, part_id: str) -> str:
+    return f"{stripe_event_id}:{part_id}"

@@ -6,29 +6,33 @@ rank in the order a subscription's life moves through them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from billing_ledger.domain.identity import uuid_or_none
 from billing_ledger.domain.ordering import StatusRules
-from billing_ledger.domain.stripe_object import StripeObject
-from billing_ledger.schemas.objects import Subscription as StripeSubscription
+from billing_ledger.domain.stripe_object import Snapshot, StripeObject
+from billing_ledger.schemas import objects
+from billing_ledger.schemas.envelope import StripeEvent
 from billing_ledger.schemas.objects import expandable_id
 
-TERMINAL_STATUSES = frozenset({"canceled", "incomplete_expired"})
-STATUS_RANK = {
-    "incomplete": 0,
-    "trialing": 1,
-    "active": 2,
-    "past_due": 3,
-    "unpaid": 4,
-    "paused": 4,
-    "canceled": 5,
-    "incomplete_expired": 5,
-}
+RULES = StatusRules(
+    terminal=frozenset({"canceled", "incomplete_expired"}),
+    rank={
+        "incomplete": 0,
+        "trialing": 1,
+        "active": 2,
+        "past_due": 3,
+        "unpaid": 4,
+        "paused": 4,
+        "canceled": 5,
+        "incomplete_expired": 5,
+    },
+)
 
 
 class Subscription(StripeObject):
-    STATUS_RULES: ClassVar[StatusRules] = StatusRules(terminal=TERMINAL_STATUSES, rank=STATUS_RANK)
+    PART_RULES: ClassVar[Mapping[str, StatusRules]] = {"subscription": RULES}
 
     class Recorded(StripeObject.Recorded):
         """SubscriptionRecorded: the first snapshot of a subscription we hold."""
@@ -37,12 +41,12 @@ class Subscription(StripeObject):
         """SubscriptionRevised: a later snapshot became current (status, items, period...)."""
 
 
-def subscription_state(subscription: StripeSubscription) -> dict[str, Any]:
-    """What the read schema shows of a subscription and its items, in plain JSON types."""
+def subscription_snapshot(event: StripeEvent) -> tuple[str, Snapshot]:
+    subscription = objects.Subscription.model_validate(event.data.object)
     items = subscription.items.data
     licensed = [item for item in items if _usage_type(item) == "licensed"]
     first = items[0] if items else None
-    return {
+    state = {
         "customer": expandable_id(subscription.customer),
         "status": subscription.status,
         "plan_id": licensed[0].price.id if licensed else None,
@@ -58,23 +62,24 @@ def subscription_state(subscription: StripeSubscription) -> dict[str, Any]:
         "canceled_at": subscription.canceled_at,
         "created": subscription.created,
         "business_id": uuid_or_none(subscription.metadata.get("business_id")),
-        "items": [
-            {
-                "id": item.id,
-                "price_id": item.price.id,
-                "quantity": item.quantity,
-                "unit_amount": item.price.unit_amount,
-                "currency": item.price.currency,
-                "interval": item.price.recurring.interval if item.price.recurring else None,
-                "interval_count": item.price.recurring.interval_count
-                if item.price.recurring
-                else None,
-                "usage_type": _usage_type(item),
-            }
-            for item in items
-        ],
+        "items": [_item(item) for item in items],
+    }
+    return subscription.id, Snapshot("subscription", subscription.id, state, subscription.status)
+
+
+def _item(item: objects.SubscriptionItem) -> dict[str, Any]:
+    recurring = item.price.recurring
+    return {
+        "id": item.id,
+        "price_id": item.price.id,
+        "quantity": item.quantity,
+        "unit_amount": item.price.unit_amount,
+        "currency": item.price.currency,
+        "interval": recurring.interval if recurring else None,
+        "interval_count": recurring.interval_count if recurring else None,
+        "usage_type": _usage_type(item),
     }
 
 
-def _usage_type(item: Any) -> str:
-    return str(item.price.recurring.usage_type) if item.price.recurring else "licensed"
+def _usage_type(item: objects.SubscriptionItem) -> str:
+    return item.price.recurring.usage_type if item.price.recurring else "licensed"

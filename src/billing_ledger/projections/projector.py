@@ -68,6 +68,11 @@ class Projector:
             except (PersistenceError, psycopg.OperationalError) as e:
                 log.warning("projector paused: %s: %s", type(e).__name__, e)
                 stop.wait(RETRY_SECONDS)
+            except Exception:
+                # A bug must not kill the worker silently: say so loudly and keep retrying, so
+                # a fix and restart (or a transient cause going away) resumes where it stopped.
+                log.exception("projector failed; retrying")
+                stop.wait(RETRY_SECONDS)
 
     def run_once(self) -> int:
         """Project the next batch of notifications; returns how many there were."""

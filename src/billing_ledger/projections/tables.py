@@ -1,106 +1,76 @@
-"""Writes domain events into the `billing` tables: one upsert per event, ids from identity.
+"""Writes domain events into the `billing` tables: each event carries its aggregate's whole
+state, so each becomes one upsert of that aggregate's row (plus the rows hanging off it).
 
 Every value written comes from the event (Stripe's timestamps, uuid5 ids), never from the clock,
-so replaying the same history rebuilds the same rows.
+so replaying the same history rebuilds the same rows. References are resolved in both
+directions, so a child that arrived before its parent is linked when the parent arrives.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
+from uuid import UUID
 
 import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from billing_ledger.domain.customer import Customer
+from billing_ledger.domain.dispute import Dispute
 from billing_ledger.domain.identity import stripe_uuid
+from billing_ledger.domain.invoice import Invoice
+from billing_ledger.domain.payment import Payment
+from billing_ledger.domain.payment_method import PaymentMethod
 from billing_ledger.domain.stripe_object import StripeObject
 from billing_ledger.domain.subscription import Subscription
 
 Snapshot = StripeObject.Recorded | StripeObject.Revised
-
-UPSERT_CUSTOMER = """
-INSERT INTO {schema}.stripe_customers AS c (id, account_id, livemode, stripe_customer_id,
-    user_id, email, name, default_payment_method, billing_address, deleted_at,
-    created_at, updated_at)
-VALUES (%(id)s, %(account_id)s, %(livemode)s, %(stripe_id)s, %(user_id)s, %(email)s, %(name)s,
-    %(default_payment_method)s, %(billing_address)s, %(deleted_at)s, %(created_at)s,
-    %(updated_at)s)
-ON CONFLICT (id) DO UPDATE SET user_id = EXCLUDED.user_id, email = EXCLUDED.email,
-    name = EXCLUDED.name, default_payment_method = EXCLUDED.default_payment_method,
-    billing_address = EXCLUDED.billing_address, deleted_at = EXCLUDED.deleted_at,
-    created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at
-"""
-
-UPSERT_SUBSCRIPTION = """
-INSERT INTO {schema}.subscriptions AS s (id, account_id, livemode, stripe_subscription_id,
-    customer_id, business_id, status, plan_id, current_period_start, current_period_end,
-    trial_end, cancel_at_period_end, canceled_at, created_at, updated_at)
-VALUES (%(id)s, %(account_id)s, %(livemode)s, %(stripe_id)s, %(customer_id)s, %(business_id)s,
-    %(status)s, %(plan_id)s, %(current_period_start)s, %(current_period_end)s, %(trial_end)s,
-    %(cancel_at_period_end)s, %(canceled_at)s, %(created_at)s, %(updated_at)s)
-ON CONFLICT (id) DO UPDATE SET customer_id = EXCLUDED.customer_id,
-    business_id = EXCLUDED.business_id, status = EXCLUDED.status, plan_id = EXCLUDED.plan_id,
-    current_period_start = EXCLUDED.current_period_start,
-    current_period_end = EXCLUDED.current_period_end, trial_end = EXCLUDED.trial_end,
-    cancel_at_period_end = EXCLUDED.cancel_at_period_end, canceled_at = EXCLUDED.canceled_at,
-    created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at
-"""
-
-DELETE_STALE_ITEMS = """
-DELETE FROM {schema}.subscription_items
-WHERE subscription_id = %(subscription_id)s AND NOT (id = ANY(%(kept)s))
-"""
-
-UPSERT_ITEM = """
-INSERT INTO {schema}.subscription_items (id, account_id, livemode, subscription_id,
-    stripe_subscription_item_id, price_id, quantity, unit_amount, currency, interval,
-    interval_count, usage_type)
-VALUES (%(id)s, %(account_id)s, %(livemode)s, %(subscription_id)s, %(stripe_id)s,
-    %(price_id)s, %(quantity)s, %(unit_amount)s, %(currency)s, %(interval)s,
-    %(interval_count)s, %(usage_type)s)
-ON CONFLICT (id) DO UPDATE SET subscription_id = EXCLUDED.subscription_id,
-    price_id = EXCLUDED.price_id, quantity = EXCLUDED.quantity,
-    unit_amount = EXCLUDED.unit_amount, currency = EXCLUDED.currency,
-    interval = EXCLUDED.interval, interval_count = EXCLUDED.interval_count,
-    usage_type = EXCLUDED.usage_type
-"""
+Cursor = psycopg.Cursor[Any]
 
 
 class BillingTables:
-    """Projects Customer and Subscription snapshots into `{schema}` tables."""
+    """Projects every aggregate's state into `{schema}` tables."""
 
     name = "billing_tables"
 
     def __init__(self, schema: str) -> None:
-        self._statements = {
-            key: sql.SQL(text).format(schema=sql.Identifier(schema))
-            for key, text in {
-                "customer": UPSERT_CUSTOMER,
-                "subscription": UPSERT_SUBSCRIPTION,
-                "stale_items": DELETE_STALE_ITEMS,
-                "item": UPSERT_ITEM,
-            }.items()
-        }
+        self._schema_name = schema
+        self._schema = sql.Identifier(schema)
 
-    def project(self, cur: psycopg.Cursor[Any], event: object) -> None:
+    def project(self, cur: Cursor, event: object) -> None:
+        if not isinstance(event, StripeObject.Recorded | StripeObject.Revised):
+            return
         if isinstance(event, Customer.Recorded | Customer.Revised):
             self._customer(cur, event)
         elif isinstance(event, Subscription.Recorded | Subscription.Revised):
             self._subscription(cur, event)
+        elif isinstance(event, Invoice.Recorded | Invoice.Revised):
+            self._invoice(cur, event)
+        elif isinstance(event, Payment.Recorded | Payment.Revised):
+            self._payment(cur, event)
+        elif isinstance(event, Dispute.Recorded | Dispute.Revised):
+            self._dispute(cur, event)
+        elif isinstance(event, PaymentMethod.Recorded | PaymentMethod.Revised):
+            self._payment_method(cur, event)
 
-    def _customer(self, cur: psycopg.Cursor[Any], event: Snapshot) -> None:
+    def _customer(self, cur: Cursor, event: Snapshot) -> None:
         state = event.state
+        if not state["seen"]:
+            return  # only tax ids so far; the row comes with the customer
         address = state["billing_address"]
-        cur.execute(
-            self._statements["customer"],
+        self._upsert(
+            cur,
+            "stripe_customers",
             {
-                **_identity(event),
+                **_identity(event, "stripe_customer_id"),
                 "user_id": state["user_id"],
                 "email": state["email"],
                 "name": state["name"],
                 "default_payment_method": state["default_payment_method"],
+                "tax_id": state["tax_id"],
                 "billing_address": Jsonb(address) if address is not None else None,
                 "deleted_at": _time(state["deleted_at"]),
                 "created_at": _time(state["created"]) or event.timestamp,
@@ -108,15 +78,15 @@ class BillingTables:
             },
         )
 
-    def _subscription(self, cur: psycopg.Cursor[Any], event: Snapshot) -> None:
+    def _subscription(self, cur: Cursor, event: Snapshot) -> None:
         state = event.state
-        identity = _identity(event)
-        account_id, livemode = identity["account_id"], identity["livemode"]
-        cur.execute(
-            self._statements["subscription"],
+        identity = _identity(event, "stripe_subscription_id")
+        self._upsert(
+            cur,
+            "subscriptions",
             {
                 **identity,
-                "customer_id": stripe_uuid(account_id, livemode, state["customer"]),
+                "customer_id": _ref(event, state["customer"]),
                 "business_id": state["business_id"],
                 "status": state["status"],
                 "plan_id": state["plan_id"],
@@ -131,30 +101,214 @@ class BillingTables:
         )
         items = [
             {
-                **item,
-                "id": stripe_uuid(account_id, livemode, item["id"]),
-                "stripe_id": item["id"],
-                "account_id": account_id,
-                "livemode": livemode,
+                "id": _ref(event, item["id"]),
+                "account_id": event.account_id,
+                "livemode": event.livemode,
                 "subscription_id": identity["id"],
+                "stripe_subscription_item_id": item["id"],
+                "price_id": item["price_id"],
+                "quantity": item["quantity"],
+                "unit_amount": item["unit_amount"],
+                "currency": item["currency"],
+                "interval": item["interval"],
+                "interval_count": item["interval_count"],
+                "usage_type": item["usage_type"],
             }
             for item in state["items"]
         ]
         cur.execute(
-            self._statements["stale_items"],
-            {"subscription_id": identity["id"], "kept": [item["id"] for item in items]},
+            sql.SQL(
+                "DELETE FROM {}.subscription_items "
+                "WHERE subscription_id = %s AND NOT (id = ANY(%s))"
+            ).format(self._schema),
+            (identity["id"], [item["id"] for item in items]),
         )
-        if items:
-            cur.executemany(self._statements["item"], items)
+        for item in items:
+            self._upsert(cur, "subscription_items", item)
+
+    def _invoice(self, cur: Cursor, event: Snapshot) -> None:
+        state = event.state
+        identity = _identity(event, "stripe_invoice_id")
+        subscription_id = _ref(event, state["subscription"])
+        self._upsert(
+            cur,
+            "invoices",
+            {
+                **identity,
+                "customer_id": _ref(event, state["customer"]),
+                "subscription_id": subscription_id,
+                "number": state["number"],
+                "amount_due": state["amount_due"],
+                "amount_paid": state["amount_paid"],
+                "amount_remaining": state["amount_remaining"],
+                "total": state["total"],
+                "tax": state["tax"],
+                "currency": state["currency"],
+                "status": state["status"],
+                "paid_out_of_band": state["paid_out_of_band"],
+                "invoice_pdf": state["invoice_pdf"],
+                "hosted_invoice_url": state["hosted_invoice_url"],
+                "due_date": _time(state["due_date"]),
+                "finalized_at": _time(state["finalized_at"]),
+                "paid_at": _time(state["paid_at"]),
+                "created_at": _time(state["created"]),
+                "updated_at": event.timestamp,
+            },
+        )
+        # Payments that arrived first: link them (older API versions name the intent here).
+        if state["payment_intent"]:
+            cur.execute(
+                sql.SQL("UPDATE {}.payment_transactions SET invoice_id = %s WHERE id = %s").format(
+                    self._schema
+                ),
+                (identity["id"], _ref(event, state["payment_intent"])),
+            )
+        cur.execute(
+            sql.SQL(
+                "UPDATE {}.payment_transactions SET subscription_id = %s "
+                "WHERE invoice_id = %s AND subscription_id IS DISTINCT FROM %s"
+            ).format(self._schema),
+            (subscription_id, identity["id"], subscription_id),
+        )
+
+    def _payment(self, cur: Cursor, event: Snapshot) -> None:
+        state = event.state
+        payment_id = event.originator_id
+        for refund_id, refund in state["refunds"].items():
+            self._upsert(
+                cur,
+                "refunds",
+                {
+                    "id": _ref(event, refund_id),
+                    "account_id": event.account_id,
+                    "livemode": event.livemode,
+                    "stripe_refund_id": refund_id,
+                    "payment_transaction_id": payment_id,
+                    "stripe_charge_id": refund["charge"],
+                    "amount": refund["amount"],
+                    "currency": refund["currency"],
+                    "status": refund["status"],
+                    "reason": refund["reason"],
+                    "failure_reason": refund["failure_reason"],
+                    "created_at": _time(refund["created"]),
+                    "updated_at": event.timestamp,
+                },
+            )
+        if not state["is_intent"] or state["amount"] is None or state["status"] is None:
+            return  # a legacy charge, or only links and refunds so far
+        invoice_id = _ref(event, state["invoice"])
+        if invoice_id is None:
+            invoice_id = self._invoice_naming(cur, payment_id)
+        self._upsert(
+            cur,
+            "payment_transactions",
+            {
+                **_identity(event, "stripe_payment_intent_id"),
+                "customer_id": _ref(event, state["customer"]),
+                "subscription_id": self._subscription_of(cur, invoice_id),
+                "invoice_id": invoice_id,
+                "amount": state["amount"],
+                "amount_received": state["amount_received"],
+                "amount_refunded": state["amount_refunded"],
+                "currency": state["currency"],
+                "status": state["status"],
+                "payment_method_id": state["payment_method_id"],
+                "payment_method_type": state["payment_method_type"],
+                "wallet": state["wallet"],
+                "failure_code": state["failure_code"],
+                "decline_code": state["decline_code"],
+                "failure_message": state["failure_message"],
+                "receipt_url": state["receipt_url"],
+                "created_at": _time(state["created"]) or event.timestamp,
+                "updated_at": event.timestamp,
+            },
+        )
+
+    def _dispute(self, cur: Cursor, event: Snapshot) -> None:
+        state = event.state
+        self._upsert(
+            cur,
+            "disputes",
+            {
+                **_identity(event, "stripe_dispute_id"),
+                "stripe_charge_id": state["charge"],
+                "payment_transaction_id": _ref(event, state["payment_intent"]),
+                "amount": state["amount"],
+                "currency": state["currency"],
+                "status": state["status"],
+                "reason": state["reason"],
+                "created_at": _time(state["created"]),
+                "updated_at": event.timestamp,
+            },
+        )
+
+    def _payment_method(self, cur: Cursor, event: Snapshot) -> None:
+        state = event.state
+        self._upsert(
+            cur,
+            "payment_methods",
+            {
+                **_identity(event, "stripe_payment_method_id"),
+                "customer_id": _ref(event, state["customer"]),
+                "status": state["status"],
+                "type": state["type"],
+                "card_brand": state["card_brand"],
+                "card_last4": state["card_last4"],
+                "card_exp_month": state["card_exp_month"],
+                "card_exp_year": state["card_exp_year"],
+                "wallet": state["wallet"],
+                "created_at": _time(state["created"]),
+                "updated_at": event.timestamp,
+            },
+        )
+
+    def _invoice_naming(self, cur: Cursor, payment_id: UUID) -> UUID | None:
+        """An invoice that arrived first and named this payment (older API versions)."""
+        row = cur.execute(
+            sql.SQL("SELECT invoice_id FROM {}.payment_transactions WHERE id = %s").format(
+                self._schema
+            ),
+            (payment_id,),
+        ).fetchone()
+        return row[0] if row else None
+
+    def _subscription_of(self, cur: Cursor, invoice_id: UUID | None) -> UUID | None:
+        if invoice_id is None:
+            return None
+        row = cur.execute(
+            sql.SQL("SELECT subscription_id FROM {}.invoices WHERE id = %s").format(self._schema),
+            (invoice_id,),
+        ).fetchone()
+        return row[0] if row else None
+
+    def _upsert(self, cur: Cursor, table: str, row: Mapping[str, Any]) -> None:
+        cur.execute(_upsert_statement(self._schema_name, table, tuple(row)), tuple(row.values()))
 
 
-def _identity(event: Snapshot) -> dict[str, Any]:
+@cache
+def _upsert_statement(schema: str, table: str, columns: tuple[str, ...]) -> sql.Composed:
+    names = [sql.Identifier(column) for column in columns]
+    return sql.SQL("INSERT INTO {}.{} ({}) VALUES ({}) ON CONFLICT (id) DO UPDATE SET {}").format(
+        sql.Identifier(schema),
+        sql.Identifier(table),
+        sql.SQL(", ").join(names),
+        sql.SQL(", ").join(sql.Placeholder() * len(names)),
+        sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(name) for name in names[1:]),
+    )
+
+
+def _identity(event: Snapshot, stripe_id_column: str) -> dict[str, Any]:
     return {
         "id": event.originator_id,
         "account_id": event.account_id,
         "livemode": event.livemode,
-        "stripe_id": event.stripe_id,
+        stripe_id_column: event.stripe_id,
     }
+
+
+def _ref(event: Snapshot, stripe_id: str | None) -> UUID | None:
+    """The row id of another object of the same account and mode."""
+    return stripe_uuid(event.account_id, event.livemode, stripe_id) if stripe_id else None
 
 
 def _time(epoch: int | None) -> datetime | None:

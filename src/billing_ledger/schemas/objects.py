@@ -82,3 +82,185 @@ def expandable_id(value: str | dict[str, Any] | None) -> str | None:
         inner = value.get("id")
         return inner if isinstance(inner, str) else None
     return value
+
+
+class TaxId(_StripeModel):
+    id: str
+    customer: str | dict[str, Any] | None = None
+    type: str | None = None
+    value: str | None = None
+    created: int | None = None
+
+
+class StatusTransitions(_StripeModel):
+    paid_at: int | None = None
+    finalized_at: int | None = None
+    voided_at: int | None = None
+    marked_uncollectible_at: int | None = None
+
+
+class TotalTax(_StripeModel):
+    amount: int = 0
+
+
+class SubscriptionDetails(_StripeModel):
+    subscription: str | dict[str, Any] | None = None
+
+
+class InvoiceParent(_StripeModel):
+    type: str | None = None
+    subscription_details: SubscriptionDetails | None = None
+
+
+class Invoice(_StripeModel):
+    id: str
+    customer: str | dict[str, Any] | None = None
+    status: str | None = None
+    currency: str
+    created: int
+    amount_due: int = 0
+    amount_paid: int = 0
+    amount_remaining: int = 0
+    total: int = 0
+    subtotal: int | None = None
+    invoice_pdf: str | None = None
+    hosted_invoice_url: str | None = None
+    number: str | None = None
+    due_date: int | None = None
+    status_transitions: StatusTransitions = Field(default_factory=StatusTransitions)
+    # Current API versions (2025-03-31 and later).
+    parent: InvoiceParent | None = None
+    total_taxes: list[TotalTax] | None = None
+    # Earlier API versions.
+    subscription: str | dict[str, Any] | None = None
+    tax: int | None = None
+    payment_intent: str | dict[str, Any] | None = None
+    paid_out_of_band: bool = False
+
+
+class InvoicePaymentTarget(_StripeModel):
+    type: str
+    payment_intent: str | dict[str, Any] | None = None
+    charge: str | dict[str, Any] | None = None
+
+
+class InvoicePayment(_StripeModel):
+    """Links a payment to an invoice (current API versions: PaymentIntents no longer carry it)."""
+
+    id: str
+    invoice: str | dict[str, Any]
+    payment: InvoicePaymentTarget
+    status: str | None = None
+    amount_paid: int | None = None
+    currency: str | None = None
+    created: int | None = None
+
+
+class PaymentError(_StripeModel):
+    code: str | None = None
+    decline_code: str | None = None
+    message: str | None = None
+
+
+class PaymentIntent(_StripeModel):
+    id: str
+    amount: int
+    amount_received: int = 0
+    currency: str
+    status: str
+    created: int
+    customer: str | dict[str, Any] | None = None
+    payment_method: str | dict[str, Any] | None = None
+    payment_method_types: list[str] = Field(default_factory=list)
+    last_payment_error: PaymentError | None = None
+    latest_charge: str | dict[str, Any] | None = None
+    canceled_at: int | None = None
+    cancellation_reason: str | None = None
+    # Earlier API versions only: the invoice this payment pays.
+    invoice: str | dict[str, Any] | None = None
+
+
+class CardWallet(_StripeModel):
+    type: str | None = None
+
+
+class CardDetails(_StripeModel):
+    brand: str | None = None
+    last4: str | None = None
+    exp_month: int | None = None
+    exp_year: int | None = None
+    wallet: CardWallet | None = None
+
+
+class PaymentMethodDetails(_StripeModel):
+    type: str | None = None
+    card: CardDetails | None = None
+
+
+class RefundList(_StripeModel):
+    data: list[Refund] = Field(default_factory=list)
+
+
+class Charge(_StripeModel):
+    id: str
+    amount: int
+    amount_refunded: int = 0
+    currency: str
+    status: str
+    created: int
+    paid: bool = False
+    refunded: bool = False
+    customer: str | dict[str, Any] | None = None
+    payment_intent: str | dict[str, Any] | None = None
+    payment_method: str | None = None
+    payment_method_details: PaymentMethodDetails | None = None
+    failure_code: str | None = None
+    failure_message: str | None = None
+    receipt_url: str | None = None
+    refunds: RefundList | None = None
+    # Earlier API versions only.
+    invoice: str | dict[str, Any] | None = None
+
+
+class Refund(_StripeModel):
+    id: str
+    amount: int
+    currency: str
+    status: str | None = None
+    created: int | None = None
+    charge: str | dict[str, Any] | None = None
+    payment_intent: str | dict[str, Any] | None = None
+    reason: str | None = None
+    failure_reason: str | None = None
+
+
+class BalanceTransaction(_StripeModel):
+    id: str
+    amount: int
+    currency: str
+    reporting_category: str | None = None
+
+
+class Dispute(_StripeModel):
+    id: str
+    amount: int
+    currency: str
+    status: str
+    reason: str | None = None
+    created: int
+    charge: str | dict[str, Any] | None = None
+    payment_intent: str | dict[str, Any] | None = None
+    balance_transactions: list[BalanceTransaction] = Field(default_factory=list)
+
+
+class PaymentMethod(_StripeModel):
+    """Only brand, last4 and expiry of a card are read: never card numbers or CVCs."""
+
+    id: str
+    type: str
+    created: int | None = None
+    customer: str | dict[str, Any] | None = None
+    card: CardDetails | None = None
+
+
+RefundList.model_rebuild()
