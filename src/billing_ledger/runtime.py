@@ -24,6 +24,7 @@ from billing_ledger.eventlog.port import EventLog
 from billing_ledger.eventlog.postgres import PostgresEventLog
 from billing_ledger.ingest.app import create_app
 from billing_ledger.processor import Processor
+from billing_ledger.projections.catalog import read_projections
 from billing_ledger.projections.migrations import READ_SCHEMA, migrate
 from billing_ledger.projections.projector import Projector
 from billing_ledger.settings import Settings
@@ -53,12 +54,14 @@ class Workers:
     """The processor and projector threads of one process, stopped together."""
 
     processor: Processor
-    projector: Projector
+    projectors: list[Projector]
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
 
     def start(self) -> None:
-        for name, target in (("processor", self.processor.run), ("projector", self.projector.run)):
+        targets = [("processor", self.processor.run)]
+        targets += [(f"projector:{p.name}", p.run) for p in self.projectors]
+        for name, target in targets:
             thread = threading.Thread(target=target, args=(self.stop,), name=name, daemon=True)
             thread.start()
             self.threads.append(thread)
@@ -83,9 +86,13 @@ def pipeline(settings: Settings, dsn: str, event_log: EventLog) -> Iterator[Work
         stack.callback(app.close)
         processor = Processor(app, event_log, pool)
         processor.create_tables()
-        projector = Projector(app, pool, READ_SCHEMA)
-        projector.create_tables()
-        workers = Workers(processor, projector)
+        projectors = [
+            Projector(app, pool, READ_SCHEMA, projection)
+            for projection in read_projections(READ_SCHEMA)
+        ]
+        for projector in projectors:
+            projector.create_tables()
+        workers = Workers(processor, projectors)
         workers.start()
         stack.callback(workers.drain)
         yield workers
@@ -141,10 +148,10 @@ def run_ingest(settings: Settings) -> None:
 def run_process(settings: Settings) -> None:
     with database_url(settings) as dsn, _closing(open_event_log(settings, dsn)) as event_log:
         with pipeline(settings, dsn, event_log) as workers:
-            print(f"billing-ledger processing {_log_description(settings)}", flush=True)
-            print(f"  database: {_redact(dsn)}", flush=True)
             for signum in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(signum, lambda *_: workers.stop.set())
+            print(f"billing-ledger processing {_log_description(settings)}", flush=True)
+            print(f"  database: {_redact(dsn)}", flush=True)
             workers.stop.wait()
     print("billing-ledger stopped cleanly", flush=True)
 

@@ -19,6 +19,7 @@ from billing_ledger.metrics import REGISTRY
 from billing_ledger.processor import Processor
 from billing_ledger.projections.migrations import READ_SCHEMA, migrate
 from billing_ledger.projections.projector import Projector
+from billing_ledger.projections.tables import BillingTables
 from billing_ledger.schemas.envelope import parse_event
 from tests.stripe_events import body_of, customer, event, subscription
 
@@ -35,7 +36,7 @@ class Pipeline:
         self.app = BillingApplication(env=eventsourcing_env(dsn, EVENT_STORE_SCHEMA))
         self.processor = Processor(self.app, self.log, self.pool)
         self.processor.create_tables()
-        self.projector = Projector(self.app, self.pool, READ_SCHEMA)
+        self.projector = Projector(self.app, self.pool, READ_SCHEMA, BillingTables(READ_SCHEMA))
         self.projector.create_tables()
 
     def append(self, body: bytes) -> None:

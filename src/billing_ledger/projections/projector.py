@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any, Protocol
 
 import psycopg
 from eventsourcing.persistence import PersistenceError
@@ -18,7 +19,6 @@ from psycopg_pool import ConnectionPool
 
 from billing_ledger.application import BillingApplication
 from billing_ledger.metrics import PROJECTOR_POSITION
-from billing_ledger.projections.tables import BillingTables
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +40,24 @@ WHERE t.position < EXCLUDED.position
 """
 
 
+class Projection(Protocol):
+    """Turns domain events into rows. `project` runs inside the projector's transaction and must
+    derive every value from the event (no clock), so a replay writes the same rows."""
+
+    name: str
+
+    def project(self, cur: psycopg.Cursor[Any], event: object) -> None: ...
+
+
 class Projector:
-    def __init__(self, app: BillingApplication, pool: ConnectionPool, schema: str) -> None:
+    """Runs one projection over the notification log, with its own tracked position."""
+
+    def __init__(
+        self, app: BillingApplication, pool: ConnectionPool, schema: str, projection: Projection
+    ) -> None:
         self._app = app
         self._pool = pool
-        self._tables = BillingTables(schema)
+        self._projection = projection
         target = sql.Identifier(schema)
         self._ddl = sql.SQL(TRACKING_DDL).format(schema=target)
         self._read = sql.SQL(READ_POSITION).format(schema=target)
@@ -54,9 +67,13 @@ class Projector:
         with self._pool.connection() as conn:
             conn.execute(self._ddl)
 
+    @property
+    def name(self) -> str:
+        return self._projection.name
+
     def position(self) -> int:
         with self._pool.connection() as conn:
-            row = conn.execute(self._read, (self._tables.name,)).fetchone()
+            row = conn.execute(self._read, (self._projection.name,)).fetchone()
         return int(row[0]) if row else 0
 
     def run(self, stop: threading.Event) -> None:
@@ -84,7 +101,7 @@ class Projector:
             return 0
         with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
             for notification in notifications:
-                self._tables.project(cur, self._app.mapper.to_domain_event(notification))
-            cur.execute(self._write, (self._tables.name, notifications[-1].id))
-        PROJECTOR_POSITION.labels(self._tables.name).set(notifications[-1].id)
+                self._projection.project(cur, self._app.mapper.to_domain_event(notification))
+            cur.execute(self._write, (self._projection.name, notifications[-1].id))
+        PROJECTOR_POSITION.labels(self._projection.name).set(notifications[-1].id)
         return len(notifications)
