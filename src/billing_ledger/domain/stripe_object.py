@@ -163,7 +163,7 @@ class StripeObject(Aggregate):
             "attributes": dict(version.attributes),
             "previous_attributes": dict(version.previous_attributes),
             "part_state": snapshot.state,
-            "state": cls.view(stripe_id, parts),
+            "state": {**cls.view(stripe_id, parts), "updated": _latest(parts)},
         }
         timestamp = datetime.fromtimestamp(event.created, UTC)
         if existing is None:
@@ -175,6 +175,14 @@ class StripeObject(Aggregate):
             )
         existing.trigger_event(cls.Revised, timestamp=timestamp, **fields)
         return existing
+
+
+def _latest(parts: Mapping[str, Part]) -> int:
+    """When the object last changed: the newest `created` among its parts' current snapshots.
+
+    Not the timestamp of the last domain event, which depends on the order of delivery.
+    """
+    return max(part.version.created for part in parts.values())
 
 
 def _applied_key(stripe_event_id: str, part_id: str) -> str:
