@@ -142,6 +142,12 @@ def test_the_in_order_history_fills_every_table(postgres_server_url: str) -> Non
     assert counts == {
         "disputes": 1,
         "invoices": 1,
+        "mrr_coupons": 0,
+        "mrr_discounts": 0,
+        "mrr_horizon": 1,
+        "mrr_monthly": 2,
+        "mrr_movements": 2,
+        "mrr_points": 4,
         "payment_methods": 1,
         "payment_transactions": 1,
         "refunds": 1,
@@ -149,6 +155,14 @@ def test_the_in_order_history_fills_every_table(postgres_server_url: str) -> Non
         "subscription_items": 1,
         "subscriptions": 1,
     }
+    movements = [
+        (str(month), kind, amount) for *_, month, _, _, kind, amount in tables["mrr_movements"]
+    ]
+    assert sorted(movements) == [("2026-01-01", "new", 2000), ("2026-02-01", "churn", -2000)]
+    monthly = [
+        (str(month), mrr, customers) for *_, month, _, mrr, customers in tables["mrr_monthly"]
+    ]
+    assert sorted(monthly) == [("2026-01-01", 2000, 1), ("2026-02-01", 0, 0)]
 
 
 @settings(

@@ -56,6 +56,9 @@ class BillingTables:
         elif isinstance(event, PaymentMethod.Recorded | PaymentMethod.Revised):
             self._payment_method(cur, event)
 
+    def flush(self, cur: Cursor) -> None:
+        """Every row is written as its event is projected: nothing is left for the batch end."""
+
     def _customer(self, cur: Cursor, event: Snapshot) -> None:
         state = event.state
         if not state["seen"]:
