@@ -82,6 +82,20 @@ def _mrr(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _replay(settings: Settings, args: argparse.Namespace) -> int:
+    from billing_ledger.replay import run_replay
+
+    return run_replay(
+        settings,
+        _database(settings),
+        from_log=args.from_log,
+        schema=args.schema,
+        restart=args.restart,
+        verify=args.verify,
+        swap=args.swap,
+    )
+
+
 def _database(settings: Settings) -> str:
     from billing_ledger.database import running_embedded_url
 
@@ -117,4 +131,21 @@ def _parser() -> argparse.ArgumentParser:
     mrr.add_argument("--mode", choices=("live", "test"), help="only live or test mode")
     mrr.add_argument("--json", action="store_true", help="machine-readable, minor units")
     mrr.set_defaults(run=_mrr)
+    replay = commands.add_parser(
+        "replay", help="rebuild the read schema from history beside the live one"
+    )
+    replay.add_argument(
+        "--from-log",
+        action="store_true",
+        help="rebuild the aggregates from the log of record first (else: from domain events)",
+    )
+    replay.add_argument("--schema", default="billing_rebuild", help="where to rebuild")
+    replay.add_argument("--restart", action="store_true", help="start over instead of resuming")
+    replay.add_argument(
+        "--verify", action="store_true", help="compare with the live tables (exit 1 if they differ)"
+    )
+    replay.add_argument(
+        "--swap", action="store_true", help="make the rebuild live, atomically, keeping grants"
+    )
+    replay.set_defaults(run=_replay)
     return parser

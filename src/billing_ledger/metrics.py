@@ -36,6 +36,12 @@ UNHANDLED_EVENT_TYPES = Counter(
     ["event_type"],
     registry=REGISTRY,
 )
+PROJECTOR_LAG = Gauge(
+    "billing_ledger_projector_lag",
+    "Domain events not yet projected (notification log head minus tracked position).",
+    ["projection"],
+    registry=REGISTRY,
+)
 PROJECTOR_POSITION = Gauge(
     "billing_ledger_projector_position",
     "Last domain-event notification id written to the read schema, per projection.",

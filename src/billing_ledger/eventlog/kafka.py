@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Generator
+from collections.abc import Generator, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -143,6 +143,65 @@ class KafkaEventLog(EventLog):
                     yield [LoggedEvent(log_name, m.offset, _record(m)) for m in messages]
         finally:
             consumer.close(autocommit=False)
+
+    def replay(
+        self, processed: PositionLookup, until: Mapping[str, int], batch_size: int = 500
+    ) -> Iterator[list[LoggedEvent]]:
+        remaining = {}
+        for name, last in until.items():
+            topic, _, partition = name.rpartition(":")
+            done = processed(name)
+            if done is None or done < last:
+                remaining[TopicPartition(topic, int(partition))] = (done, last)
+        if not remaining:
+            return
+        try:
+            consumer = KafkaConsumer(
+                bootstrap_servers=self._servers,
+                enable_auto_commit=False,
+                max_poll_records=batch_size,
+                **self._options,
+            )
+        except KafkaError as e:
+            raise LogUnavailable("Kafka log unavailable") from e
+        try:
+            consumer.assign(list(remaining))
+            for tp, (done, _) in remaining.items():
+                consumer.seek(tp, 0 if done is None else done + 1)
+            while remaining:
+                try:
+                    polled = consumer.poll(timeout_ms=POLL_TIMEOUT_MS)
+                except KafkaError as e:
+                    raise LogUnavailable("Kafka log unavailable") from e
+                for tp, messages in sorted(polled.items()):
+                    if tp not in remaining:
+                        continue
+                    last = remaining[tp][1]
+                    batch = [
+                        LoggedEvent(tracking_name(tp.topic, tp.partition), m.offset, _record(m))
+                        for m in messages
+                        if m.offset <= last
+                    ]
+                    if batch:
+                        yield batch
+                    if messages[-1].offset >= last:
+                        del remaining[tp]
+                        consumer.pause(tp)
+        finally:
+            consumer.close(autocommit=False)
+
+    def has_follower(self) -> bool:
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=self._servers, **self._options)
+        except KafkaError as e:
+            raise LogUnavailable("Kafka log unavailable") from e
+        try:
+            groups = admin.describe_groups([self._group])
+        except KafkaError as e:
+            raise LogUnavailable("Kafka log unavailable") from e
+        finally:
+            admin.close()
+        return bool((groups.get(self._group) or {}).get("members"))
 
     def head(self) -> dict[str, int]:
         try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -71,6 +71,18 @@ class EventLog(ABC):
         Each batch holds records of one log name in position order. Returns once `stop` is set.
         `processed` is asked again whenever the adapter (re)starts reading a log name.
         """
+
+    @abstractmethod
+    def replay(
+        self, processed: PositionLookup, until: Mapping[str, int], batch_size: int = 500
+    ) -> Iterator[list[LoggedEvent]]:
+        """Yield, per log name, the records after the processed positions up to `until`
+        (inclusive, typically a `head()` taken before), then return. Reads the whole history
+        when nothing is processed yet (Kafka from offset 0); used to rebuild aggregates."""
+
+    @abstractmethod
+    def has_follower(self) -> bool:
+        """Whether a processor is following the log right now (a rebuild must not swap then)."""
 
     @abstractmethod
     def head(self) -> dict[str, int]:

@@ -13,7 +13,7 @@ waits (as a standby) while another process holds it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Generator
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -145,6 +145,25 @@ class PostgresEventLog(EventLog):
                     continue
                 for _ in listener.notifies(timeout=IDLE_WAIT_SECONDS, stop_after=1):
                     pass
+
+    def replay(
+        self, processed: PositionLookup, until: Mapping[str, int], batch_size: int = 500
+    ) -> Iterator[list[LoggedEvent]]:
+        after, last = processed(LOG_NAME) or 0, until.get(LOG_NAME, 0)
+        while after < last:
+            batch = [logged for logged in self.read(after, batch_size) if logged.position <= last]
+            if not batch:
+                return
+            yield batch
+            after = batch[-1].position
+
+    def has_follower(self) -> bool:
+        with self._pool.connection() as conn:
+            row = conn.execute("SELECT pg_try_advisory_lock(%s)", (FOLLOWER_LOCK_KEY,)).fetchone()
+            if row and row[0]:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (FOLLOWER_LOCK_KEY,))
+                return False
+        return True
 
     def head(self) -> dict[str, int]:
         with self._pool.connection() as conn:

@@ -18,7 +18,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from billing_ledger.application import BillingApplication
-from billing_ledger.metrics import PROJECTOR_POSITION
+from billing_ledger.metrics import PROJECTOR_LAG, PROJECTOR_POSITION
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +32,14 @@ CREATE TABLE IF NOT EXISTS {schema}.projection_tracking (
     position bigint NOT NULL
 )
 """
-READ_POSITION = "SELECT position FROM {schema}.projection_tracking WHERE projection = %s"
-WRITE_POSITION = """
-INSERT INTO {schema}.projection_tracking AS t (projection, position) VALUES (%s, %s)
-ON CONFLICT (projection) DO UPDATE SET position = EXCLUDED.position
-WHERE t.position < EXCLUDED.position
+START_POSITION = """
+INSERT INTO {schema}.projection_tracking (projection, position) VALUES (%s, 0)
+ON CONFLICT (projection) DO NOTHING
 """
+READ_POSITION = "SELECT position FROM {schema}.projection_tracking WHERE projection = %s"
+# Locking the row makes a second projector of the same projection wait, then see the new position.
+LOCK_POSITION = READ_POSITION + " FOR UPDATE"
+WRITE_POSITION = "UPDATE {schema}.projection_tracking SET position = %s WHERE projection = %s"
 
 
 class Projection(Protocol):
@@ -63,12 +65,15 @@ class Projector:
         self._projection = projection
         target = sql.Identifier(schema)
         self._ddl = sql.SQL(TRACKING_DDL).format(schema=target)
+        self._start = sql.SQL(START_POSITION).format(schema=target)
         self._read = sql.SQL(READ_POSITION).format(schema=target)
+        self._lock = sql.SQL(LOCK_POSITION).format(schema=target)
         self._write = sql.SQL(WRITE_POSITION).format(schema=target)
 
     def create_tables(self) -> None:
         with self._pool.connection() as conn:
             conn.execute(self._ddl)
+            conn.execute(self._start, (self._projection.name,))
 
     @property
     def name(self) -> str:
@@ -83,7 +88,10 @@ class Projector:
         """Project until `stop` is set; outages are waited out, never fatal."""
         while not stop.is_set():
             try:
-                if not self.run_once():
+                projected = self.run_once()
+                head = self._app.recorder.max_notification_id() or 0
+                PROJECTOR_LAG.labels(self._projection.name).set(head - self.position())
+                if not projected:
                     stop.wait(IDLE_SECONDS)
             except (PersistenceError, psycopg.OperationalError) as e:
                 log.warning("projector paused: %s: %s", type(e).__name__, e)
@@ -96,16 +104,23 @@ class Projector:
 
     def run_once(self) -> int:
         """Project the next batch of notifications; returns how many there were."""
-        after = self.position()
-        notifications = self._app.recorder.select_notifications(
-            start=after, limit=BATCH_SIZE, inclusive_of_start=False
-        )
-        if not notifications:
-            return 0
-        with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+        with self._pool.connection() as conn, conn.transaction():
+            return self.project_batch(conn)
+
+    def project_batch(self, conn: psycopg.Connection[Any], limit: int = BATCH_SIZE) -> int:
+        """Within the caller's transaction: project the notifications after the tracked position
+        and move the position past them. Returns how many there were."""
+        with conn.cursor() as cur:
+            row = cur.execute(self._lock, (self._projection.name,)).fetchone()
+            after = int(row[0]) if row else 0
+            notifications = self._app.recorder.select_notifications(
+                start=after, limit=limit, inclusive_of_start=False
+            )
+            if not notifications:
+                return 0
             for notification in notifications:
                 self._projection.project(cur, self._app.mapper.to_domain_event(notification))
             self._projection.flush(cur)
-            cur.execute(self._write, (self._projection.name, notifications[-1].id))
+            cur.execute(self._write, (notifications[-1].id, self._projection.name))
         PROJECTOR_POSITION.labels(self._projection.name).set(notifications[-1].id)
         return len(notifications)

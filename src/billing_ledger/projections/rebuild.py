@@ -1,0 +1,170 @@
+"""Rebuilding the read schema beside the live one, comparing the two, and swapping them.
+
+A rebuild writes into its own schema (`billing_rebuild` by default) while `billing` keeps
+serving; its projection positions live inside it, so an interrupted rebuild resumes where it
+stopped. The swap renames schemas in one transaction: readers see the old tables or the new
+ones, never a mix, and keep every privilege they had (schema, tables, views, defaults).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from billing_ledger.application import BillingApplication
+from billing_ledger.projections.catalog import read_projections
+from billing_ledger.projections.migrations import migrate
+from billing_ledger.projections.projector import Projector
+
+__all__ = ["Projector", "TableDiff", "compare", "copy_privileges", "prepare", "projectors", "swap"]
+
+# Tables of the live schema that are records, not projections: a swap carries them over.
+CARRIED_OVER = ("audit_log",)
+NOT_COMPARED = ("schema_migrations", "projection_tracking", *CARRIED_OVER)
+
+Connection = psycopg.Connection[Any]
+GRANTEE = "CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END"
+Progress = Callable[[int], None]  # told how many notifications were just projected
+
+
+@dataclass(frozen=True)
+class TableDiff:
+    table: str
+    live_rows: int
+    rebuilt_rows: int
+    only_live: int
+    only_rebuilt: int
+
+    @property
+    def identical(self) -> bool:
+        return self.only_live == 0 and self.only_rebuilt == 0
+
+
+def projectors(app: BillingApplication, pool: Any, schema: str) -> list[Projector]:
+    found = [Projector(app, pool, schema, projection) for projection in read_projections(schema)]
+    for projector in found:
+        projector.create_tables()
+    return found
+
+
+def prepare(conn: Connection, schema: str, restart: bool) -> None:
+    """Create (or, with `restart`, recreate) the rebuild schema with the current migrations."""
+    if restart:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+    migrate(conn, schema)
+
+
+def project_all(found: list[Projector], progress: Progress) -> None:
+    """Run every projector until it has caught up with the notification log."""
+    for projector in found:
+        while done := projector.run_once():
+            progress(done)
+
+
+def compare(conn: Connection, live: str, rebuilt: str) -> list[TableDiff]:
+    """Row-by-row comparison of every table the rebuild has, by value (EXCEPT ALL)."""
+    tables = [
+        row[0]
+        for row in conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
+            "AND table_type = 'BASE TABLE' ORDER BY table_name",
+            (rebuilt,),
+        )
+        if row[0] not in NOT_COMPARED
+    ]
+    diffs = []
+    for table in tables:
+        a = sql.SQL("{}.{}").format(sql.Identifier(live), sql.Identifier(table))
+        b = sql.SQL("{}.{}").format(sql.Identifier(rebuilt), sql.Identifier(table))
+        counts = conn.execute(
+            sql.SQL(
+                "SELECT (SELECT count(*) FROM {a}), (SELECT count(*) FROM {b}), "
+                "(SELECT count(*) FROM (SELECT * FROM {a} EXCEPT ALL SELECT * FROM {b}) x), "
+                "(SELECT count(*) FROM (SELECT * FROM {b} EXCEPT ALL SELECT * FROM {a}) y)"
+            ).format(a=a, b=b)
+        ).fetchone()
+        assert counts is not None
+        diffs.append(TableDiff(table, *(int(c) for c in counts)))
+    return diffs
+
+
+def lock_live_positions(conn: Connection, live: str) -> None:
+    """Inside the swap transaction: wait for live projectors' batches, and hold the next ones."""
+    conn.execute(
+        sql.SQL("LOCK TABLE {}.projection_tracking IN EXCLUSIVE MODE").format(sql.Identifier(live))
+    )
+
+
+def swap(conn: Connection, live: str, rebuilt: str, retired: str) -> None:
+    """Inside the caller's transaction: give `rebuilt` the live schema's privileges, carry the
+    record tables over, and rename `live` → `retired`, `rebuilt` → `live`."""
+    copy_privileges(conn, live, rebuilt)
+    ident = sql.Identifier
+    conn.execute(sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(ident(live), ident(retired)))
+    conn.execute(sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(ident(rebuilt), ident(live)))
+    for table in CARRIED_OVER:
+        exists = conn.execute("SELECT to_regclass(%s)", (f'"{retired}"."{table}"',)).fetchone()
+        if exists and exists[0] is not None:
+            conn.execute(
+                sql.SQL("ALTER TABLE {}.{} SET SCHEMA {}").format(
+                    ident(retired), ident(table), ident(live)
+                )
+            )
+
+
+def copy_privileges(conn: Connection, source: str, target: str) -> None:
+    """Grant on `target` what is granted on `source`: schema, same-named relations, defaults."""
+    ident = sql.Identifier
+    schema_grants = conn.execute(
+        f"SELECT {GRANTEE}, a.privilege_type FROM pg_namespace n, aclexplode(n.nspacl) a "
+        "WHERE n.nspname = %s AND a.grantee <> n.nspowner",
+        (source,),
+    ).fetchall()
+    for grantee, privilege in schema_grants:
+        conn.execute(
+            sql.SQL("GRANT {} ON SCHEMA {} TO {}").format(
+                sql.SQL(privilege), ident(target), _role(grantee)
+            )
+        )
+    relation_grants = conn.execute(
+        f"SELECT c.relname, {GRANTEE}, a.privilege_type "
+        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, "
+        "aclexplode(c.relacl) a WHERE n.nspname = %s AND a.grantee <> c.relowner "
+        "AND EXISTS (SELECT 1 FROM pg_class t JOIN pg_namespace tn ON tn.oid = t.relnamespace "
+        "WHERE tn.nspname = %s AND t.relname = c.relname)",
+        (source, target),
+    ).fetchall()
+    for relation, grantee, privilege in relation_grants:
+        conn.execute(
+            sql.SQL("GRANT {} ON {}.{} TO {}").format(
+                sql.SQL(privilege), ident(target), ident(relation), _role(grantee)
+            )
+        )
+    defaults = conn.execute(
+        f"SELECT d.defaclrole::regrole::text, d.defaclobjtype, {GRANTEE}, a.privilege_type "
+        "FROM pg_default_acl d JOIN pg_namespace n ON n.oid = d.defaclnamespace, "
+        "aclexplode(d.defaclacl) a WHERE n.nspname = %s",
+        (source,),
+    ).fetchall()
+    kinds = {"r": "TABLES", "S": "SEQUENCES", "f": "FUNCTIONS", "T": "TYPES"}
+    for owner, kind, grantee, privilege in defaults:
+        if kind in kinds:
+            conn.execute(
+                sql.SQL(
+                    "ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {} GRANT {} ON {} TO {}"
+                ).format(
+                    _role(owner),
+                    ident(target),
+                    sql.SQL(privilege),
+                    sql.SQL(kinds[kind]),
+                    _role(grantee),
+                )
+            )
+
+
+def _role(name: str) -> sql.Composable:
+    return sql.SQL("PUBLIC") if name == "PUBLIC" else sql.Identifier(name.strip('"'))

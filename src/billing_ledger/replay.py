@@ -1,0 +1,198 @@
+"""`billing-ledger replay`: rebuild state from history beside the live state, compare, swap.
+
+    replay                 project the stored domain events into a fresh read schema (fast:
+                           Stripe payloads are not reinterpreted)
+    replay --from-log      first rebuild the aggregates from the log of record (Kafka from
+                           offset 0, or the Postgres log) into a fresh event store, then project
+    --verify               compare the rebuilt tables with the live ones, row by row
+    --swap                 make the rebuilt schema(s) the live ones, atomically, keeping grants
+
+Resumable: positions are kept inside the rebuilt schemas, so after a crash or Ctrl-C the same
+command continues where it stopped (`--restart` starts over).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
+
+from psycopg import sql
+from psycopg_pool import ConnectionPool
+
+from billing_ledger.application import EVENT_STORE_SCHEMA, BillingApplication
+from billing_ledger.database import eventsourcing_env
+from billing_ledger.errors import BillingLedgerError
+from billing_ledger.processor import Processor
+from billing_ledger.projections import rebuild
+from billing_ledger.projections.migrations import READ_SCHEMA, migrate
+from billing_ledger.runtime import open_event_log
+from billing_ledger.settings import Settings
+
+REBUILT_STORE = f"{EVENT_STORE_SCHEMA}_rebuild"
+
+
+class ReplayError(BillingLedgerError):
+    """The replay cannot go on; the message says why and what to do."""
+
+
+class ProgressLine:
+    """`label: done/total (pct) rate/s ETA` on stderr: redrawn on a terminal, else every 5 s."""
+
+    def __init__(self, label: str, total: int) -> None:
+        self._label, self._total, self._done = label, max(total, 0), 0
+        self._started = self._shown = time.monotonic()
+        self._tty = sys.stderr.isatty()
+
+    def __call__(self, done: int) -> None:
+        self._done += done
+        now = time.monotonic()
+        if now - self._shown >= (0.2 if self._tty else 5.0):
+            self._shown = now
+            self._show(final=False)
+
+    def finish(self) -> None:
+        self._show(final=True)
+
+    def _show(self, final: bool) -> None:
+        elapsed = max(time.monotonic() - self._started, 1e-9)
+        rate = self._done / elapsed
+        total = max(self._total, self._done)
+        pct = 100.0 * self._done / total if total else 100.0
+        eta = (total - self._done) / rate if rate > 0 else 0.0
+        text = f"{self._label}: {self._done:,}/{total:,} ({pct:.0f}%) {rate:,.0f}/s"
+        text += f" in {elapsed:.1f}s" if final else f" ETA {eta:.0f}s"
+        end = "\n" if final or not self._tty else ""
+        print(("\r" if self._tty else "") + text, end=end, file=sys.stderr, flush=True)
+
+
+def run_replay(
+    settings: Settings,
+    dsn: str,
+    *,
+    from_log: bool,
+    schema: str,
+    restart: bool,
+    verify: bool,
+    swap: bool,
+) -> int:
+    if schema in (READ_SCHEMA, EVENT_STORE_SCHEMA):
+        raise ReplayError(f"--schema {schema} is a live schema; rebuild into another one")
+    try:
+        return _replay(settings, dsn, from_log, schema, restart, verify, swap)
+    except KeyboardInterrupt:
+        print("\nreplay interrupted: run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+def _replay(
+    settings: Settings,
+    dsn: str,
+    from_log: bool,
+    schema: str,
+    restart: bool,
+    verify: bool,
+    swap: bool,
+) -> int:
+    with ExitStack() as stack:
+        pool = ConnectionPool(dsn, min_size=1, max_size=4, open=True)
+        stack.callback(pool.close)
+        with pool.connection() as conn:
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {EVENT_STORE_SCHEMA}")
+            migrate(conn, READ_SCHEMA)
+            rebuild.prepare(conn, schema, restart)
+        event_log = open_event_log(settings, dsn) if from_log else None
+        if event_log is not None:
+            stack.callback(event_log.close)
+        store = REBUILT_STORE if from_log else EVENT_STORE_SCHEMA
+        with _application(dsn, store, restart and from_log) as app:
+            if event_log is not None:
+                processor = Processor(app, event_log, pool)
+                processor.create_tables()
+                until = event_log.head()
+                todo = sum(last - (processor.processed(name) or -1) for name, last in until.items())
+                progress = ProgressLine("log records applied", todo)
+                for batch in event_log.replay(processor.processed, until):
+                    processor.process(batch)
+                    progress(len(batch))
+                progress.finish()
+            projectors = rebuild.projectors(app, pool, schema)
+            head = app.recorder.max_notification_id() or 0
+            progress = ProgressLine(
+                f"domain events projected into {schema}",
+                sum(head - p.position() for p in projectors),
+            )
+            rebuild.project_all(projectors, progress)
+            progress.finish()
+            differences = _verify(pool, schema) if verify else False
+            if swap:
+                if event_log is not None and event_log.has_follower():
+                    raise ReplayError(
+                        "a processor is following the log: stop `billing-ledger process` (or "
+                        "`up`) before swapping a rebuild from the log, then start it again"
+                    )
+                _swap(pool, projectors, schema, from_log)
+                return 0
+    return 1 if differences else 0
+
+
+@contextmanager
+def _application(dsn: str, store: str, restart: bool) -> Iterator[BillingApplication]:
+    if store != EVENT_STORE_SCHEMA:
+        with ConnectionPool(dsn, min_size=1, max_size=1) as pool, pool.connection() as conn:
+            if restart:
+                conn.execute(
+                    sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(store))
+                )
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(store)))
+    app = BillingApplication(env=eventsourcing_env(dsn, store))
+    try:
+        yield app
+    finally:
+        app.close()
+
+
+def _verify(pool: ConnectionPool, schema: str) -> bool:
+    with pool.connection() as conn:
+        diffs = rebuild.compare(conn, READ_SCHEMA, schema)
+    print(f"{'table':<24} {'live':>10} {'rebuilt':>10} {'only live':>10} {'only rebuilt':>13}")
+    for d in diffs:
+        mark = "" if d.identical else "  <- differs"
+        print(
+            f"{d.table:<24} {d.live_rows:>10} {d.rebuilt_rows:>10} {d.only_live:>10} "
+            f"{d.only_rebuilt:>13}{mark}"
+        )
+    differing = [d.table for d in diffs if not d.identical]
+    if differing:
+        print(f"rebuilt tables differ from the live ones: {', '.join(differing)}")
+    else:
+        print(f"identical: {len(diffs)} tables, {sum(d.rebuilt_rows for d in diffs):,} rows")
+    return bool(differing)
+
+
+def _swap(
+    pool: ConnectionPool, projectors: list[rebuild.Projector], schema: str, from_log: bool
+) -> None:
+    suffix = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    retired = f"{READ_SCHEMA}_replaced_{suffix}"
+    with pool.connection() as conn, conn.transaction():
+        rebuild.lock_live_positions(conn, READ_SCHEMA)
+        for projector in projectors:  # what was stored since the rebuild caught up
+            while projector.project_batch(conn):
+                pass
+        rebuild.swap(conn, READ_SCHEMA, schema, retired)
+        if from_log:
+            ident = sql.Identifier
+            conn.execute(
+                sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(
+                    ident(EVENT_STORE_SCHEMA), ident(f"{EVENT_STORE_SCHEMA}_replaced_{suffix}")
+                )
+            )
+            conn.execute(
+                sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(
+                    ident(REBUILT_STORE), ident(EVENT_STORE_SCHEMA)
+                )
+            )
+    print(f"swapped: {schema} is now {READ_SCHEMA}; the previous tables are kept in {retired}")
