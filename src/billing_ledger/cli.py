@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 
-from billing_ledger import __version__
+from billing_ledger import __version__, logs
 from billing_ledger.errors import BillingLedgerError
 from billing_ledger.settings import Settings
 
@@ -15,12 +14,9 @@ from billing_ledger.settings import Settings
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
     try:
         settings = Settings.from_env()
+        logs.configure(settings.LOG_FORMAT, "DEBUG" if args.verbose else settings.LOG_LEVEL)
         result: int = args.run(settings, args)
     except BillingLedgerError as e:
         print(f"billing-ledger: {e}", file=sys.stderr)
@@ -71,7 +67,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="billing-ledger", description="An event-sourced ledger of Stripe billing."
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log at DEBUG level (default LOG_LEVEL)"
+    )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
     for name, run, help_text in (
         ("up", _up, "ingest + processor + projectors in one process (embedded Postgres default)"),

@@ -20,6 +20,7 @@ from psycopg_pool import ConnectionPool
 from billing_ledger.application import BillingApplication
 from billing_ledger.domain.handling import A, UnprocessableEvent, apply_stripe_event, is_handled
 from billing_ledger.domain.stripe_object import StripeObject
+from billing_ledger.eventlog.dead_letters import DeadLetters
 from billing_ledger.eventlog.port import EventLog, LoggedEvent, LogUnavailable
 from billing_ledger.metrics import EVENTS_PROCESSED, UNHANDLED_EVENT_TYPES
 from billing_ledger.schemas.envelope import MalformedEvent, parse_event
@@ -28,35 +29,16 @@ log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 1.0
 
-DEAD_LETTERS_DDL = """
-CREATE TABLE IF NOT EXISTS eventlog.dead_letters (
-    id bigserial PRIMARY KEY,
-    log_name text,
-    position bigint,
-    event_id text,
-    event_type text,
-    reason text NOT NULL,
-    body bytea NOT NULL,
-    recorded_at timestamptz NOT NULL DEFAULT now(),
-    UNIQUE (log_name, position)
-)
-"""
-INSERT_DEAD_LETTER = """
-INSERT INTO eventlog.dead_letters (log_name, position, event_id, event_type, reason, body)
-VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (log_name, position) DO NOTHING
-"""
-
 
 class Processor:
     def __init__(self, app: BillingApplication, log_: EventLog, pool: ConnectionPool) -> None:
         self._app = app
         self._log = log_
         self._pool = pool
+        self._dead_letters = DeadLetters(pool)
 
     def create_tables(self) -> None:
-        with self._pool.connection() as conn:
-            conn.execute("CREATE SCHEMA IF NOT EXISTS eventlog")
-            conn.execute(DEAD_LETTERS_DDL)
+        self._dead_letters.create_table()
 
     def processed(self, log_name: str) -> int | None:
         """The last position of `log_name` whose effects are recorded."""
@@ -123,21 +105,7 @@ class Processor:
         return "applied" if pending_after > pending_before else "unchanged"
 
     def _dead_letter(self, dead: list[tuple[LoggedEvent, str]]) -> None:
-        with self._pool.connection() as conn, conn.cursor() as cur:
-            cur.executemany(
-                INSERT_DEAD_LETTER,
-                [
-                    (
-                        logged.log_name,
-                        logged.position,
-                        logged.record.event_id,
-                        logged.record.event_type,
-                        reason,
-                        logged.record.body,
-                    )
-                    for logged, reason in dead
-                ],
-            )
+        self._dead_letters.keep_unapplied(dead)
         for logged, reason in dead:
             log.warning(
                 "dead-lettered %s at %s:%s: %s",
