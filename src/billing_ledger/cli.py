@@ -62,6 +62,37 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
     return print_status(settings)
 
 
+def _operator_dsn(settings: Settings) -> str:
+    from billing_ledger.database import running_embedded_url
+    from billing_ledger.errors import ConfigurationError
+
+    dsn = settings.DATABASE_URL or running_embedded_url(settings.BILLING_LEDGER_HOME)
+    if dsn is None:
+        raise ConfigurationError("no database: set DATABASE_URL or start `billing-ledger up`")
+    return dsn
+
+
+def _secrets(settings: Settings, args: argparse.Namespace) -> int:
+    from billing_ledger.operator import check_secrets
+
+    return check_secrets(_operator_dsn(settings), settings.webhook_secrets())
+
+
+def _dead_letters(settings: Settings, args: argparse.Namespace) -> int:
+    from billing_ledger.operator import list_dead_letters, retry_dead_letters
+
+    dsn = _operator_dsn(settings)
+    if not args.retry:
+        return list_dead_letters(dsn)
+    from billing_ledger.runtime import open_event_log
+
+    event_log = open_event_log(settings, dsn)
+    try:
+        return retry_dead_letters(dsn, event_log)
+    finally:
+        event_log.close()
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="billing-ledger", description="An event-sourced ledger of Stripe billing."
@@ -82,4 +113,14 @@ def _parser() -> argparse.ArgumentParser:
     sample = commands.add_parser("send-sample", help="sign and post the shipped sample events")
     sample.add_argument("--url", help="base URL of the running instance (default HOST:PORT)")
     sample.set_defaults(run=_send_sample)
+    secrets = commands.add_parser("secrets", help="webhook secrets: `secrets check`")
+    secrets.add_argument(
+        "action", choices=["check"], help="report which secrets verified events recently"
+    )
+    secrets.set_defaults(run=_secrets)
+    letters = commands.add_parser("dead-letters", help="list dead letters (never their bodies)")
+    letters.add_argument(
+        "--retry", action="store_true", help="re-apply processor dead letters after a fix"
+    )
+    letters.set_defaults(run=_dead_letters)
     return parser

@@ -34,6 +34,22 @@ def database_url(settings: Settings) -> Iterator[str]:
         server.cleanup()
 
 
+@contextmanager
+def application_database_url(settings: Settings) -> Iterator[str]:
+    """Like `database_url`, but on the embedded server as the application's own role.
+
+    The embedded server trusts local connections as the `postgres` superuser; the processes
+    connect as `billing_ledger_app` instead, created here with the reader role (roles.py).
+    """
+    with database_url(settings) as dsn:
+        if settings.DATABASE_URL:
+            yield dsn
+            return
+        from billing_ledger.roles import bootstrap
+
+        yield bootstrap(dsn)
+
+
 def running_embedded_url(home: Path) -> str | None:
     """The DSN of an embedded server already running under `home`, if there is one."""
     _ensure_runtime_dir()

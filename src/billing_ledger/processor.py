@@ -20,6 +20,7 @@ from psycopg_pool import ConnectionPool
 from billing_ledger.application import BillingApplication
 from billing_ledger.domain.handling import A, UnprocessableEvent, apply_stripe_event, is_handled
 from billing_ledger.domain.stripe_object import StripeObject
+from billing_ledger.errors import BillingLedgerError
 from billing_ledger.eventlog.dead_letters import DeadLetters
 from billing_ledger.eventlog.port import EventLog, LoggedEvent, LogUnavailable
 from billing_ledger.metrics import EVENTS_PROCESSED, UNHANDLED_EVENT_TYPES
@@ -28,6 +29,10 @@ from billing_ledger.schemas.envelope import MalformedEvent, parse_event
 log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 1.0
+
+
+class AlreadyReapplied(BillingLedgerError):
+    """A dead letter's retry was already recorded (or raced another writer): nothing changed."""
 
 
 class Processor:
@@ -92,6 +97,33 @@ class Processor:
             raise
         for outcome in outcomes:
             EVENTS_PROCESSED.labels(outcome).inc()
+
+    def reapply(self, logged: LoggedEvent, tracking_name: str) -> str:
+        """Apply one dead-lettered record again, after a fix, through the same code path.
+
+        Its domain events commit in one transaction with a tracking row of its own
+        (`tracking_name`, position 1), so the retry happens at most once: a second attempt, or
+        one racing another, is refused with AlreadyReapplied and changes nothing. Raises
+        MalformedEvent or UnprocessableEvent if the record still cannot be applied.
+        """
+        if self._app.process_recorder.has_tracking_id(tracking_name, 1):
+            raise AlreadyReapplied(tracking_name)
+        touched: dict[UUID, StripeObject] = {}
+
+        def load(cls: type[A], aggregate_id: UUID) -> A | None:
+            cached = touched.get(aggregate_id)
+            if cached is not None:
+                assert isinstance(cached, cls)
+                return cached
+            return self._app.load(cls, aggregate_id)
+
+        outcome = self._apply(logged, load, touched)
+        pending = [event for aggregate in touched.values() for event in aggregate.collect_events()]
+        try:
+            self._app.events.put(pending, tracking=Tracking(tracking_name, 1))
+        except IntegrityError as e:
+            raise AlreadyReapplied(tracking_name) from e
+        return outcome
 
     def _apply(self, logged: LoggedEvent, load: Any, touched: dict[UUID, StripeObject]) -> str:
         event = parse_event(logged.record.body)

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 import uvicorn
 from psycopg_pool import ConnectionPool
 
+from billing_ledger import audit, roles
 from billing_ledger.application import EVENT_STORE_SCHEMA, BillingApplication
-from billing_ledger.database import database_url, eventsourcing_env
+from billing_ledger.database import application_database_url, eventsourcing_env
 from billing_ledger.eventlog.dead_letters import DeadLetters
 from billing_ledger.eventlog.kafka import KafkaEventLog
 from billing_ledger.eventlog.port import EventLog
@@ -82,6 +83,9 @@ def pipeline(settings: Settings, dsn: str, event_log: EventLog) -> Iterator[Work
         with pool.connection() as conn:
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS {EVENT_STORE_SCHEMA}")
             migrate(conn, READ_SCHEMA)
+            audit.create_table(conn)
+        if settings.DATABASE_URL:
+            roles.ensure_reader(dsn)
         app = BillingApplication(env=eventsourcing_env(dsn, EVENT_STORE_SCHEMA))
         stack.callback(app.close)
         processor = Processor(app, event_log, pool)
@@ -152,7 +156,10 @@ def _serve(
 def run_up(settings: Settings) -> None:
     secrets = settings.webhook_secrets()  # fail before starting anything
     del secrets
-    with database_url(settings) as dsn, _closing(open_event_log(settings, dsn)) as event_log:
+    with (
+        application_database_url(settings) as dsn,
+        _closing(open_event_log(settings, dsn)) as event_log,
+    ):
         with pipeline(settings, dsn, event_log):
             serve(settings, event_log, dsn, lambda: _announce(settings, dsn))
     print("billing-ledger stopped cleanly", flush=True)
@@ -160,13 +167,19 @@ def run_up(settings: Settings) -> None:
 
 def run_ingest(settings: Settings) -> None:
     settings.webhook_secrets()
-    with database_url(settings) as dsn, _closing(open_event_log(settings, dsn)) as event_log:
+    with (
+        application_database_url(settings) as dsn,
+        _closing(open_event_log(settings, dsn)) as event_log,
+    ):
         serve(settings, event_log, dsn, lambda: _announce(settings, dsn))
     print("billing-ledger stopped cleanly", flush=True)
 
 
 def run_process(settings: Settings) -> None:
-    with database_url(settings) as dsn, _closing(open_event_log(settings, dsn)) as event_log:
+    with (
+        application_database_url(settings) as dsn,
+        _closing(open_event_log(settings, dsn)) as event_log,
+    ):
         with pipeline(settings, dsn, event_log) as workers:
             print(f"billing-ledger processing {_log_description(settings)}", flush=True)
             print(f"  database: {_redact(dsn)}", flush=True)

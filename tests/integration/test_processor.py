@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from psycopg_pool import ConnectionPool
 
+from billing_ledger import audit
 from billing_ledger.application import EVENT_STORE_SCHEMA, BillingApplication
 from billing_ledger.database import eventsourcing_env
 from billing_ledger.eventlog.port import EventRecord
@@ -30,6 +31,7 @@ class Pipeline:
         with self.pool.connection() as conn:
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS {EVENT_STORE_SCHEMA}")
             migrate(conn, READ_SCHEMA)
+            audit.create_table(conn)
         self.log = PostgresEventLog(dsn)
         self.log.open()
         self.app = BillingApplication(env=eventsourcing_env(dsn, EVENT_STORE_SCHEMA))
