@@ -15,7 +15,7 @@ from psycopg_pool import ConnectionPool
 
 from billing_ledger import audit
 from billing_ledger.application import EVENT_STORE_SCHEMA, BillingApplication
-from billing_ledger.database import eventsourcing_env
+from billing_ledger.database import eventsourcing_env, export_libpq_environment
 from billing_ledger.domain.handling import UnprocessableEvent
 from billing_ledger.eventlog.dead_letters import DeadLetter, DeadLetters
 from billing_ledger.eventlog.port import EventLog, EventRecord, LoggedEvent
@@ -91,6 +91,7 @@ def retry_dead_letters(dsn: str, event_log: EventLog) -> int:
     with ConnectionPool(dsn, min_size=1, max_size=2, open=True) as pool:
         letters = DeadLetters(pool)
         letters.create_table()
+        export_libpq_environment(dsn)
         app = BillingApplication(env=eventsourcing_env(dsn, EVENT_STORE_SCHEMA))
         try:
             processor = Processor(app, event_log, pool)

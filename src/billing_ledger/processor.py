@@ -95,8 +95,20 @@ class Processor:
         except IntegrityError:
             log.warning("%s up to %s was already processed elsewhere", last.log_name, last.position)
             raise
-        for outcome in outcomes:
+        for logged, outcome in zip(batch, outcomes, strict=True):
             EVENTS_PROCESSED.labels(outcome).inc()
+            log.info(
+                "event processed",
+                extra={
+                    "event_id": logged.record.event_id,
+                    "event_type": logged.record.event_type,
+                    "account": logged.record.account,
+                    "livemode": logged.record.livemode,
+                    "outcome": outcome,
+                    "log_name": logged.log_name,
+                    "position": logged.position,
+                },
+            )
 
     def reapply(self, logged: LoggedEvent, tracking_name: str) -> str:
         """Apply one dead-lettered record again, after a fix, through the same code path.

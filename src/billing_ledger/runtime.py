@@ -19,7 +19,11 @@ from psycopg_pool import ConnectionPool
 
 from billing_ledger import audit, roles
 from billing_ledger.application import EVENT_STORE_SCHEMA, BillingApplication
-from billing_ledger.database import application_database_url, eventsourcing_env
+from billing_ledger.database import (
+    application_database_url,
+    eventsourcing_env,
+    export_libpq_environment,
+)
 from billing_ledger.eventlog.dead_letters import DeadLetters
 from billing_ledger.eventlog.kafka import KafkaEventLog
 from billing_ledger.eventlog.port import EventLog
@@ -86,6 +90,7 @@ def pipeline(settings: Settings, dsn: str, event_log: EventLog) -> Iterator[Work
             audit.create_table(conn)
         if settings.DATABASE_URL:
             roles.ensure_reader(dsn)
+        export_libpq_environment(dsn)
         app = BillingApplication(env=eventsourcing_env(dsn, EVENT_STORE_SCHEMA))
         stack.callback(app.close)
         processor = Processor(app, event_log, pool)
