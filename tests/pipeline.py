@@ -9,6 +9,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from billing_ledger import audit
 from billing_ledger.application import EVENT_STORE_SCHEMA, BillingApplication
 from billing_ledger.database import eventsourcing_env
 from billing_ledger.eventlog.port import EventRecord
@@ -17,6 +18,7 @@ from billing_ledger.processor import Processor
 from billing_ledger.projections.catalog import read_projections
 from billing_ledger.projections.migrations import READ_SCHEMA, migrate
 from billing_ledger.projections.projector import Projector
+from billing_ledger.projections.rebuild import NOT_COMPARED
 from billing_ledger.schemas.envelope import parse_event
 
 
@@ -27,6 +29,7 @@ class Pipeline:
         with self.pool.connection() as conn:
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS {EVENT_STORE_SCHEMA}")
             migrate(conn, READ_SCHEMA)
+            audit.create_table(conn)
         self.log = PostgresEventLog(dsn)
         self.log.open()
         self.app = BillingApplication(env=eventsourcing_env(dsn, EVENT_STORE_SCHEMA))
@@ -73,7 +76,7 @@ class Pipeline:
         self.pool.close()
 
     def tables(self, schema: str = READ_SCHEMA) -> dict[str, list[tuple[Any, ...]]]:
-        """Every row of every table of the read schema, sorted: for comparing whole states."""
+        """Every row of every projected table of the read schema, sorted: whole states."""
         with psycopg.connect(self.dsn) as conn:
             names = [
                 row[0]
@@ -88,5 +91,5 @@ class Pipeline:
                     conn.execute(f'SELECT * FROM "{schema}"."{name}"').fetchall(), key=repr
                 )
                 for name in names
-                if name not in ("schema_migrations", "projection_tracking")
+                if name not in NOT_COMPARED
             }

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 from datetime import date
 
-from billing_ledger import __version__
+from billing_ledger import __version__, logs
 from billing_ledger.errors import BillingLedgerError, ConfigurationError
 from billing_ledger.settings import Settings
 
@@ -16,12 +15,9 @@ from billing_ledger.settings import Settings
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
     try:
         settings = Settings.from_env()
+        logs.configure(settings.LOG_FORMAT, "DEBUG" if args.verbose else settings.LOG_LEVEL)
         result: int = args.run(settings, args)
     except BillingLedgerError as e:
         print(f"billing-ledger: {e}", file=sys.stderr)
@@ -105,12 +101,35 @@ def _database(settings: Settings) -> str:
     return dsn
 
 
+def _secrets(settings: Settings, args: argparse.Namespace) -> int:
+    from billing_ledger.operator import check_secrets
+
+    return check_secrets(_database(settings), settings.webhook_secrets())
+
+
+def _dead_letters(settings: Settings, args: argparse.Namespace) -> int:
+    from billing_ledger.operator import list_dead_letters, retry_dead_letters
+
+    dsn = _database(settings)
+    if not args.retry:
+        return list_dead_letters(dsn)
+    from billing_ledger.runtime import open_event_log
+
+    event_log = open_event_log(settings, dsn)
+    try:
+        return retry_dead_letters(dsn, event_log)
+    finally:
+        event_log.close()
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="billing-ledger", description="An event-sourced ledger of Stripe billing."
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log at DEBUG level (default LOG_LEVEL)"
+    )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
     for name, run, help_text in (
         ("up", _up, "ingest + processor + projectors in one process (embedded Postgres default)"),
@@ -148,4 +167,14 @@ def _parser() -> argparse.ArgumentParser:
         "--swap", action="store_true", help="make the rebuild live, atomically, keeping grants"
     )
     replay.set_defaults(run=_replay)
+    secrets = commands.add_parser("secrets", help="webhook secrets: `secrets check`")
+    secrets.add_argument(
+        "action", choices=["check"], help="report which secrets verified events recently"
+    )
+    secrets.set_defaults(run=_secrets)
+    letters = commands.add_parser("dead-letters", help="list dead letters (never their bodies)")
+    letters.add_argument(
+        "--retry", action="store_true", help="re-apply processor dead letters after a fix"
+    )
+    letters.set_defaults(run=_dead_letters)
     return parser

@@ -13,7 +13,7 @@ from typing import Any
 
 from psycopg.conninfo import conninfo_to_dict
 
-from billing_ledger.errors import BillingLedgerError
+from billing_ledger.errors import BillingLedgerError, ConfigurationError
 from billing_ledger.settings import Settings
 
 
@@ -32,6 +32,22 @@ def database_url(settings: Settings) -> Iterator[str]:
         yield str(server.get_uri())
     finally:
         server.cleanup()
+
+
+@contextmanager
+def application_database_url(settings: Settings) -> Iterator[str]:
+    """Like `database_url`, but on the embedded server as the application's own role.
+
+    The embedded server trusts local connections as the `postgres` superuser; the processes
+    connect as `billing_ledger_app` instead, created here with the reader role (roles.py).
+    """
+    with database_url(settings) as dsn:
+        if settings.DATABASE_URL:
+            yield dsn
+            return
+        from billing_ledger.roles import bootstrap
+
+        yield bootstrap(dsn)
 
 
 def running_embedded_url(home: Path) -> str | None:
@@ -59,6 +75,54 @@ def eventsourcing_env(url: str, schema: str) -> dict[str, str]:
         "POSTGRES_PRE_PING": "y",
         "CREATE_TABLE": "y",
     }
+
+
+# Connection parameters eventsourcing has no setting for, and the libpq environment variables
+# that carry them to its connections instead (libpq reads them for any parameter not given).
+LIBPQ_ENVIRONMENT = {
+    "sslmode": "PGSSLMODE",
+    "sslrootcert": "PGSSLROOTCERT",
+    "sslcert": "PGSSLCERT",
+    "sslkey": "PGSSLKEY",
+    "sslcrl": "PGSSLCRL",
+    "sslcrldir": "PGSSLCRLDIR",
+    "sslsni": "PGSSLSNI",
+    "sslnegotiation": "PGSSLNEGOTIATION",
+    "ssl_min_protocol_version": "PGSSLMINPROTOCOLVERSION",
+    "ssl_max_protocol_version": "PGSSLMAXPROTOCOLVERSION",
+    "channel_binding": "PGCHANNELBINDING",
+    "gssencmode": "PGGSSENCMODE",
+    "require_auth": "PGREQUIREAUTH",
+    "requirepeer": "PGREQUIREPEER",
+    "target_session_attrs": "PGTARGETSESSIONATTRS",
+    "application_name": "PGAPPNAME",
+    "options": "PGOPTIONS",
+    "connect_timeout": "PGCONNECT_TIMEOUT",
+    "passfile": "PGPASSFILE",
+}
+DISCRETE = frozenset({"dbname", "host", "port", "user", "password"})
+
+
+def libpq_environment(url: str) -> dict[str, str]:
+    """The libpq environment that gives eventsourcing's connections what `url` says beyond
+    host, port, database, user and password (TLS above all); other parameters are refused."""
+    params = conninfo_to_dict(url)
+    unsupported = sorted(set(params) - DISCRETE - set(LIBPQ_ENVIRONMENT))
+    if unsupported:
+        raise ConfigurationError(
+            f"DATABASE_URL: parameter(s) {', '.join(unsupported)} cannot be passed to the event "
+            "store's connections; remove them or set them in the server's configuration"
+        )
+    return {LIBPQ_ENVIRONMENT[k]: str(v) for k, v in params.items() if k in LIBPQ_ENVIRONMENT}
+
+
+def export_libpq_environment(url: str) -> None:
+    """Set `libpq_environment(url)` for this process (before the event store connects).
+
+    Process-wide on purpose: eventsourcing builds its connections from discrete settings, and
+    libpq's environment is the one channel left. Our own pools pass the full DSN and win.
+    """
+    os.environ.update(libpq_environment(url))
 
 
 def _pgdata(home: Path) -> Path:

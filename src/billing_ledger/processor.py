@@ -26,6 +26,8 @@ from billing_ledger.domain.handling import (
     is_handled,
 )
 from billing_ledger.domain.stripe_object import StripeObject
+from billing_ledger.errors import BillingLedgerError
+from billing_ledger.eventlog.dead_letters import DeadLetters
 from billing_ledger.eventlog.port import EventLog, LoggedEvent, LogUnavailable
 from billing_ledger.metrics import EVENTS_PROCESSED, UNHANDLED_EVENT_TYPES
 from billing_ledger.schemas.envelope import MalformedEvent, parse_event
@@ -34,23 +36,9 @@ log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 1.0
 
-DEAD_LETTERS_DDL = """
-CREATE TABLE IF NOT EXISTS eventlog.dead_letters (
-    id bigserial PRIMARY KEY,
-    log_name text,
-    position bigint,
-    event_id text,
-    event_type text,
-    reason text NOT NULL,
-    body bytea NOT NULL,
-    recorded_at timestamptz NOT NULL DEFAULT now(),
-    UNIQUE (log_name, position)
-)
-"""
-INSERT_DEAD_LETTER = """
-INSERT INTO eventlog.dead_letters (log_name, position, event_id, event_type, reason, body)
-VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (log_name, position) DO NOTHING
-"""
+
+class AlreadyReapplied(BillingLedgerError):
+    """A dead letter's retry was already recorded (or raced another writer): nothing changed."""
 
 
 class Processor:
@@ -58,11 +46,10 @@ class Processor:
         self._app = app
         self._log = log_
         self._pool = pool
+        self._dead_letters = DeadLetters(pool)
 
     def create_tables(self) -> None:
-        with self._pool.connection() as conn:
-            conn.execute("CREATE SCHEMA IF NOT EXISTS eventlog")
-            conn.execute(DEAD_LETTERS_DDL)
+        self._dead_letters.create_table()
 
     def processed(self, log_name: str) -> int | None:
         """The last position of `log_name` whose effects are recorded."""
@@ -117,8 +104,47 @@ class Processor:
         except IntegrityError:
             log.warning("%s up to %s was already processed elsewhere", last.log_name, last.position)
             raise
-        for outcome in outcomes:
+        for logged, outcome in zip(batch, outcomes, strict=True):
             EVENTS_PROCESSED.labels(outcome).inc()
+            log.info(
+                "event processed",
+                extra={
+                    "event_id": logged.record.event_id,
+                    "event_type": logged.record.event_type,
+                    "account": logged.record.account,
+                    "livemode": logged.record.livemode,
+                    "outcome": outcome,
+                    "log_name": logged.log_name,
+                    "position": logged.position,
+                },
+            )
+
+    def reapply(self, logged: LoggedEvent, tracking_name: str) -> str:
+        """Apply one dead-lettered record again, after a fix, through the same code path.
+
+        Its domain events commit in one transaction with a tracking row of its own
+        (`tracking_name`, position 1), so the retry happens at most once: a second attempt, or
+        one racing another, is refused with AlreadyReapplied and changes nothing. Raises
+        MalformedEvent or UnprocessableEvent if the record still cannot be applied.
+        """
+        if self._app.process_recorder.has_tracking_id(tracking_name, 1):
+            raise AlreadyReapplied(tracking_name)
+        touched: dict[UUID, StripeObject] = {}
+
+        def load(cls: type[A], aggregate_id: UUID) -> A | None:
+            cached = touched.get(aggregate_id)
+            if cached is not None:
+                assert isinstance(cached, cls)
+                return cached
+            return self._app.load(cls, aggregate_id)
+
+        outcome = self._apply(logged, load, touched)
+        pending = [event for aggregate in touched.values() for event in aggregate.collect_events()]
+        try:
+            self._app.events.put(pending, tracking=Tracking(tracking_name, 1))
+        except IntegrityError as e:
+            raise AlreadyReapplied(tracking_name) from e
+        return outcome
 
     def _apply(self, logged: LoggedEvent, load: Any, touched: dict[UUID, StripeObject]) -> str:
         event = parse_event(logged.record.body)
@@ -134,21 +160,7 @@ class Processor:
         return "applied" if pending_after > pending_before else "unchanged"
 
     def _dead_letter(self, dead: list[tuple[LoggedEvent, str]]) -> None:
-        with self._pool.connection() as conn, conn.cursor() as cur:
-            cur.executemany(
-                INSERT_DEAD_LETTER,
-                [
-                    (
-                        logged.log_name,
-                        logged.position,
-                        logged.record.event_id,
-                        logged.record.event_type,
-                        reason,
-                        logged.record.body,
-                    )
-                    for logged, reason in dead
-                ],
-            )
+        self._dead_letters.keep_unapplied(dead)
         for logged, reason in dead:
             log.warning(
                 "dead-lettered %s at %s:%s: %s",

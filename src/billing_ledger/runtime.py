@@ -17,11 +17,18 @@ from dataclasses import dataclass, field
 import uvicorn
 from psycopg_pool import ConnectionPool
 
+from billing_ledger import audit, roles
 from billing_ledger.application import EVENT_STORE_SCHEMA, BillingApplication
-from billing_ledger.database import database_url, eventsourcing_env
+from billing_ledger.database import (
+    application_database_url,
+    eventsourcing_env,
+    export_libpq_environment,
+)
+from billing_ledger.eventlog.dead_letters import DeadLetters
 from billing_ledger.eventlog.kafka import KafkaEventLog
 from billing_ledger.eventlog.port import EventLog
 from billing_ledger.eventlog.postgres import PostgresEventLog
+from billing_ledger.eventlog.secret_usage import SecretUsage
 from billing_ledger.ingest.app import create_app
 from billing_ledger.processor import Processor
 from billing_ledger.projections.catalog import read_projections
@@ -41,6 +48,7 @@ def open_event_log(settings: Settings, dsn: str) -> EventLog:
             partitions=settings.KAFKA_TOPIC_PARTITIONS,
             replication_factor=settings.KAFKA_REPLICATION_FACTOR,
             consumer_group=settings.KAFKA_CONSUMER_GROUP,
+            client_options=settings.kafka_client_options(),
         )
         kafka_log.open()
         return kafka_log
@@ -82,6 +90,10 @@ def pipeline(settings: Settings, dsn: str, event_log: EventLog) -> Iterator[Work
         with pool.connection() as conn:
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS {EVENT_STORE_SCHEMA}")
             migrate(conn, READ_SCHEMA)
+            audit.create_table(conn)
+        if settings.DATABASE_URL:
+            roles.ensure_reader(dsn)
+        export_libpq_environment(dsn)
         app = BillingApplication(env=eventsourcing_env(dsn, EVENT_STORE_SCHEMA))
         stack.callback(app.close)
         processor = Processor(app, event_log, pool)
@@ -98,14 +110,33 @@ def pipeline(settings: Settings, dsn: str, event_log: EventLog) -> Iterator[Work
         yield workers
 
 
-def serve(settings: Settings, event_log: EventLog, announce: Callable[[], None]) -> None:
+def serve(settings: Settings, event_log: EventLog, dsn: str, announce: Callable[[], None]) -> None:
     """Run the ingest HTTP server until SIGINT/SIGTERM; in-flight requests finish first."""
+    pool = ConnectionPool(dsn, min_size=1, max_size=4, open=True)
+    try:
+        _serve(settings, event_log, pool, announce)
+    finally:
+        pool.close()
+
+
+def _serve(
+    settings: Settings, event_log: EventLog, pool: ConnectionPool, announce: Callable[[], None]
+) -> None:
+    dead_letters = DeadLetters(pool)
+    dead_letters.create_table()
+    secret_usage = SecretUsage(pool)
+    secret_usage.create_table()
     app = create_app(
         event_log,
         settings.webhook_secrets(),
+        dead_letters=dead_letters,
+        secret_usage=secret_usage,
         tolerance_seconds=settings.WEBHOOK_TOLERANCE_SECONDS,
         max_body_bytes=settings.MAX_BODY_BYTES,
+        body_read_timeout_seconds=settings.BODY_READ_TIMEOUT_SECONDS,
+        stripe_mode=settings.STRIPE_MODE,
     )
+    tls = settings.tls_files()
     config = uvicorn.Config(
         app,
         host=settings.HOST,
@@ -113,6 +144,11 @@ def serve(settings: Settings, event_log: EventLog, announce: Callable[[], None])
         lifespan="off",
         log_level="warning",
         timeout_graceful_shutdown=30,
+        ssl_certfile=str(tls[0]) if tls else None,
+        ssl_keyfile=str(tls[1]) if tls else None,
+        # uvicorn's access log would print client addresses and paths at INFO; our own
+        # structured line per webhook says what matters.
+        access_log=False,
     )
     server = uvicorn.Server(config)
     original_startup = server.startup
@@ -132,21 +168,30 @@ def serve(settings: Settings, event_log: EventLog, announce: Callable[[], None])
 def run_up(settings: Settings) -> None:
     secrets = settings.webhook_secrets()  # fail before starting anything
     del secrets
-    with database_url(settings) as dsn, _closing(open_event_log(settings, dsn)) as event_log:
+    with (
+        application_database_url(settings) as dsn,
+        _closing(open_event_log(settings, dsn)) as event_log,
+    ):
         with pipeline(settings, dsn, event_log):
-            serve(settings, event_log, lambda: _announce(settings, dsn))
+            serve(settings, event_log, dsn, lambda: _announce(settings, dsn))
     print("billing-ledger stopped cleanly", flush=True)
 
 
 def run_ingest(settings: Settings) -> None:
     settings.webhook_secrets()
-    with database_url(settings) as dsn, _closing(open_event_log(settings, dsn)) as event_log:
-        serve(settings, event_log, lambda: _announce(settings, dsn))
+    with (
+        application_database_url(settings) as dsn,
+        _closing(open_event_log(settings, dsn)) as event_log,
+    ):
+        serve(settings, event_log, dsn, lambda: _announce(settings, dsn))
     print("billing-ledger stopped cleanly", flush=True)
 
 
 def run_process(settings: Settings) -> None:
-    with database_url(settings) as dsn, _closing(open_event_log(settings, dsn)) as event_log:
+    with (
+        application_database_url(settings) as dsn,
+        _closing(open_event_log(settings, dsn)) as event_log,
+    ):
         with pipeline(settings, dsn, event_log) as workers:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(signum, lambda *_: workers.stop.set())
@@ -166,12 +211,17 @@ def _closing(event_log: EventLog) -> Iterator[EventLog]:
 
 def _announce(settings: Settings, dsn: str) -> None:
     print(
-        f"billing-ledger listening on http://{settings.HOST}:{settings.PORT}/webhooks/stripe",
+        f"billing-ledger listening on {_scheme(settings)}://{settings.HOST}:{settings.PORT}"
+        "/webhooks/stripe",
         flush=True,
     )
     print(f"  event log: {_log_description(settings)}", flush=True)
     print(f"  database:  {_redact(dsn)}", flush=True)
     print("  Ctrl-C to stop", flush=True)
+
+
+def _scheme(settings: Settings) -> str:
+    return "https" if settings.tls_files() else "http"
 
 
 def _log_description(settings: Settings) -> str:

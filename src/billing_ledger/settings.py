@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from billing_ledger.errors import ConfigurationError
 
 WEBHOOK_SECRET_PREFIX = "whsec_"
+API_KEY_PREFIXES = ("sk_test_", "sk_live_", "rk_test_", "rk_live_")
 
 
 def _split_secrets(value: object) -> object:
@@ -24,9 +25,13 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=True, extra="ignore")
 
-    STRIPE_WEBHOOK_SECRETS: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # repr=False: a settings object that ends up in a log line or traceback shows no secret.
+    STRIPE_WEBHOOK_SECRETS: Annotated[list[str], NoDecode] = Field(default_factory=list, repr=False)
     STRIPE_WEBHOOK_SECRETS_FILE: Path | None = None
-    DATABASE_URL: str | None = None
+    STRIPE_MODE: Literal["test", "live"] | None = None
+    STRIPE_API_KEY: SecretStr | None = None
+    STRIPE_API_KEY_FILE: Path | None = None
+    DATABASE_URL: str | None = Field(default=None, repr=False)
     DATABASE_URL_FILE: Path | None = None
     BILLING_LEDGER_HOME: Path = Path(".billing-ledger")
     EVENT_LOG: Literal["postgres", "kafka"] = "postgres"
@@ -35,10 +40,23 @@ class Settings(BaseSettings):
     KAFKA_TOPIC_PARTITIONS: int = Field(default=6, ge=1)
     KAFKA_REPLICATION_FACTOR: int = Field(default=1, ge=1)
     KAFKA_CONSUMER_GROUP: str = "billing-ledger-processor"
+    KAFKA_SECURITY_PROTOCOL: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] | None = None
+    KAFKA_SSL_CAFILE: Path | None = None
+    KAFKA_SSL_CERTFILE: Path | None = None
+    KAFKA_SSL_KEYFILE: Path | None = None
+    KAFKA_SASL_MECHANISM: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    KAFKA_SASL_USERNAME: str | None = None
+    KAFKA_SASL_PASSWORD: SecretStr | None = None
+    KAFKA_SASL_PASSWORD_FILE: Path | None = None
     HOST: str = "127.0.0.1"
     PORT: int = Field(default=8000, ge=0, le=65535)
+    TLS_CERTFILE: Path | None = None
+    TLS_KEYFILE: Path | None = None
     WEBHOOK_TOLERANCE_SECONDS: int = Field(default=300, ge=1)
     MAX_BODY_BYTES: int = Field(default=1024 * 1024, ge=1024)
+    BODY_READ_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
+    LOG_FORMAT: Literal["json", "text", "auto"] = "auto"
+    LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     _split = field_validator("STRIPE_WEBHOOK_SECRETS", mode="before")(_split_secrets)
 
@@ -62,6 +80,14 @@ class Settings(BaseSettings):
             )
         if self.DATABASE_URL_FILE is not None:
             update["DATABASE_URL"] = _read_secret_file("DATABASE_URL_FILE", self.DATABASE_URL_FILE)
+        if self.STRIPE_API_KEY_FILE is not None:
+            update["STRIPE_API_KEY"] = SecretStr(
+                _read_secret_file("STRIPE_API_KEY_FILE", self.STRIPE_API_KEY_FILE)
+            )
+        if self.KAFKA_SASL_PASSWORD_FILE is not None:
+            update["KAFKA_SASL_PASSWORD"] = SecretStr(
+                _read_secret_file("KAFKA_SASL_PASSWORD_FILE", self.KAFKA_SASL_PASSWORD_FILE)
+            )
         return self.model_copy(update=update) if update else self
 
     def webhook_secrets(self) -> list[str]:
@@ -81,6 +107,48 @@ class Settings(BaseSettings):
                 "or from `stripe listen`"
             )
         return list(self.STRIPE_WEBHOOK_SECRETS)
+
+    def stripe_api_key(self) -> str | None:
+        """The Stripe API key (optional: nothing calls Stripe's API yet)."""
+        if self.STRIPE_API_KEY is None:
+            return None
+        key = self.STRIPE_API_KEY.get_secret_value()
+        if not key.startswith(API_KEY_PREFIXES):
+            raise ConfigurationError(
+                "STRIPE_API_KEY: not a Stripe secret or restricted key (sk_... or rk_...)"
+            )
+        return key
+
+    def kafka_client_options(self) -> dict[str, Any]:
+        """kafka-python client options for TLS and SASL (empty: plaintext, no auth)."""
+        options: dict[str, Any] = {}
+        if self.KAFKA_SECURITY_PROTOCOL:
+            options["security_protocol"] = self.KAFKA_SECURITY_PROTOCOL
+        for option, path in (
+            ("ssl_cafile", self.KAFKA_SSL_CAFILE),
+            ("ssl_certfile", self.KAFKA_SSL_CERTFILE),
+            ("ssl_keyfile", self.KAFKA_SSL_KEYFILE),
+        ):
+            if path is not None:
+                options[option] = str(path)
+        if self.KAFKA_SASL_MECHANISM:
+            if not self.KAFKA_SASL_USERNAME or self.KAFKA_SASL_PASSWORD is None:
+                raise ConfigurationError(
+                    "KAFKA_SASL_MECHANISM needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD "
+                    "(or KAFKA_SASL_PASSWORD_FILE)"
+                )
+            options["sasl_mechanism"] = self.KAFKA_SASL_MECHANISM
+            options["sasl_plain_username"] = self.KAFKA_SASL_USERNAME
+            options["sasl_plain_password"] = self.KAFKA_SASL_PASSWORD.get_secret_value()
+        return options
+
+    def tls_files(self) -> tuple[Path, Path] | None:
+        """Certificate and key for serving ingest over HTTPS, or None for plain HTTP."""
+        if self.TLS_CERTFILE is None and self.TLS_KEYFILE is None:
+            return None
+        if self.TLS_CERTFILE is None or self.TLS_KEYFILE is None:
+            raise ConfigurationError("TLS_CERTFILE and TLS_KEYFILE must be given together")
+        return self.TLS_CERTFILE, self.TLS_KEYFILE
 
     def kafka_bootstrap_servers(self) -> list[str]:
         if not self.KAFKA_BOOTSTRAP_SERVERS:

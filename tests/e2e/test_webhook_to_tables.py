@@ -157,7 +157,7 @@ def test_embedded_default_sends_samples_and_stops_without_orphans(
 ) -> None:
     env = {"BILLING_LEDGER_HOME": str(home)}
     with running("up", env, tmp_path) as app:
-        assert "database:  postgresql://" in app.log()
+        assert "database:  user=billing_ledger_app " in app.log()  # never the superuser
         sample = subprocess.run(
             [sys.executable, "-m", "billing_ledger", "send-sample", "--url", app.base_url],
             env=cli_env(env),

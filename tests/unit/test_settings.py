@@ -61,3 +61,93 @@ def test_defaults_follow_the_architecture(monkeypatch: pytest.MonkeyPatch) -> No
     assert (settings.EVENT_LOG, settings.KAFKA_TOPIC) == ("postgres", "stripe.events")
     assert (settings.HOST, settings.PORT) == ("127.0.0.1", 8000)
     assert settings.BILLING_LEDGER_HOME == Path(".billing-ledger")
+
+
+def test_stripe_mode_and_body_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STRIPE_MODE", raising=False)
+    monkeypatch.delenv("BODY_READ_TIMEOUT_SECONDS", raising=False)
+    assert (Settings.from_env().STRIPE_MODE, Settings.from_env().BODY_READ_TIMEOUT_SECONDS) == (
+        None,
+        10.0,
+    )
+    monkeypatch.setenv("STRIPE_MODE", "live")
+    assert Settings.from_env().STRIPE_MODE == "live"
+    monkeypatch.setenv("STRIPE_MODE", "production")
+    with pytest.raises(ConfigurationError, match="STRIPE_MODE"):
+        Settings.from_env()
+
+
+def test_stripe_api_key_from_env_or_file_never_in_repr(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("STRIPE_API_KEY", "sk_test_from_env")
+    assert Settings.from_env().stripe_api_key() == "sk_test_from_env"
+    key_file = tmp_path / "key"
+    key_file.write_text("rk_live_from_file\n")
+    monkeypatch.delenv("STRIPE_API_KEY")
+    monkeypatch.setenv("STRIPE_API_KEY_FILE", str(key_file))
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRETS", "whsec_never_shown")
+    settings = Settings.from_env()
+    assert settings.stripe_api_key() == "rk_live_from_file"
+    assert "rk_live_from_file" not in repr(settings)
+    assert "whsec_never_shown" not in repr(settings)
+
+
+def test_an_api_key_that_is_not_one_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STRIPE_API_KEY", "whsec_wrong_kind")
+    with pytest.raises(ConfigurationError, match="STRIPE_API_KEY"):
+        Settings.from_env().stripe_api_key()
+
+
+def test_stripe_api_key_is_optional(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STRIPE_API_KEY", raising=False)
+    monkeypatch.delenv("STRIPE_API_KEY_FILE", raising=False)
+    assert Settings.from_env().stripe_api_key() is None
+
+
+def test_kafka_tls_and_sasl_pass_through_to_the_client(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    password_file = tmp_path / "kafka-password"
+    password_file.write_text("s3cret\n")
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("KAFKA_SSL_CAFILE", "/etc/ca.pem")
+    monkeypatch.setenv("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512")
+    monkeypatch.setenv("KAFKA_SASL_USERNAME", "ledger")
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD_FILE", str(password_file))
+    assert Settings.from_env().kafka_client_options() == {
+        "security_protocol": "SASL_SSL",
+        "ssl_cafile": "/etc/ca.pem",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_plain_username": "ledger",
+        "sasl_plain_password": "s3cret",
+    }
+
+
+def test_kafka_defaults_to_plaintext_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("KAFKA_SECURITY_PROTOCOL", "KAFKA_SSL_CAFILE", "KAFKA_SASL_MECHANISM"):
+        monkeypatch.delenv(name, raising=False)
+    assert Settings.from_env().kafka_client_options() == {}
+
+
+def test_sasl_without_credentials_is_a_configuration_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("KAFKA_SASL_MECHANISM", "PLAIN")
+    monkeypatch.delenv("KAFKA_SASL_USERNAME", raising=False)
+    with pytest.raises(ConfigurationError, match="KAFKA_SASL_USERNAME"):
+        Settings.from_env().kafka_client_options()
+
+
+def test_tls_for_ingest_needs_both_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TLS_CERTFILE", "/etc/cert.pem")
+    monkeypatch.delenv("TLS_KEYFILE", raising=False)
+    with pytest.raises(ConfigurationError, match="TLS_KEYFILE"):
+        Settings.from_env().tls_files()
+
+
+def test_log_format_is_validated(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOG_FORMAT", "xml")
+    with pytest.raises(ConfigurationError, match="LOG_FORMAT"):
+        Settings.from_env()

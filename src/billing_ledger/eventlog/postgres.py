@@ -86,8 +86,12 @@ class PostgresEventLog(EventLog):
             with self._pool.connection() as conn:
                 # Serialise concurrent first starts: CREATE ... IF NOT EXISTS can still race.
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (FOLLOWER_LOCK_KEY + 1,))
-                for statement in CREATE_STATEMENTS:
-                    conn.execute(statement)
+                # An existing log is left alone: it may belong to another role than ours (the
+                # app role may only read and append; see roles.py), and must not change anyway.
+                found = conn.execute(f"SELECT to_regclass('{SCHEMA}.{TABLE}')").fetchone()
+                if found is None or found[0] is None:
+                    for statement in CREATE_STATEMENTS:
+                        conn.execute(statement)
         except (psycopg.OperationalError, PoolTimeout) as e:
             raise LogUnavailable(f"Postgres log unavailable: {e}") from e
 

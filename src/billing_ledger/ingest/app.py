@@ -1,54 +1,133 @@
 """The Starlette app: POST /webhooks/stripe, GET /healthz, /readyz, /metrics.
 
 A webhook is answered 200 only once the log of record has durably accepted it. Nothing that
-fails verification or parsing is appended; every refusal is a JSON `{"error": reason}` and is
-counted in /metrics by reason.
+fails verification or parsing is appended; every refusal is a JSON `{"error": reason}` with a
+reason from the bounded set `REFUSAL_REASONS`, counted in /metrics by that reason. A correctly
+signed body that is not a Stripe event is kept in the dead-letter record (it was verified) and
+answered 400. Log lines carry ids, types and outcomes: never a body, signature or secret.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Literal, Protocol
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from billing_ledger.eventlog.port import EventLog, EventRecord, LogUnavailable
-from billing_ledger.ingest.signature import SignatureError, verify
+from billing_ledger.eventlog.secret_usage import fingerprint
+from billing_ledger.ingest.signature import SIGNATURE_REASONS, SignatureError, verify
 from billing_ledger.metrics import APPEND_SECONDS, REGISTRY, WEBHOOKS_ACCEPTED, WEBHOOKS_REJECTED
-from billing_ledger.schemas.envelope import MalformedEvent, parse_event
+from billing_ledger.schemas.envelope import MalformedEvent, StripeEvent, parse_event
 
 WEBHOOK_PATH = "/webhooks/stripe"
+StripeMode = Literal["test", "live"]
+
+log = logging.getLogger(__name__)
+
+TOO_LARGE = "body exceeds the size limit"
+TOO_SLOW = "body not received in time"
+WRONG_CONTENT_TYPE = "content type must be application/json"
+NOT_JSON = "body is not valid JSON"
+NOT_OBJECT = "body is not a JSON object"
+NOT_AN_EVENT = "body is not a Stripe event"
+LIVE_ON_TEST = "live event on a test-mode endpoint"
+TEST_ON_LIVE = "test event on a live-mode endpoint"
+LOG_DOWN = "event log unavailable, retry later"
+NOT_FOUND = "not found"
+WRONG_METHOD = "method not allowed"
+BAD_REQUEST = "bad request"
+REFUSAL_REASONS = frozenset(
+    {
+        TOO_LARGE,
+        TOO_SLOW,
+        WRONG_CONTENT_TYPE,
+        NOT_JSON,
+        NOT_OBJECT,
+        NOT_AN_EVENT,
+        LIVE_ON_TEST,
+        TEST_ON_LIVE,
+        LOG_DOWN,
+        NOT_FOUND,
+        WRONG_METHOD,
+        BAD_REQUEST,
+    }
+    | SIGNATURE_REASONS
+)
+"""Every `{"error": reason}` the app can answer: a bounded set, so metric labels stay bounded."""
 
 
-class BodyTooLarge(Exception):
-    pass
+class RejectedBodies(Protocol):
+    """Where verified bodies that are not events are kept (the dead-letter record)."""
+
+    def keep_rejected(self, body: bytes, reason: str) -> None:
+        """Store durably before returning; raise LogUnavailable if that is not possible."""
+
+
+class SecretUsageRecorder(Protocol):
+    """Counts, per secret fingerprint, the events it verified (tells when one can retire)."""
+
+    def record(self, secret_fingerprint: str) -> None:
+        """Best effort: a failure here must not refuse an event the log already accepted."""
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
 
 
 def create_app(
     event_log: EventLog,
     secrets: Sequence[str],
     *,
+    dead_letters: RejectedBodies,
+    secret_usage: SecretUsageRecorder,
     tolerance_seconds: int = 300,
     max_body_bytes: int = 1024 * 1024,
+    body_read_timeout_seconds: float = 10.0,
+    stripe_mode: StripeMode | None = None,
     clock: Callable[[], float] = time.time,
 ) -> Starlette:
     """Build the ingest app around an opened event log; the caller owns the log's lifetime."""
     secrets = tuple(secrets)
+    fingerprints = tuple(fingerprint(s) for s in secrets)
 
     async def receive_webhook(request: Request) -> Response:
+        started = time.perf_counter()
         try:
-            body = await _read_body(request, max_body_bytes)
-        except BodyTooLarge:
-            return _refuse(413, "body exceeds the size limit")
+            event, secret_index = await _accept(request)
+        except _Refused as refused:
+            _log_refusal(refused.reason, started)
+            return _refuse(refused.status, refused.reason)
         try:
-            verify(
+            await run_in_threadpool(secret_usage.record, fingerprints[secret_index])
+        except Exception:
+            log.warning("could not record secret usage", extra={"event_id": event.id})
+        WEBHOOKS_ACCEPTED.labels(event.type).inc()
+        log.info(
+            "webhook accepted",
+            extra={**_event_fields(event), "outcome": "accepted", **_latency(started)},
+        )
+        return JSONResponse({"received": True})
+
+    async def _accept(request: Request) -> tuple[StripeEvent, int]:
+        if not _is_json(request.headers.get("content-type")):
+            raise _Refused(415, WRONG_CONTENT_TYPE)
+        body = await _read_body(request, max_body_bytes, body_read_timeout_seconds)
+        try:
+            verified = verify(
                 body,
                 request.headers.get("stripe-signature"),
                 secrets,
@@ -56,11 +135,24 @@ def create_app(
                 tolerance=tolerance_seconds,
             )
         except SignatureError as e:
-            return _refuse(400, e.reason)
+            raise _Refused(400, e.reason) from None
         try:
             event = parse_event(body)
         except MalformedEvent as e:
-            return _refuse(400, e.reason)
+            reason = e.reason if e.reason in (NOT_JSON, NOT_OBJECT) else NOT_AN_EVENT
+            try:
+                await run_in_threadpool(dead_letters.keep_rejected, body, e.reason)
+            except LogUnavailable:
+                raise _Refused(503, LOG_DOWN) from None
+            raise _Refused(400, reason) from None
+        if stripe_mode == "test" and event.livemode:
+            raise _Refused(400, LIVE_ON_TEST)
+        if stripe_mode == "live" and not event.livemode:
+            raise _Refused(400, TEST_ON_LIVE)
+        await _append(event, body)
+        return event, verified.secret_index
+
+    async def _append(event: StripeEvent, body: bytes) -> None:
         record = EventRecord(
             body=body,
             event_id=event.id,
@@ -76,10 +168,8 @@ def create_app(
         try:
             await run_in_threadpool(event_log.append, record)
         except LogUnavailable:
-            return _refuse(503, "event log unavailable, retry later")
+            raise _Refused(503, LOG_DOWN) from None
         APPEND_SECONDS.observe(time.perf_counter() - started)
-        WEBHOOKS_ACCEPTED.labels(event.type).inc()
-        return JSONResponse({"received": True})
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -96,7 +186,7 @@ def create_app(
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        reason = {404: "not found", 405: "method not allowed"}.get(exc.status_code, exc.detail)
+        reason = {404: NOT_FOUND, 405: WRONG_METHOD}.get(exc.status_code, BAD_REQUEST)
         return _refuse(exc.status_code, reason, headers=exc.headers)
 
     return Starlette(
@@ -110,18 +200,56 @@ def create_app(
     )
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+def _is_json(content_type: str | None) -> bool:
+    """Stripe sends `application/json; charset=utf-8`; no other media type or charset."""
+    if content_type is None:
+        return False
+    media_type, *params = (part.strip().lower() for part in content_type.split(";"))
+    charsets = [p.partition("=")[2].strip('"') for p in params if p.startswith("charset=")]
+    return media_type == "application/json" and all(c == "utf-8" for c in charsets)
+
+
+async def _read_body(request: Request, limit: int, timeout: float) -> bytes:
+    """The raw body, refused as soon as it is known to exceed `limit` or to arrive too slowly.
+
+    The deadline covers the whole body, not each chunk: a client trickling one byte at a time
+    (slow loris) is cut off after `timeout` seconds whatever its pace.
+    """
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge
+    if declared is not None and declared.isascii() and declared.isdigit():
+        if int(declared) > limit:
+            raise _Refused(413, TOO_LARGE)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(timeout):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise _Refused(413, TOO_LARGE)
+                chunks.append(chunk)
+    except TimeoutError:
+        raise _Refused(408, TOO_SLOW) from None
+    except ClientDisconnect:
+        raise _Refused(400, BAD_REQUEST) from None
     return b"".join(chunks)
+
+
+def _event_fields(event: StripeEvent) -> dict[str, object]:
+    return {
+        "event_id": event.id,
+        "event_type": event.type,
+        "account": event.account_id,
+        "livemode": event.livemode,
+    }
+
+
+def _latency(started: float) -> dict[str, float]:
+    return {"latency_ms": round((time.perf_counter() - started) * 1000, 3)}
+
+
+def _log_refusal(reason: str, started: float) -> None:
+    log.info("webhook refused", extra={"outcome": "refused", "reason": reason, **_latency(started)})
 
 
 def _refuse(status: int, reason: str, headers: Mapping[str, str] | None = None) -> Response:

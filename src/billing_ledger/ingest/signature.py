@@ -19,6 +19,19 @@ from billing_ledger.errors import BillingLedgerError
 
 SIGNATURE_SCHEME = "v1"
 
+MISSING = "missing Stripe-Signature header"
+MALFORMED = "malformed Stripe-Signature header"
+MALFORMED_TIMESTAMP = "malformed timestamp in Stripe-Signature header"
+NO_TIMESTAMP = "no timestamp in Stripe-Signature header"
+NO_V1 = "no v1 signature in Stripe-Signature header"
+TOO_OLD = "timestamp outside the tolerance (too old)"
+IN_THE_FUTURE = "timestamp outside the tolerance (in the future)"
+NO_MATCH = "no signature matches the payload"
+SIGNATURE_REASONS = frozenset(
+    {MISSING, MALFORMED, MALFORMED_TIMESTAMP, NO_TIMESTAMP, NO_V1, TOO_OLD, IN_THE_FUTURE, NO_MATCH}
+)
+"""Every reason SignatureError can give: a bounded set (they label metrics)."""
+
 
 class SignatureError(BillingLedgerError):
     """The request is not proven to come from Stripe. `reason` is safe to show the caller."""
@@ -49,21 +62,21 @@ def verify(
 ) -> VerifiedSignature:
     """Return which secret verified `payload`, or raise SignatureError naming the reason."""
     if not header:
-        raise SignatureError("missing Stripe-Signature header")
+        raise SignatureError(MISSING)
     timestamp, signatures = _parse_header(header)
     if not signatures:
-        raise SignatureError("no v1 signature in Stripe-Signature header")
+        raise SignatureError(NO_V1)
     if timestamp < now - tolerance:
-        raise SignatureError("timestamp outside the tolerance (too old)")
+        raise SignatureError(TOO_OLD)
     if timestamp > now + tolerance:
-        raise SignatureError("timestamp outside the tolerance (in the future)")
+        raise SignatureError(IN_THE_FUTURE)
     for index, secret in enumerate(secrets):
         expected = _signature(payload, secret, timestamp)
         # Compare against every candidate so timing does not reveal which one matched.
         matched = [hmac.compare_digest(expected, candidate) for candidate in signatures]
         if any(matched):
             return VerifiedSignature(timestamp=timestamp, secret_index=index)
-    raise SignatureError("no signature matches the payload")
+    raise SignatureError(NO_MATCH)
 
 
 def _parse_header(header: str) -> tuple[int, list[str]]:
@@ -72,15 +85,18 @@ def _parse_header(header: str) -> tuple[int, list[str]]:
     for item in header.split(","):
         key, sep, value = item.strip().partition("=")
         if not sep:
-            raise SignatureError("malformed Stripe-Signature header")
+            raise SignatureError(MALFORMED)
         if key == "t":
-            if not value.isascii() or not value.isdigit():
-                raise SignatureError("malformed timestamp in Stripe-Signature header")
+            # Bounded length: int() of thousands of digits is slow, and refused past 4300.
+            if not value.isascii() or not value.isdigit() or len(value) > 12:
+                raise SignatureError(MALFORMED_TIMESTAMP)
             timestamp = int(value)
         elif key == SIGNATURE_SCHEME:
+            if not value.isascii():  # hmac.compare_digest refuses non-ASCII text
+                raise SignatureError(MALFORMED)
             signatures.append(value)
     if timestamp is None:
-        raise SignatureError("no timestamp in Stripe-Signature header")
+        raise SignatureError(NO_TIMESTAMP)
     return timestamp, signatures
 
 

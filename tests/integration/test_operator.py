@@ -1,0 +1,92 @@
+"""Operator commands against real Postgres: dead-letter retry exactly once, secrets check, audit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from eventsourcing.persistence import Tracking
+
+from billing_ledger.eventlog.dead_letters import DeadLetters
+from billing_ledger.eventlog.postgres import LOG_NAME
+from billing_ledger.eventlog.secret_usage import SecretUsage, fingerprint
+from billing_ledger.operator import check_secrets, list_dead_letters, retry_dead_letters
+from billing_ledger.processor import AlreadyReapplied
+from tests.pipeline import Pipeline
+from tests.stripe_events import body_of, customer, event
+
+
+@pytest.fixture
+def pipeline(database_url: str) -> Iterator[Pipeline]:
+    opened = Pipeline(database_url)
+    yield opened
+    opened.close()
+
+
+def test_a_fixed_dead_letter_is_retried_once_and_audited(
+    pipeline: Pipeline, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A record the processor dead-lettered because of a bug since fixed: its body is valid.
+    pipeline.append(body_of(event("customer.created", customer("cus_Retry"))))
+    [logged] = pipeline.log.read(0, 10)
+    # What the processor does with a record it cannot apply: keep it aside, move past it.
+    DeadLetters(pipeline.pool).keep_unapplied([(logged, "internal error: KeyError")])
+    pipeline.app.events.put([], tracking=Tracking(LOG_NAME, logged.position))
+    # A poison record that no fix will make readable.
+    pipeline.append(b'{"not": "an event"}')
+    pipeline.process_all()
+    assert pipeline.query("SELECT count(*) FROM billing.stripe_customers") == [(0,)]
+
+    assert retry_dead_letters(pipeline.dsn, pipeline.log) == 1  # the poison still fails
+    pipeline.process_all()
+    assert pipeline.query("SELECT stripe_customer_id FROM billing.stripe_customers") == [
+        ("cus_Retry",)
+    ]
+    out = capsys.readouterr().out
+    assert "dead letter 1 (evt_customer_created_cus_Retry_1767225600): applied" in out
+    assert "dead letter 2 (evt_unparseable): still failing: not a Stripe event" in out
+
+    events_before = pipeline.query("SELECT count(*) FROM eventstore.billing_events")
+    retry_dead_letters(pipeline.dsn, pipeline.log)  # the retried one is no longer open
+    with pytest.raises(AlreadyReapplied):
+        pipeline.processor.reapply(logged, "dead-letter:1")
+    assert pipeline.query("SELECT count(*) FROM eventstore.billing_events") == events_before
+
+    list_dead_letters(pipeline.dsn)
+    listing = capsys.readouterr().out
+    assert "retried" in listing and "open" in listing
+    assert "cus_retry@example.com" not in listing and '"not"' not in listing
+    audited = pipeline.query(
+        "SELECT action, outcome, detail->>'dead_letter_id' FROM billing.audit_log ORDER BY id"
+    )
+    assert audited[:2] == [
+        ("dead_letters.retry", "applied", "1"),
+        (
+            "dead_letters.retry",
+            "still failing: not a Stripe event: invalid created, data, id, livemode, type",
+            "2",
+        ),
+    ]
+    assert pipeline.processor.processed(LOG_NAME) == 2
+
+
+def test_secrets_check_reports_use_by_fingerprint_and_is_audited(
+    pipeline: Pipeline, capsys: pytest.CaptureFixture[str]
+) -> None:
+    usage = SecretUsage(pipeline.pool)
+    usage.create_table()
+    usage.record(fingerprint("whsec_new"))
+    code = check_secrets(pipeline.dsn, ["whsec_new", "whsec_old"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert f"{fingerprint('whsec_new')}         1" in out and "in use" in out
+    assert f"{fingerprint('whsec_old')}         0" in out and "safe to retire" in out
+    assert "whsec_" not in out
+    later = datetime.now(UTC) + timedelta(days=30)
+    check_secrets(pipeline.dsn, ["whsec_new"], now=later)
+    assert "likely safe to retire" in capsys.readouterr().out
+    assert pipeline.query("SELECT action, outcome FROM billing.audit_log") == [
+        ("secrets.check", "ok"),
+        ("secrets.check", "ok"),
+    ]
