@@ -70,6 +70,10 @@ class Pipeline:
         with psycopg.connect(self.dsn) as conn:
             return conn.execute(sql).fetchall()
 
+    def query_write(self, statement: str) -> None:
+        with psycopg.connect(self.dsn) as conn:
+            conn.execute(statement)
+
     def close(self) -> None:
         self.app.close()
         self.log.close()

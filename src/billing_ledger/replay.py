@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
+from billing_ledger import audit
 from billing_ledger.application import EVENT_STORE_SCHEMA, BillingApplication
 from billing_ledger.database import eventsourcing_env
 from billing_ledger.errors import BillingLedgerError
@@ -102,6 +103,7 @@ def _replay(
         with pool.connection() as conn:
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS {EVENT_STORE_SCHEMA}")
             migrate(conn, READ_SCHEMA)
+            audit.create_table(conn)
             rebuild.prepare(conn, schema, restart)
         event_log = open_event_log(settings, dsn) if from_log else None
         if event_log is not None:
@@ -127,6 +129,13 @@ def _replay(
             rebuild.project_all(projectors, progress)
             progress.finish()
             differences = _verify(pool, schema) if verify else False
+            with pool.connection() as conn:
+                audit.record(
+                    conn,
+                    "replay",
+                    "differs" if differences else "ok",
+                    {"schema": schema, "from_log": from_log, "verified": verify},
+                )
             if swap:
                 if event_log is not None and event_log.has_follower():
                     raise ReplayError(
@@ -183,6 +192,7 @@ def _swap(
             while projector.project_batch(conn):
                 pass
         rebuild.swap(conn, READ_SCHEMA, schema, retired)
+        audit.record(conn, "replay.swap", "ok", {"rebuilt": schema, "retired": retired})
         if from_log:
             ident = sql.Identifier
             conn.execute(

@@ -9,11 +9,13 @@ from typing import Any, ClassVar
 from billing_ledger.domain.identity import uuid_or_none
 from billing_ledger.domain.ordering import StatusRules
 from billing_ledger.domain.stripe_object import Part, Snapshot, StripeObject
+from billing_ledger.domain.upcasting import snapshot_v1_to_v2, unchanged
 from billing_ledger.schemas import objects
 from billing_ledger.schemas.envelope import StripeEvent
 from billing_ledger.schemas.objects import expandable_id
 
 ACTIVE, DELETED = "active", "deleted"
+V1_EXTRA = {"tax_id": None, "seen": True}  # v1 had no tax ids, and always the customer itself
 _DELETION = StatusRules(terminal=frozenset({DELETED}), rank={ACTIVE: 0, DELETED: 1})
 
 
@@ -23,8 +25,12 @@ class Customer(StripeObject):
     class Recorded(StripeObject.Recorded):
         """CustomerRecorded: the first snapshot of a customer (or of one of its tax ids)."""
 
+        upcast_v1_v2 = snapshot_v1_to_v2("customer", unchanged, V1_EXTRA)
+
     class Revised(StripeObject.Revised):
         """CustomerRevised: a later snapshot (update, deletion, tax id change) became current."""
+
+        upcast_v1_v2 = snapshot_v1_to_v2("customer", unchanged, V1_EXTRA)
 
     class Backfilled(StripeObject.Backfilled):
         """CustomerBackfilled: an older snapshot, recorded as history only."""

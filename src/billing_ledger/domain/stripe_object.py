@@ -54,6 +54,8 @@ class StripeObject(Aggregate):
     class Recorded(Aggregate.Created):
         """The first snapshot of the object we hold (whatever event type carried it)."""
 
+        class_version = 2  # v1: one snapshot per aggregate (see upcasting.py)
+
         account_id: str
         livemode: bool
         stripe_id: str
@@ -79,6 +81,8 @@ class StripeObject(Aggregate):
 
     class Revised(Aggregate.Event):
         """A later snapshot became current for one part of the object."""
+
+        class_version = 2
 
         account_id: str
         livemode: bool

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from billing_ledger.domain.identity import uuid_or_none
 from billing_ledger.domain.ordering import StatusRules
 from billing_ledger.domain.stripe_object import Snapshot, StripeObject
+from billing_ledger.domain.upcasting import snapshot_v1_to_v2, subscription_part_v1_to_v2
 from billing_ledger.schemas import objects
 from billing_ledger.schemas.envelope import StripeEvent
 from billing_ledger.schemas.objects import expandable_id
@@ -38,8 +39,12 @@ class Subscription(StripeObject):
     class Recorded(StripeObject.Recorded):
         """SubscriptionRecorded: the first snapshot of a subscription we hold."""
 
+        upcast_v1_v2 = snapshot_v1_to_v2("subscription", subscription_part_v1_to_v2, {})
+
     class Revised(StripeObject.Revised):
         """SubscriptionRevised: a later snapshot became current (status, items, period...)."""
+
+        upcast_v1_v2 = snapshot_v1_to_v2("subscription", subscription_part_v1_to_v2, {})
 
     class Backfilled(StripeObject.Backfilled):
         """SubscriptionBackfilled: an older snapshot, recorded as history only."""

@@ -100,8 +100,9 @@ def lock_live_positions(conn: Connection, live: str) -> None:
 
 
 def swap(conn: Connection, live: str, rebuilt: str, retired: str) -> None:
-    """Inside the caller's transaction: give `rebuilt` the live schema's privileges, carry the
-    record tables over, and rename `live` → `retired`, `rebuilt` → `live`."""
+    """Inside the caller's transaction: give `rebuilt` the live schema's owners and privileges,
+    carry the record tables over, and rename `live` → `retired`, `rebuilt` → `live`."""
+    match_owners(conn, live, rebuilt)
     copy_privileges(conn, live, rebuilt)
     ident = sql.Identifier
     conn.execute(sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(ident(live), ident(retired)))
@@ -114,6 +115,34 @@ def swap(conn: Connection, live: str, rebuilt: str, retired: str) -> None:
                     ident(retired), ident(table), ident(live)
                 )
             )
+
+
+def match_owners(conn: Connection, source: str, target: str) -> None:
+    """Make `target` and its relations belong to whoever owns their `source` counterparts (the
+    schema's owner for relations `source` lacks), so the application can keep writing after a
+    swap even when the rebuild ran as another role."""
+    ident = sql.Identifier
+    owner = conn.execute(
+        "SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = %s", (source,)
+    ).fetchone()
+    if owner is None:
+        return
+    conn.execute(sql.SQL("ALTER SCHEMA {} OWNER TO {}").format(ident(target), _role(owner[0])))
+    relations = conn.execute(
+        "SELECT c.relname, c.relkind, coalesce(s.relowner, n.nspowner)::regrole::text "
+        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "LEFT JOIN pg_class s ON s.relname = c.relname AND s.relnamespace = "
+        "(SELECT oid FROM pg_namespace WHERE nspname = %s) "
+        "WHERE n.nspname = %s AND c.relkind IN ('r', 'v', 'm', 'p')",
+        (source, target),
+    ).fetchall()
+    kinds = {"r": "TABLE", "p": "TABLE", "v": "VIEW", "m": "MATERIALIZED VIEW"}
+    for relation, kind, relation_owner in relations:
+        conn.execute(
+            sql.SQL("ALTER {} {}.{} OWNER TO {}").format(
+                sql.SQL(kinds[kind]), ident(target), ident(relation), _role(relation_owner)
+            )
+        )
 
 
 def copy_privileges(conn: Connection, source: str, target: str) -> None:

@@ -1,0 +1,47 @@
+"""Stored domain events outlive code changes: each changed event class states its
+`class_version`, and the eventsourcing library upcasts older stored events on read.
+
+Version 1 (the walking skeleton) stored one snapshot per aggregate. Version 2 made aggregates
+of parts: events name the part they revise and carry both the part's snapshot and the
+aggregate's whole state (with `updated`), and subscriptions carry pricing and discounts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+State = dict[str, Any]
+
+
+def snapshot_v1_to_v2(kind: str, complete_part: Callable[[State], State], extra: State) -> Any:
+    """An upcaster (for `upcast_v1_v2`) of a single-part aggregate's v1 snapshot events."""
+
+    def upcast(event_state: State) -> None:
+        part = complete_part(dict(event_state["state"]))
+        event_state["part_kind"] = kind
+        event_state["part_id"] = event_state["stripe_id"]
+        event_state["part_state"] = part
+        event_state["state"] = {**part, **extra, "updated": event_state["created"]}
+
+    return staticmethod(upcast)
+
+
+def unchanged(part: State) -> State:
+    return part
+
+
+def subscription_part_v1_to_v2(part: State) -> State:
+    """v1 subscriptions had no currency, discounts, decimal or tiered pricing: all absent then."""
+    items = [
+        {
+            "unit_amount_decimal": None,
+            "billing_scheme": "per_unit",
+            "tiers_mode": None,
+            "tiers": None,
+            **item,
+        }
+        for item in part.get("items", [])
+    ]
+    currency = items[0]["currency"] if items else None
+    return {**part, "items": items, "currency": part.get("currency", currency), "discounts": []}

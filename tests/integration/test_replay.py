@@ -1,0 +1,115 @@
+"""`billing-ledger replay`: the same history rebuilds the same tables, resumably, from domain
+events or from the log; the swap is atomic and keeps every reader's privileges."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from billing_ledger import roles
+from billing_ledger.application import EVENT_STORE_SCHEMA, BillingApplication
+from billing_ledger.database import eventsourcing_env
+from billing_ledger.projections import rebuild
+from tests.e2e.cli import cli_env
+from tests.integration.test_convergence import history
+from tests.pipeline import Pipeline
+
+
+@pytest.fixture
+def pipeline(database_url: str) -> Iterator[Pipeline]:
+    opened = Pipeline(database_url)
+    for document in history() + history(account="acct_Connected"):
+        opened.deliver(document)
+    opened.process_all()
+    yield opened
+    opened.close()
+
+
+def replay(dsn: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "billing_ledger", "replay", *args],
+        env=cli_env({"DATABASE_URL": dsn}),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_replay_from_domain_events_rebuilds_identical_tables(pipeline: Pipeline) -> None:
+    result = replay(pipeline.dsn, "--verify")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "identical:" in result.stdout
+    assert "domain events projected into billing_rebuild" in result.stderr
+    assert pipeline.tables("billing_rebuild") == pipeline.tables()
+    [audited] = pipeline.query("SELECT action, outcome FROM billing.audit_log")
+    assert audited == ("replay", "ok")
+
+
+def test_replay_from_the_log_rebuilds_the_aggregates_too(pipeline: Pipeline) -> None:
+    result = replay(pipeline.dsn, "--from-log", "--verify")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "log records applied" in result.stderr
+    assert pipeline.tables("billing_rebuild") == pipeline.tables()
+    rebuilt_events = pipeline.query("SELECT count(*) FROM eventstore_rebuild.billing_events")
+    assert rebuilt_events == pipeline.query("SELECT count(*) FROM eventstore.billing_events")
+
+
+def test_verify_reports_differences_and_exits_non_zero(pipeline: Pipeline) -> None:
+    assert replay(pipeline.dsn).returncode == 0
+    pipeline.query_write("UPDATE billing.invoices SET total = total + 1")
+    result = replay(pipeline.dsn, "--verify")
+    assert result.returncode == 1
+    assert "invoices" in result.stdout and "<- differs" in result.stdout
+
+
+def test_an_interrupted_rebuild_resumes_where_it_stopped(pipeline: Pipeline) -> None:
+    app = BillingApplication(env=eventsourcing_env(pipeline.dsn, EVENT_STORE_SCHEMA))
+    try:
+        with psycopg.connect(pipeline.dsn) as conn:
+            rebuild.prepare(conn, "billing_rebuild", restart=False)
+        [first, *_] = rebuild.projectors(app, pipeline.pool, "billing_rebuild")
+        with pipeline.pool.connection() as conn, conn.transaction():
+            assert first.project_batch(conn, limit=5) == 5  # then the process "dies"
+    finally:
+        app.close()
+    result = replay(pipeline.dsn, "--verify")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert pipeline.tables("billing_rebuild") == pipeline.tables()
+
+
+def test_swap_is_atomic_and_finance_still_reads(pipeline: Pipeline) -> None:
+    roles.bootstrap(pipeline.dsn)
+    before = pipeline.tables()
+    result = replay(pipeline.dsn, "--swap")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "swapped: billing_rebuild is now billing" in result.stdout
+    assert pipeline.tables() == before
+    retired = pipeline.query(
+        "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'billing_replaced_%'"
+    )
+    assert len(retired) == 1
+    audit = pipeline.query("SELECT action FROM billing.audit_log ORDER BY id")
+    assert [row[0] for row in audit] == ["replay", "replay.swap"]  # the trail came along
+    as_reader = _as_role(pipeline.dsn, roles.READER_ROLE)
+    with psycopg.connect(as_reader) as conn:
+        assert conn.execute("SELECT count(*) FROM billing.stripe_customers").fetchone() == (2,)
+        assert conn.execute("SELECT count(*) FROM billing.mrr_monthly").fetchone() is not None
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("DELETE FROM billing.invoices")
+    # The application's role owns the new tables, so projection goes on after the swap.
+    with psycopg.connect(_as_role(pipeline.dsn, roles.APP_ROLE)) as conn:
+        conn.execute(sql.SQL("UPDATE billing.projection_tracking SET position = position"))
+
+
+def _as_role(dsn: str, role: str) -> str:
+    params = conninfo_to_dict(dsn)
+    params["user"] = role
+    params.pop("password", None)
+    return make_conninfo(**params)  # type: ignore[arg-type]
