@@ -3,77 +3,13 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from datetime import UTC, datetime
-from typing import Any
 
-import psycopg
 import pytest
-from psycopg_pool import ConnectionPool
 
-from billing_ledger.application import EVENT_STORE_SCHEMA, BillingApplication
-from billing_ledger.database import eventsourcing_env
-from billing_ledger.eventlog.port import EventRecord
 from billing_ledger.eventlog.postgres import LOG_NAME, PostgresEventLog
 from billing_ledger.metrics import REGISTRY
-from billing_ledger.processor import Processor
-from billing_ledger.projections.migrations import READ_SCHEMA, migrate
-from billing_ledger.projections.projector import Projector
-from billing_ledger.projections.tables import BillingTables
-from billing_ledger.schemas.envelope import parse_event
+from tests.pipeline import Pipeline
 from tests.stripe_events import body_of, customer, event, subscription
-
-
-class Pipeline:
-    def __init__(self, dsn: str) -> None:
-        self.dsn = dsn
-        self.pool = ConnectionPool(dsn, min_size=1, max_size=4, open=True)
-        with self.pool.connection() as conn:
-            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {EVENT_STORE_SCHEMA}")
-            migrate(conn, READ_SCHEMA)
-        self.log = PostgresEventLog(dsn)
-        self.log.open()
-        self.app = BillingApplication(env=eventsourcing_env(dsn, EVENT_STORE_SCHEMA))
-        self.processor = Processor(self.app, self.log, self.pool)
-        self.processor.create_tables()
-        self.projector = Projector(self.app, self.pool, READ_SCHEMA, BillingTables(READ_SCHEMA))
-        self.projector.create_tables()
-
-    def append(self, body: bytes) -> None:
-        try:
-            parsed = parse_event(body)
-            event_id, event_type, created = parsed.id, parsed.type, parsed.created
-        except Exception:
-            event_id, event_type, created = "evt_unparseable", "unknown", 0
-        self.log.append(
-            EventRecord(
-                body, event_id, event_type, created, False, "", None, datetime.now(UTC), "k"
-            )
-        )
-
-    def process_all(self) -> None:
-        """Process until the log is drained, then project everything."""
-        head = self.log.head().get(LOG_NAME, 0)
-        while (self.processor.processed(LOG_NAME) or 0) < head:
-            self.processor.process(self.log.read(self.processor.processed(LOG_NAME) or 0, 100))
-        while self.projector.run_once():
-            pass
-
-    def query(self, sql: str) -> list[tuple[Any, ...]]:
-        with psycopg.connect(self.dsn) as conn:
-            return conn.execute(sql).fetchall()
-
-    def close(self) -> None:
-        self.app.close()
-        self.log.close()
-        self.pool.close()
-
-
-@pytest.fixture
-def pipeline(database_url: str) -> Iterator[Pipeline]:
-    opened = Pipeline(database_url)
-    yield opened
-    opened.close()
 
 
 def counter(name: str, **labels: str) -> float:

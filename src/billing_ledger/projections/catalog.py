@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from billing_ledger.projections.journal import Journal
 from billing_ledger.projections.projector import Projection
 from billing_ledger.projections.tables import BillingTables
 
 
 def read_projections(schema: str) -> list[Projection]:
-    return [BillingTables(schema)]
+    return [BillingTables(schema), Journal(schema)]

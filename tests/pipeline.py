@@ -1,0 +1,72 @@
+"""The whole pipeline in one test process, synchronously: raw events are appended to the real
+Postgres log, then the processor and every read projection run until they are drained."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from billing_ledger.application import EVENT_STORE_SCHEMA, BillingApplication
+from billing_ledger.database import eventsourcing_env
+from billing_ledger.eventlog.port import EventRecord
+from billing_ledger.eventlog.postgres import LOG_NAME, PostgresEventLog
+from billing_ledger.processor import Processor
+from billing_ledger.projections.catalog import read_projections
+from billing_ledger.projections.migrations import READ_SCHEMA, migrate
+from billing_ledger.projections.projector import Projector
+from billing_ledger.schemas.envelope import parse_event
+
+
+class Pipeline:
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self.pool = ConnectionPool(dsn, min_size=1, max_size=4, open=True)
+        with self.pool.connection() as conn:
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {EVENT_STORE_SCHEMA}")
+            migrate(conn, READ_SCHEMA)
+        self.log = PostgresEventLog(dsn)
+        self.log.open()
+        self.app = BillingApplication(env=eventsourcing_env(dsn, EVENT_STORE_SCHEMA))
+        self.processor = Processor(self.app, self.log, self.pool)
+        self.processor.create_tables()
+        self.projectors = [
+            Projector(self.app, self.pool, READ_SCHEMA, projection)
+            for projection in read_projections(READ_SCHEMA)
+        ]
+        for projector in self.projectors:
+            projector.create_tables()
+
+    def append(self, body: bytes) -> None:
+        try:
+            parsed = parse_event(body)
+            event_id, event_type, created = parsed.id, parsed.type, parsed.created
+            livemode, account = parsed.livemode, parsed.account_id
+        except Exception:
+            event_id, event_type, created = "evt_unparseable", "unknown", 0
+            livemode, account = False, ""
+        self.log.append(
+            EventRecord(
+                body, event_id, event_type, created, livemode, account, None, datetime.now(UTC), "k"
+            )
+        )
+
+    def process_all(self) -> None:
+        """Process until the log is drained, then run every projection until it is drained."""
+        head = self.log.head().get(LOG_NAME, 0)
+        while (self.processor.processed(LOG_NAME) or 0) < head:
+            self.processor.process(self.log.read(self.processor.processed(LOG_NAME) or 0, 100))
+        for projector in self.projectors:
+            while projector.run_once():
+                pass
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with psycopg.connect(self.dsn) as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        self.app.close()
+        self.log.close()
+        self.pool.close()
