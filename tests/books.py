@@ -22,6 +22,8 @@ class Books:
     def __init__(self) -> None:
         self.app: Application[UUID] = Application(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
         self.entries: dict[tuple[str, str], Entry] = {}
+        self.versions: dict[tuple[str, str], int] = {}  # the aggregate version that posted it
+        self.domain_events: list[DomainEvent] = []
 
     def deliver(self, *documents: dict[str, Any]) -> list[Entry]:
         """Apply Stripe events to the aggregates and post what their domain events imply."""
@@ -37,17 +39,25 @@ class Books:
     def project(self, domain_event: object) -> list[Entry]:
         if not isinstance(domain_event, DomainEvent):
             return []
-        histories = {source: self.history(source) for source in sources_of(domain_event)}
+        self.domain_events.append(domain_event)
+        version = domain_event.originator_version
+        histories = {source: self.history(source, version) for source in sources_of(domain_event)}
         posted = []
         for entry in post(domain_event, histories):
             key = (entry.source_object, entry.transition)
             if key not in self.entries:
                 self.entries[key] = entry
+                self.versions[key] = version
                 posted.append(entry)
         return posted
 
-    def history(self, source: str) -> History:
-        return {t: e for (s, t), e in self.entries.items() if s == source}
+    def history(self, source: str, before_version: int | None = None) -> History:
+        """The source's entries, or those posted by aggregate versions before `before_version`."""
+        return {
+            t: e
+            for (s, t), e in self.entries.items()
+            if s == source and (before_version is None or self.versions[(s, t)] < before_version)
+        }
 
     def balances(self) -> dict[tuple[str, str], int]:
         """Debits minus credits per (ledger account, currency); zero balances left out."""

@@ -66,6 +66,26 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
     return print_status(settings)
 
 
+def _ledger(settings: Settings, args: argparse.Namespace) -> int:
+    import psycopg
+
+    from billing_ledger.database import running_embedded_url
+    from billing_ledger.errors import ConfigurationError
+    from billing_ledger.projections import journal_reports as reports
+    from billing_ledger.projections.migrations import READ_SCHEMA
+
+    as_of = reports.end_of(args.as_of) if getattr(args, "as_of", None) else None
+    dsn = settings.DATABASE_URL or running_embedded_url(settings.BILLING_LEDGER_HOME)
+    if dsn is None:
+        raise ConfigurationError("no database: set DATABASE_URL or start `billing-ledger up`")
+    with psycopg.connect(dsn) as conn:
+        if args.ledger_command == "balances":
+            return reports.print_balances(conn, READ_SCHEMA, as_of)
+        if args.ledger_command == "entries":
+            return reports.print_customer_entries(conn, READ_SCHEMA, args.customer)
+        return reports.print_check(conn, READ_SCHEMA)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="billing-ledger", description="An event-sourced ledger of Stripe billing."
@@ -84,4 +104,20 @@ def _parser() -> argparse.ArgumentParser:
     sample = commands.add_parser("send-sample", help="sign and post the shipped sample events")
     sample.add_argument("--url", help="base URL of the running instance (default HOST:PORT)")
     sample.set_defaults(run=_send_sample)
+    _ledger_parser(commands)
     return parser
+
+
+def _ledger_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    ledger = commands.add_parser(
+        "ledger", help="the double-entry journal: balances, entries, check"
+    )
+    ledger.set_defaults(run=_ledger)
+    actions = ledger.add_subparsers(required=True, dest="ledger_command", metavar="ACTION")
+    balances = actions.add_parser("balances", help="balance per ledger account and currency")
+    balances.add_argument(
+        "--as-of", metavar="DATE", help="trial balance at the end of DATE (UTC) or at a date-time"
+    )
+    entries = actions.add_parser("entries", help="a customer's journal entries with their lines")
+    entries.add_argument("--customer", required=True, metavar="cus_…", help="Stripe customer id")
+    actions.add_parser("check", help="verify the journal's invariants; non-zero on a violation")

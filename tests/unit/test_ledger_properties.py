@@ -42,6 +42,16 @@ def test_redelivering_everything_posts_nothing(docs: list[Document]) -> None:
     assert books.deliver(*docs) == []
 
 
+@settings(max_examples=50, deadline=None)
+@given(billing_history(), st.randoms(use_true_random=False))
+def test_replaying_domain_events_in_any_order_posts_nothing(docs: list[Document], rng: Any) -> None:
+    books = Books()
+    books.deliver(*docs)
+    replay = list(books.domain_events)
+    rng.shuffle(replay)
+    assert [entry for domain_event in replay for entry in books.project(domain_event)] == []
+
+
 def assert_invariants(books: Books) -> None:
     for entry in books.entries.values():
         assert entry.lines, entry

@@ -1,10 +1,13 @@
 """Writes the double-entry journal: domain events → `{schema}.journal_entries` and `journal_lines`.
 
-For each event that concerns money (invoices, payments, disputes), the entries already posted
-for its source objects are read back and the pure rules of `ledger/` say what is missing. Rows
-are inserted with `ON CONFLICT DO NOTHING` on (account, livemode, source object, transition), in
-the projector's transaction: redelivery and replay post nothing twice. Ids are uuid5 of that
-key, and every value comes from the event, so a rebuild writes the same journal.
+For each event that concerns money (invoices, payments, disputes), the entries its aggregate
+had posted for its source objects *before* it (by aggregate version, kept in
+`journal_entry_origins`) are read back, and the pure rules of `ledger/` say what is missing.
+Each source object's entries come from one aggregate, so replaying any event sees the history
+it saw the first time and derives the same entries, which `ON CONFLICT DO NOTHING` on (account,
+livemode, source object, transition) then refuses: redelivery and replay post nothing twice.
+Ids are uuid5 of that key, and every value comes from the event, so a rebuild writes the same
+journal.
 """
 
 from __future__ import annotations
@@ -27,8 +30,10 @@ SELECT e.source_object, e.transition, e.kind, e.description, e.occurred_at, r.tr
        l.ledger_account, l.debit_cents - l.credit_cents, l.currency, l.customer_id
 FROM {schema}.journal_entries e
 JOIN {schema}.journal_lines l ON l.entry_id = e.id
+JOIN {schema}.journal_entry_origins o ON o.entry_id = e.id
 LEFT JOIN {schema}.journal_entries r ON r.id = e.reversal_of
 WHERE e.account_id = %s AND e.livemode = %s AND e.source_object = ANY(%s)
+  AND o.originator_version < %s
 ORDER BY e.id, l.id
 """
 INSERT_ENTRY = """
@@ -37,6 +42,10 @@ INSERT INTO {schema}.journal_entries (id, account_id, livemode, occurred_at, kin
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT DO NOTHING
 RETURNING id
+"""
+INSERT_ORIGIN = """
+INSERT INTO {schema}.journal_entry_origins (entry_id, originator_id, originator_version)
+VALUES (%s, %s, %s)
 """
 INSERT_LINE = """
 INSERT INTO {schema}.journal_lines (id, account_id, livemode, entry_id, ledger_account,
@@ -61,6 +70,7 @@ class Journal:
         self._posted = sql.SQL(POSTED).format(schema=target)
         self._insert_entry = sql.SQL(INSERT_ENTRY).format(schema=target)
         self._insert_line = sql.SQL(INSERT_LINE).format(schema=target)
+        self._insert_origin = sql.SQL(INSERT_ORIGIN).format(schema=target)
 
     def project(self, cur: Cursor, event: object) -> None:
         if not isinstance(event, DomainEvent):
@@ -68,14 +78,14 @@ class Journal:
         sources = sources_of(event)
         if not sources:
             return  # moves no money (customers, subscriptions, payment methods)
-        histories = self._histories(cur, event.account_id, event.livemode, sources)
+        histories = self._histories(cur, event, sources)
         for entry in post(event, histories):
             self._insert(cur, event, entry)
 
-    def _histories(
-        self, cur: Cursor, account_id: str, livemode: bool, sources: list[str]
-    ) -> dict[str, History]:
-        rows = cur.execute(self._posted, (account_id, livemode, sources)).fetchall()
+    def _histories(self, cur: Cursor, event: DomainEvent, sources: list[str]) -> dict[str, History]:
+        """The entries posted for `sources` by the events before `event` (by version)."""
+        params = (event.account_id, event.livemode, sources, event.originator_version)
+        rows = cur.execute(self._posted, params).fetchall()
         heads: dict[tuple[str, str], tuple[Any, ...]] = {}
         lines: dict[tuple[str, str], list[Line]] = defaultdict(list)
         for source, transition, kind, text, at, reversed_, account, amount, currency, cus in rows:
@@ -113,6 +123,7 @@ class Journal:
         ).fetchone()
         if inserted is None:
             return  # posted before: the key is taken, its lines are there
+        cur.execute(self._insert_origin, (new_id, event.originator_id, event.originator_version))
         for n, line in enumerate(entry.lines):
             cur.execute(
                 self._insert_line,

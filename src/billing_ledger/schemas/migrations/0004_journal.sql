@@ -35,6 +35,15 @@ CREATE INDEX journal_lines_entry_id ON {schema}.journal_lines (entry_id);
 CREATE INDEX journal_lines_customer_id ON {schema}.journal_lines (customer_id);
 CREATE INDEX journal_lines_account_currency ON {schema}.journal_lines (ledger_account, currency);
 
+-- Which domain event posted each entry (its aggregate and version). Rules read an object's
+-- entries as they stood before the event being projected, so replaying any event re-derives
+-- exactly what it posted the first time, which the unique key then refuses.
+CREATE TABLE {schema}.journal_entry_origins (
+    entry_id uuid PRIMARY KEY,
+    originator_id uuid NOT NULL,
+    originator_version integer NOT NULL
+);
+
 CREATE FUNCTION {schema}.journal_is_immutable() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION 'journal rows are immutable: post a reversing entry instead'
@@ -44,6 +53,9 @@ $$;
 CREATE TRIGGER journal_entries_immutable BEFORE UPDATE OR DELETE ON {schema}.journal_entries
     FOR EACH ROW EXECUTE FUNCTION {schema}.journal_is_immutable();
 CREATE TRIGGER journal_lines_immutable BEFORE UPDATE OR DELETE ON {schema}.journal_lines
+    FOR EACH ROW EXECUTE FUNCTION {schema}.journal_is_immutable();
+CREATE TRIGGER journal_entry_origins_immutable
+    BEFORE UPDATE OR DELETE ON {schema}.journal_entry_origins
     FOR EACH ROW EXECUTE FUNCTION {schema}.journal_is_immutable();
 
 CREATE FUNCTION {schema}.journal_entry_balances() RETURNS trigger LANGUAGE plpgsql AS $$
