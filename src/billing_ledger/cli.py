@@ -78,12 +78,19 @@ def _ledger(settings: Settings, args: argparse.Namespace) -> int:
     dsn = settings.DATABASE_URL or running_embedded_url(settings.BILLING_LEDGER_HOME)
     if dsn is None:
         raise ConfigurationError("no database: set DATABASE_URL or start `billing-ledger up`")
-    with psycopg.connect(dsn) as conn:
-        if args.ledger_command == "balances":
-            return reports.print_balances(conn, READ_SCHEMA, as_of)
-        if args.ledger_command == "entries":
-            return reports.print_customer_entries(conn, READ_SCHEMA, args.customer)
-        return reports.print_check(conn, READ_SCHEMA)
+    try:
+        with psycopg.connect(dsn) as conn:
+            if args.ledger_command == "balances":
+                return reports.print_balances(conn, READ_SCHEMA, as_of)
+            if args.ledger_command == "entries":
+                return reports.print_customer_entries(conn, READ_SCHEMA, args.customer)
+            return reports.print_check(conn, READ_SCHEMA)
+    except psycopg.errors.UndefinedTable:
+        raise ConfigurationError(
+            "no journal in this database yet: run `billing-ledger up` or `process` once"
+        ) from None
+    except psycopg.OperationalError as e:
+        raise ConfigurationError(f"cannot reach the database: {e}") from None
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -219,6 +219,15 @@ def test_the_ledger_commands(
     assert "invoice_written_off  in_B written_off" in out
     assert "write_off_reversed  in_B written_off:reversal" in out
     assert main(["ledger", "balances", "--as-of", "yesterday"]) == 2
+    assert "not an ISO date" in capsys.readouterr().err
     pipeline.query("UPDATE billing.invoices SET amount_remaining = 0 RETURNING 1")
     assert main(["ledger", "check"]) == 1
     assert "violation: receivable of cus_B" in capsys.readouterr().out
+
+
+def test_ledger_commands_on_a_database_without_journal_say_so(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    assert main(["ledger", "check"]) == 2
+    assert "no journal in this database yet" in capsys.readouterr().err
