@@ -12,14 +12,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from tests.stripe_events import (
-    dispute,
-    event,
-    invoice,
-    invoice_payment,
-    payment_intent,
-    refund,
-)
+from tests.journal_events import dispute, invoice, invoice_payment, payment_intent, refund
+from tests.stripe_events import event
 
 Document = dict[str, Any]
 

@@ -1,8 +1,8 @@
-"""The whole pipeline in one test process, synchronously: raw events are appended to the real
-Postgres log, then the processor and every read projection run until they are drained."""
+"""The processor and projectors over a real Postgres log, run synchronously for tests."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,22 +39,23 @@ class Pipeline:
         for projector in self.projectors:
             projector.create_tables()
 
+    def deliver(self, document: dict[str, Any]) -> None:
+        self.append(json.dumps(document).encode())
+
     def append(self, body: bytes) -> None:
         try:
             parsed = parse_event(body)
             event_id, event_type, created = parsed.id, parsed.type, parsed.created
-            livemode, account = parsed.livemode, parsed.account_id
         except Exception:
             event_id, event_type, created = "evt_unparseable", "unknown", 0
-            livemode, account = False, ""
         self.log.append(
             EventRecord(
-                body, event_id, event_type, created, livemode, account, None, datetime.now(UTC), "k"
+                body, event_id, event_type, created, False, "", None, datetime.now(UTC), "k"
             )
         )
 
     def process_all(self) -> None:
-        """Process until the log is drained, then run every projection until it is drained."""
+        """Process until the log is drained, then project everything."""
         head = self.log.head().get(LOG_NAME, 0)
         while (self.processor.processed(LOG_NAME) or 0) < head:
             self.processor.process(self.log.read(self.processor.processed(LOG_NAME) or 0, 100))
@@ -70,3 +71,36 @@ class Pipeline:
         self.app.close()
         self.log.close()
         self.pool.close()
+
+    def tables(self, schema: str = READ_SCHEMA) -> dict[str, list[tuple[Any, ...]]]:
+        """Every row of every table of the read schema, sorted: for comparing whole states.
+
+        The journal is compared by its balances (the `account_balances` view) instead of its
+        rows: entries are immutable and record which event posted them and the corrections
+        delivery order made necessary, so only their balances are order-independent.
+        """
+        with psycopg.connect(self.dsn) as conn:
+            names = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT table_name FROM information_schema.tables "
+                    "WHERE table_schema = %s AND table_type = 'BASE TABLE' ORDER BY table_name",
+                    (schema,),
+                )
+            ]
+            compared = [
+                name
+                for name in names
+                if name not in ("schema_migrations", "projection_tracking")
+                and not name.startswith("journal_")
+            ]
+            return {
+                name: sorted(
+                    conn.execute(
+                        f'SELECT * FROM "{schema}"."{name}"'
+                        + (" WHERE balance_cents <> 0" if name == "account_balances" else "")
+                    ).fetchall(),
+                    key=repr,
+                )
+                for name in [*compared, "account_balances"]
+            }

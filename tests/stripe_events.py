@@ -134,18 +134,16 @@ def invoice(
     invoice_id: str = "in_Test1",
     customer_id: str = "cus_Test1",
     *,
+    subscription_id: str | None = "sub_Test1",
     status: str = "open",
-    total: int = 1200,
-    tax: int = 200,
-    amount_due: int | None = None,
+    total: int = 2000,
+    tax: int = 0,
     amount_paid: int = 0,
     currency: str = "usd",
-    paid_out_of_band: bool = False,
-    transitions: dict[str, int | None] | None = None,
+    api: str = "current",
     **fields: Any,
 ) -> dict[str, Any]:
-    """An invoice in the current API shape (tax under `total_taxes`), amounts consistent."""
-    due = total if amount_due is None else amount_due
+    """An invoice in the current API shape (`parent`, `total_taxes`) or the pre-2025-03-31 one."""
     defaults: dict[str, Any] = {
         "id": invoice_id,
         "customer": customer_id,
@@ -154,75 +152,145 @@ def invoice(
         "created": 1_767_225_600,
         "total": total,
         "subtotal": total - tax,
-        "total_excluding_tax": total - tax,
-        "total_taxes": [{"amount": tax}] if tax else [],
-        "amount_due": due,
+        "amount_due": total,
         "amount_paid": amount_paid,
-        "amount_remaining": due - amount_paid,
-        "paid_out_of_band": paid_out_of_band,
-        "parent": None,
+        "amount_remaining": total - amount_paid,
+        "due_date": None,
         "status_transitions": {
-            "finalized_at": None,
-            "paid_at": None,
+            "finalized_at": None if status == "draft" else 1_767_225_600,
+            "paid_at": 1_767_225_700 if status == "paid" else None,
             "voided_at": None,
             "marked_uncollectible_at": None,
-            **(transitions or {}),
         },
     }
-    return stripe_object("invoice", **{**defaults, **fields})
+    obj = stripe_object("invoice", **defaults)
+    if api == "current":
+        obj["parent"] = (
+            {
+                "type": "subscription_details",
+                "subscription_details": {"subscription": subscription_id, "metadata": {}},
+            }
+            if subscription_id
+            else None
+        )
+        obj["total_taxes"] = [{"amount": tax, "tax_behavior": "exclusive"}] if tax else []
+        obj.pop("subscription", None)
+    else:
+        obj.pop("parent", None)
+        obj.pop("total_taxes", None)
+        obj["subscription"] = subscription_id
+        obj["tax"] = tax
+        obj.setdefault("payment_intent", None)
+        obj["paid_out_of_band"] = False
+    obj.update(fields)
+    return obj
 
 
 def payment_intent(
     intent_id: str = "pi_Test1",
-    customer_id: str | None = "cus_Test1",
+    customer_id: str = "cus_Test1",
     *,
     status: str = "succeeded",
-    amount: int = 1200,
+    amount: int = 2000,
+    amount_received: int | None = None,
     currency: str = "usd",
+    error: dict[str, Any] | None = None,
+    methods: tuple[str, ...] = ("card",),
     **fields: Any,
 ) -> dict[str, Any]:
+    received = amount if status == "succeeded" and amount_received is None else amount_received or 0
     defaults: dict[str, Any] = {
         "id": intent_id,
         "customer": customer_id,
         "status": status,
         "amount": amount,
-        "amount_received": amount if status == "succeeded" else 0,
+        "amount_received": received,
         "currency": currency,
         "created": 1_767_225_600,
-        "last_payment_error": None,
+        "last_payment_error": error,
+        "payment_method": f"pm_{intent_id.removeprefix('pi_')}",
+        "payment_method_types": list(methods),
+        "latest_charge": None,
     }
     return stripe_object("payment_intent", **{**defaults, **fields})
 
 
-def invoice_payment(
-    link_id: str, invoice_id: str, intent_id: str, *, amount_paid: int, status: str = "paid"
+def charge(
+    charge_id: str = "ch_Test1",
+    intent_id: str | None = "pi_Test1",
+    *,
+    status: str = "succeeded",
+    amount: int = 2000,
+    amount_refunded: int = 0,
+    currency: str = "usd",
+    method_type: str = "card",
+    wallet: str | None = None,
+    **fields: Any,
 ) -> dict[str, Any]:
-    """The current API's link between an invoice and the PaymentIntent that paid it."""
-    return stripe_object(
-        "invoice_payment",
-        id=link_id,
-        invoice=invoice_id,
+    obj = stripe_object(
+        "charge",
+        id=charge_id,
+        payment_intent=intent_id,
         status=status,
-        amount_paid=amount_paid,
-        currency="usd",
-        livemode=False,
+        paid=status == "succeeded",
+        amount=amount,
+        amount_refunded=amount_refunded,
+        refunded=amount_refunded == amount,
+        currency=currency,
         created=1_767_225_600,
-        payment={"type": "payment_intent", "payment_intent": intent_id},
+        customer="cus_Test1",
+        failure_code=None if status != "failed" else "card_declined",
+        failure_message=None if status != "failed" else "Your card was declined.",
+        receipt_url=f"https://pay.stripe.com/receipts/{charge_id}",
     )
+    details = obj["payment_method_details"]
+    details["type"] = method_type
+    if method_type == "card":
+        details["card"]["wallet"] = {"type": wallet, "dynamic_last4": None} if wallet else None
+    else:
+        details.pop("card", None)
+        details[method_type] = {}
+    obj.update(fields)
+    return obj
 
 
 def refund(
-    refund_id: str, intent_id: str, *, amount: int, status: str = "succeeded", **fields: Any
+    refund_id: str = "re_Test1",
+    intent_id: str = "pi_Test1",
+    *,
+    amount: int = 500,
+    status: str = "succeeded",
+    currency: str = "usd",
+    **fields: Any,
 ) -> dict[str, Any]:
     defaults: dict[str, Any] = {
         "id": refund_id,
         "payment_intent": intent_id,
+        "charge": "ch_Test1",
         "amount": amount,
-        "currency": "usd",
         "status": status,
+        "currency": currency,
         "created": 1_767_225_600,
     }
     return stripe_object("refund", **{**defaults, **fields})
+
+
+def invoice_payment(
+    link_id: str = "inpay_Test1",
+    invoice_id: str = "in_Test1",
+    intent_id: str = "pi_Test1",
+    **fields: Any,
+) -> dict[str, Any]:
+    defaults: dict[str, Any] = {
+        "id": link_id,
+        "invoice": invoice_id,
+        "payment": {"type": "payment_intent", "payment_intent": intent_id},
+        "status": "paid",
+        "amount_paid": 2000,
+        "currency": "usd",
+        "created": 1_767_225_600,
+    }
+    return stripe_object("invoice_payment", **{**defaults, **fields})
 
 
 def dispute(
@@ -230,27 +298,39 @@ def dispute(
     intent_id: str = "pi_Test1",
     *,
     status: str = "needs_response",
-    amount: int = 1200,
-    balance_transactions: list[int] | None = None,
+    **fields: Any,
 ) -> dict[str, Any]:
-    """A dispute whose balance transactions have the given signed amounts (negative: withdrawn)."""
-    transactions = [
-        {
-            "id": f"txn_{dispute_id}_{n}",
-            "object": "balance_transaction",
-            "amount": value,
-            "currency": "usd",
-            "reporting_category": "dispute" if value < 0 else "dispute_reversal",
-        }
-        for n, value in enumerate(balance_transactions or [])
-    ]
+    defaults: dict[str, Any] = {
+        "id": dispute_id,
+        "payment_intent": intent_id,
+        "charge": "ch_Test1",
+        "amount": 2000,
+        "currency": "usd",
+        "status": status,
+        "reason": "fraudulent",
+        "created": 1_767_225_600,
+        "balance_transactions": [],
+    }
+    return stripe_object("dispute", **{**defaults, **fields})
+
+
+def tax_id(
+    tax_id_id: str = "txi_Test1", customer_id: str = "cus_Test1", value: str = "DE123456789"
+) -> dict[str, Any]:
     return stripe_object(
-        "dispute",
-        id=dispute_id,
-        payment_intent=intent_id,
-        status=status,
-        amount=amount,
-        currency="usd",
+        "tax_id",
+        id=tax_id_id,
+        customer=customer_id,
+        type="eu_vat",
+        value=value,
         created=1_767_225_600,
-        balance_transactions=transactions,
+    )
+
+
+def payment_method(
+    method_id: str = "pm_Test1", customer_id: str | None = "cus_Test1", **fields: Any
+) -> dict[str, Any]:
+    return stripe_object(
+        "payment_method",
+        **{"id": method_id, "customer": customer_id, "created": 1_767_225_600, **fields},
     )

@@ -6,9 +6,10 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import date
 
 from billing_ledger import __version__
-from billing_ledger.errors import BillingLedgerError
+from billing_ledger.errors import BillingLedgerError, ConfigurationError
 from billing_ledger.settings import Settings
 
 
@@ -63,21 +64,41 @@ def _send_sample(settings: Settings, args: argparse.Namespace) -> int:
 def _status(settings: Settings, args: argparse.Namespace) -> int:
     from billing_ledger.status import print_status
 
-    return print_status(settings)
+    return print_status(settings, _database(settings))
+
+
+def _mrr(settings: Settings, args: argparse.Namespace) -> int:
+    from billing_ledger.mrr_report import mrr_rows, parse_month, render
+
+    rows = mrr_rows(
+        _database(settings),
+        start=parse_month(args.start) if args.start else date.min,
+        end=parse_month(args.end) if args.end else date.max,
+        currency=args.currency,
+        account=args.account,
+        livemode={"live": True, "test": False}.get(args.mode or ""),
+    )
+    print(render(rows, args.json))
+    return 0
+
+
+def _database(settings: Settings) -> str:
+    from billing_ledger.database import running_embedded_url
+
+    dsn = settings.DATABASE_URL or running_embedded_url(settings.BILLING_LEDGER_HOME)
+    if dsn is None:
+        raise ConfigurationError("no database: set DATABASE_URL or start `billing-ledger up`")
+    return dsn
 
 
 def _ledger(settings: Settings, args: argparse.Namespace) -> int:
     import psycopg
 
-    from billing_ledger.database import running_embedded_url
-    from billing_ledger.errors import ConfigurationError
     from billing_ledger.projections import journal_reports as reports
     from billing_ledger.projections.migrations import READ_SCHEMA
 
     as_of = reports.end_of(args.as_of) if getattr(args, "as_of", None) else None
-    dsn = settings.DATABASE_URL or running_embedded_url(settings.BILLING_LEDGER_HOME)
-    if dsn is None:
-        raise ConfigurationError("no database: set DATABASE_URL or start `billing-ledger up`")
+    dsn = _database(settings)
     try:
         with psycopg.connect(dsn) as conn:
             if args.ledger_command == "balances":
@@ -111,6 +132,14 @@ def _parser() -> argparse.ArgumentParser:
     sample = commands.add_parser("send-sample", help="sign and post the shipped sample events")
     sample.add_argument("--url", help="base URL of the running instance (default HOST:PORT)")
     sample.set_defaults(run=_send_sample)
+    mrr = commands.add_parser("mrr", help="MRR by month with its movements")
+    mrr.add_argument("--from", dest="start", metavar="YYYY-MM", help="first month")
+    mrr.add_argument("--to", dest="end", metavar="YYYY-MM", help="last month")
+    mrr.add_argument("--currency", help="only this currency (e.g. usd)")
+    mrr.add_argument("--account", help="only this Connect account ('' for the platform)")
+    mrr.add_argument("--mode", choices=("live", "test"), help="only live or test mode")
+    mrr.add_argument("--json", action="store_true", help="machine-readable, minor units")
+    mrr.set_defaults(run=_mrr)
     _ledger_parser(commands)
     return parser
 

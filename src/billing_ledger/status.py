@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import psycopg
 
-from billing_ledger.database import running_embedded_url
-from billing_ledger.errors import ConfigurationError
 from billing_ledger.runtime import open_event_log
 from billing_ledger.settings import Settings
 
 
-def print_status(settings: Settings) -> int:
-    dsn = settings.DATABASE_URL or running_embedded_url(settings.BILLING_LEDGER_HOME)
-    if dsn is None:
-        raise ConfigurationError("no database: set DATABASE_URL or start `billing-ledger up`")
+def print_status(settings: Settings, dsn: str) -> int:
     event_log = open_event_log(settings, dsn)
     try:
         head = event_log.head()

@@ -14,7 +14,16 @@ from psycopg.rows import dict_row
 
 from billing_ledger.domain.identity import stripe_uuid
 from tests.e2e.cli import cli_env, running
-from tests.stripe_events import customer, deliver, event, subscription
+from tests.stripe_events import (
+    charge,
+    customer,
+    deliver,
+    event,
+    invoice,
+    invoice_payment,
+    payment_intent,
+    subscription,
+)
 
 USER_ID = "0b6a3f0e-6a52-4c1e-9a43-7d2d5e0c9f11"
 BUSINESS_ID = "5f0c7a52-3c7e-4e9a-b1a4-2a1f0d6c8e21"
@@ -191,3 +200,51 @@ def _postgres_running_in(home: Path) -> bool:
             if cmdline and cmdline[0].endswith(b"postgres") and pgdata.encode() in cmdline:
                 return True
     return False
+
+
+def test_invoice_and_payment_rows_over_http(database_url: str, tmp_path: Path) -> None:
+    paid = invoice(
+        "in_E2E",
+        "cus_E2E",
+        subscription_id="sub_E2E",
+        status="paid",
+        total=2400,
+        tax=400,
+        amount_paid=2400,
+    )
+    documents = [
+        event(
+            "invoice_payment.paid",
+            invoice_payment("inpay_E2E", "in_E2E", "pi_E2E", amount_paid=2400),
+        ),
+        event("payment_intent.succeeded", payment_intent("pi_E2E", "cus_E2E", amount=2400)),
+        event("charge.succeeded", charge("ch_E2E", "pi_E2E", amount=2400, wallet="google_pay")),
+        event("invoice.paid", paid, created=1_767_225_700),
+        event("customer.subscription.created", subscription("sub_E2E", "cus_E2E")),
+    ]
+    with running("up", {"DATABASE_URL": database_url}, tmp_path) as app, httpx.Client() as client:
+        for document in documents:
+            assert deliver(client, app.base_url, document).status_code == 200
+        [payment] = rows(
+            database_url,
+            "SELECT p.*, i.stripe_invoice_id, s.stripe_subscription_id "
+            "FROM billing.payment_transactions p "
+            "JOIN billing.invoices i ON i.id = p.invoice_id "
+            "JOIN billing.subscriptions s ON s.id = p.subscription_id",
+        )
+    assert (payment["stripe_invoice_id"], payment["stripe_subscription_id"]) == (
+        "in_E2E",
+        "sub_E2E",
+    )
+    assert (payment["status"], payment["amount"], payment["currency"]) == ("succeeded", 2400, "usd")
+    assert (payment["payment_method_type"], payment["wallet"]) == ("card", "google_pay")
+    assert payment["receipt_url"] == "https://pay.stripe.com/receipts/ch_E2E"
+    with psycopg.connect(database_url, row_factory=dict_row) as conn:
+        [row] = conn.execute("SELECT * FROM billing.invoices").fetchall()
+    assert (row["status"], row["total"], row["tax"], row["amount_remaining"]) == (
+        "paid",
+        2400,
+        400,
+        0,
+    )
+    assert row["paid_at"].timestamp() == 1_767_225_700

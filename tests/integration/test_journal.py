@@ -11,16 +11,9 @@ import pytest
 from billing_ledger.cli import main
 from billing_ledger.projections.journal_checks import check_journal
 from billing_ledger.projections.migrations import READ_SCHEMA
+from tests.journal_events import dispute, invoice, invoice_payment, payment_intent, refund
 from tests.pipeline import Pipeline
-from tests.stripe_events import (
-    body_of,
-    dispute,
-    event,
-    invoice,
-    invoice_payment,
-    payment_intent,
-    refund,
-)
+from tests.stripe_events import body_of, event
 
 T = 1_767_225_600
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 
 import pytest
 
@@ -10,6 +11,13 @@ from billing_ledger.eventlog.postgres import LOG_NAME, PostgresEventLog
 from billing_ledger.metrics import REGISTRY
 from tests.pipeline import Pipeline
 from tests.stripe_events import body_of, customer, event, subscription
+
+
+@pytest.fixture
+def pipeline(database_url: str) -> Iterator[Pipeline]:
+    opened = Pipeline(database_url)
+    yield opened
+    opened.close()
 
 
 def counter(name: str, **labels: str) -> float:

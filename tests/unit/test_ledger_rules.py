@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from tests.books import Books
-from tests.stripe_events import dispute, event, invoice, invoice_payment, payment_intent, refund
+from tests.journal_events import dispute, invoice, invoice_payment, payment_intent, refund
+from tests.stripe_events import event
 
 T = 1_767_225_600
 

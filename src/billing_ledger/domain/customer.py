@@ -26,6 +26,9 @@ class Customer(StripeObject):
     class Revised(StripeObject.Revised):
         """CustomerRevised: a later snapshot (update, deletion, tax id change) became current."""
 
+    class Backfilled(StripeObject.Backfilled):
+        """CustomerBackfilled: an older snapshot, recorded as history only."""
+
     @classmethod
     def view(cls, stripe_id: str, parts: Mapping[str, Part]) -> dict[str, Any]:
         main = parts.get(stripe_id)

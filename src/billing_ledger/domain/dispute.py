@@ -35,6 +35,9 @@ class Dispute(StripeObject):
     class Revised(StripeObject.Revised):
         """DisputeRevised: a later snapshot became current (evidence, funds moved, closed)."""
 
+    class Backfilled(StripeObject.Backfilled):
+        """DisputeBackfilled: an older snapshot, recorded as history only."""
+
 
 def dispute_snapshot(event: StripeEvent) -> tuple[str, Snapshot]:
     dispute = objects.Dispute.model_validate(event.data.object)

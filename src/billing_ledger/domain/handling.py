@@ -15,6 +15,7 @@ from uuid import UUID
 from pydantic import ValidationError
 
 from billing_ledger.domain.customer import Customer, customer_snapshot, tax_id_snapshot
+from billing_ledger.domain.discount import Coupon, Discount, coupon_snapshot, discount_snapshot
 from billing_ledger.domain.dispute import Dispute, dispute_snapshot
 from billing_ledger.domain.identity import stripe_uuid
 from billing_ledger.domain.invoice import Invoice, invoice_snapshot
@@ -162,6 +163,14 @@ ROUTES: dict[str, Route] = {
         "payment_method.detached",
         "payment_method.updated",
         "payment_method.automatically_updated",
+    ),
+    **_routes(Coupon, _one(coupon_snapshot), "coupon.created", "coupon.updated", "coupon.deleted"),
+    **_routes(
+        Discount,
+        _one(discount_snapshot),
+        "customer.discount.created",
+        "customer.discount.updated",
+        "customer.discount.deleted",
     ),
 }
 

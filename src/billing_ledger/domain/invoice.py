@@ -34,6 +34,9 @@ class Invoice(StripeObject):
     class Revised(StripeObject.Revised):
         """InvoiceRevised: a later snapshot became current (finalized, paid, voided...)."""
 
+    class Backfilled(StripeObject.Backfilled):
+        """InvoiceBackfilled: an older snapshot, recorded as history only."""
+
 
 def invoice_snapshot(event: StripeEvent) -> tuple[str, Snapshot]:
     invoice = objects.Invoice.model_validate(event.data.object)

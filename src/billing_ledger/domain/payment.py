@@ -63,6 +63,9 @@ class Payment(StripeObject):
     class Revised(StripeObject.Revised):
         """PaymentRevised: a later snapshot of the intent or of one of its parts became current."""
 
+    class Backfilled(StripeObject.Backfilled):
+        """PaymentBackfilled: an older snapshot, recorded as history only."""
+
     @classmethod
     def view(cls, stripe_id: str, parts: Mapping[str, Part]) -> dict[str, Any]:
         intent = parts.get(stripe_id)

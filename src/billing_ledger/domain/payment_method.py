@@ -26,6 +26,9 @@ class PaymentMethod(StripeObject):
     class Revised(StripeObject.Revised):
         """PaymentMethodRevised: attached, detached or updated (for example a new expiry)."""
 
+    class Backfilled(StripeObject.Backfilled):
+        """PaymentMethodBackfilled: an older snapshot, recorded as history only."""
+
 
 def payment_method_snapshot(event: StripeEvent) -> tuple[str, Snapshot]:
     method = objects.PaymentMethod.model_validate(event.data.object)

@@ -97,6 +97,26 @@ class StripeObject(Aggregate):
         def apply(self, aggregate: Any) -> None:
             aggregate._adopt(self)
 
+    class Backfilled(Aggregate.Event):
+        """An older snapshot arrived late: it changes nothing now, but it is part of the object's
+        history (MRR at the end of a past month depends on it), so it is recorded once."""
+
+        account_id: str
+        livemode: bool
+        stripe_id: str
+        stripe_event_id: str
+        stripe_event_type: str
+        part_kind: str
+        part_id: str
+        created: int
+        status: str | None
+        attributes: dict[str, Any]
+        previous_attributes: dict[str, Any]
+        part_state: dict[str, Any]
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.applied.add(_applied_key(self.stripe_event_id, self.part_id))
+
     if TYPE_CHECKING:  # declared for type checkers only: annotations would become __init__ args
         account_id: str
         livemode: bool
@@ -129,7 +149,8 @@ class StripeObject(Aggregate):
     ) -> T:
         """Apply one snapshot to `existing` (or start the aggregate); returns the aggregate.
 
-        The aggregate gains a pending domain event only if the snapshot became current.
+        The aggregate gains a pending `Recorded`/`Revised` event if the snapshot became current,
+        a `Backfilled` one if it is an older state seen for the first time, none for a duplicate.
         """
         raw = event.data.object if snapshot.attributes is None else snapshot.attributes
         version = Version(
@@ -147,6 +168,22 @@ class StripeObject(Aggregate):
             current = existing.parts.get(snapshot.stripe_id)
             rules = cls.PART_RULES.get(snapshot.kind, StatusRules())
             if current is not None and not supersedes(version, current.version, rules):
+                existing.trigger_event(
+                    cls.Backfilled,
+                    timestamp=datetime.fromtimestamp(event.created, UTC),
+                    account_id=event.account_id,
+                    livemode=event.livemode,
+                    stripe_id=stripe_id,
+                    stripe_event_id=event.id,
+                    stripe_event_type=event.type,
+                    part_kind=snapshot.kind,
+                    part_id=snapshot.stripe_id,
+                    created=event.created,
+                    status=snapshot.status,
+                    attributes=dict(version.attributes),
+                    previous_attributes=dict(version.previous_attributes),
+                    part_state=snapshot.state,
+                )
                 return existing
         parts = dict(existing.parts) if existing is not None else {}
         parts[snapshot.stripe_id] = Part(snapshot.kind, version, snapshot.state)
@@ -163,7 +200,7 @@ class StripeObject(Aggregate):
             "attributes": dict(version.attributes),
             "previous_attributes": dict(version.previous_attributes),
             "part_state": snapshot.state,
-            "state": cls.view(stripe_id, parts),
+            "state": {**cls.view(stripe_id, parts), "updated": _latest(parts)},
         }
         timestamp = datetime.fromtimestamp(event.created, UTC)
         if existing is None:
@@ -175,6 +212,14 @@ class StripeObject(Aggregate):
             )
         existing.trigger_event(cls.Revised, timestamp=timestamp, **fields)
         return existing
+
+
+def _latest(parts: Mapping[str, Part]) -> int:
+    """When the object last changed: the newest `created` among its parts' current snapshots.
+
+    Not the timestamp of the last domain event, which depends on the order of delivery.
+    """
+    return max(part.version.created for part in parts.values())
 
 
 def _applied_key(stripe_event_id: str, part_id: str) -> str:

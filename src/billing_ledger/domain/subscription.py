@@ -7,6 +7,7 @@ rank in the order a subscription's life moves through them.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from billing_ledger.domain.identity import uuid_or_none
@@ -40,6 +41,9 @@ class Subscription(StripeObject):
     class Revised(StripeObject.Revised):
         """SubscriptionRevised: a later snapshot became current (status, items, period...)."""
 
+    class Backfilled(StripeObject.Backfilled):
+        """SubscriptionBackfilled: an older snapshot, recorded as history only."""
+
 
 def subscription_snapshot(event: StripeEvent) -> tuple[str, Snapshot]:
     subscription = objects.Subscription.model_validate(event.data.object)
@@ -62,7 +66,9 @@ def subscription_snapshot(event: StripeEvent) -> tuple[str, Snapshot]:
         "canceled_at": subscription.canceled_at,
         "created": subscription.created,
         "business_id": uuid_or_none(subscription.metadata.get("business_id")),
+        "currency": subscription.currency or (first.price.currency if first else None),
         "items": [_item(item) for item in items],
+        "discounts": _discounts(subscription),
     }
     return subscription.id, Snapshot("subscription", subscription.id, state, subscription.status)
 
@@ -78,7 +84,55 @@ def _item(item: objects.SubscriptionItem) -> dict[str, Any]:
         "interval": recurring.interval if recurring else None,
         "interval_count": recurring.interval_count if recurring else None,
         "usage_type": _usage_type(item),
+        "unit_amount_decimal": _decimal(item.price.unit_amount_decimal),
+        "billing_scheme": item.price.billing_scheme,
+        "tiers_mode": item.price.tiers_mode,
+        "tiers": [
+            {
+                "up_to": tier.up_to,
+                "unit_amount_decimal": _decimal(tier.unit_amount_decimal)
+                or _decimal(tier.unit_amount),
+                "flat_amount_decimal": _decimal(tier.flat_amount_decimal)
+                or _decimal(tier.flat_amount),
+            }
+            for tier in item.price.tiers
+        ]
+        if item.price.tiers is not None
+        else None,
     }
+
+
+def _discounts(subscription: objects.Subscription) -> list[dict[str, Any]]:
+    """The subscription's discounts, each with its coupon when the payload embeds it (older API
+    versions, or expanded); otherwise the coupon comes from `customer.discount.*` events."""
+    found = [d for d in subscription.discounts]
+    if subscription.discount is not None and all(
+        (d if isinstance(d, str) else d.id) != subscription.discount.id for d in found
+    ):
+        found.append(subscription.discount)
+    return [
+        {"id": d, "coupon": None}
+        if isinstance(d, str)
+        else {"id": d.id, "coupon": coupon_state(d.embedded_coupon())}
+        for d in found
+    ]
+
+
+def coupon_state(coupon: objects.Coupon | None) -> dict[str, Any] | None:
+    if coupon is None:
+        return None
+    return {
+        "id": coupon.id,
+        "duration": coupon.duration,
+        "percent_off": _decimal(coupon.percent_off),
+        "amount_off": coupon.amount_off,
+        "currency": coupon.currency,
+    }
+
+
+def _decimal(value: Decimal | int | None) -> str | None:
+    """Exact decimals travel as strings: JSON numbers would become floats."""
+    return None if value is None else str(value)
 
 
 def _usage_type(item: objects.SubscriptionItem) -> str:

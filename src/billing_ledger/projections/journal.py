@@ -82,6 +82,9 @@ class Journal:
         for entry in post(event, histories):
             self._insert(cur, event, entry)
 
+    def flush(self, cur: Cursor) -> None:
+        """Every entry is posted as its event is projected: nothing is left for the batch end."""
+
     def _histories(self, cur: Cursor, event: DomainEvent, sources: list[str]) -> dict[str, History]:
         """The entries posted for `sources` by the events before `event` (by version)."""
         params = (event.account_id, event.livemode, sources, event.originator_version)

@@ -48,6 +48,9 @@ class Projection(Protocol):
 
     def project(self, cur: psycopg.Cursor[Any], event: object) -> None: ...
 
+    def flush(self, cur: psycopg.Cursor[Any]) -> None:
+        """Called once per batch, after its events and before its position is written."""
+
 
 class Projector:
     """Runs one projection over the notification log, with its own tracked position."""
@@ -102,6 +105,7 @@ class Projector:
         with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
             for notification in notifications:
                 self._projection.project(cur, self._app.mapper.to_domain_event(notification))
+            self._projection.flush(cur)
             cur.execute(self._write, (self._projection.name, notifications[-1].id))
         PROJECTOR_POSITION.labels(self._projection.name).set(notifications[-1].id)
         return len(notifications)

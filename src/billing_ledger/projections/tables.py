@@ -56,6 +56,9 @@ class BillingTables:
         elif isinstance(event, PaymentMethod.Recorded | PaymentMethod.Revised):
             self._payment_method(cur, event)
 
+    def flush(self, cur: Cursor) -> None:
+        """Every row is written as its event is projected: nothing is left for the batch end."""
+
     def _customer(self, cur: Cursor, event: Snapshot) -> None:
         state = event.state
         if not state["seen"]:
@@ -73,8 +76,8 @@ class BillingTables:
                 "tax_id": state["tax_id"],
                 "billing_address": Jsonb(address) if address is not None else None,
                 "deleted_at": _time(state["deleted_at"]),
-                "created_at": _time(state["created"]) or event.timestamp,
-                "updated_at": event.timestamp,
+                "created_at": _time(state["created"]) or _time(state["updated"]),
+                "updated_at": _time(state["updated"]),
             },
         )
 
@@ -96,7 +99,7 @@ class BillingTables:
                 "cancel_at_period_end": state["cancel_at_period_end"],
                 "canceled_at": _time(state["canceled_at"]),
                 "created_at": _time(state["created"]),
-                "updated_at": event.timestamp,
+                "updated_at": _time(state["updated"]),
             },
         )
         items = [
@@ -152,7 +155,7 @@ class BillingTables:
                 "finalized_at": _time(state["finalized_at"]),
                 "paid_at": _time(state["paid_at"]),
                 "created_at": _time(state["created"]),
-                "updated_at": event.timestamp,
+                "updated_at": _time(state["updated"]),
             },
         )
         # Payments that arrived first: link them (older API versions name the intent here).
@@ -191,7 +194,7 @@ class BillingTables:
                     "reason": refund["reason"],
                     "failure_reason": refund["failure_reason"],
                     "created_at": _time(refund["created"]),
-                    "updated_at": event.timestamp,
+                    "updated_at": _time(state["updated"]),
                 },
             )
         if not state["is_intent"] or state["amount"] is None or state["status"] is None:
@@ -219,8 +222,8 @@ class BillingTables:
                 "decline_code": state["decline_code"],
                 "failure_message": state["failure_message"],
                 "receipt_url": state["receipt_url"],
-                "created_at": _time(state["created"]) or event.timestamp,
-                "updated_at": event.timestamp,
+                "created_at": _time(state["created"]) or _time(state["updated"]),
+                "updated_at": _time(state["updated"]),
             },
         )
 
@@ -238,7 +241,7 @@ class BillingTables:
                 "status": state["status"],
                 "reason": state["reason"],
                 "created_at": _time(state["created"]),
-                "updated_at": event.timestamp,
+                "updated_at": _time(state["updated"]),
             },
         )
 
@@ -258,7 +261,7 @@ class BillingTables:
                 "card_exp_year": state["card_exp_year"],
                 "wallet": state["wallet"],
                 "created_at": _time(state["created"]),
-                "updated_at": event.timestamp,
+                "updated_at": _time(state["updated"]),
             },
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -41,11 +42,63 @@ class Recurring(_StripeModel):
     usage_type: str = "licensed"
 
 
+class Tier(_StripeModel):
+    up_to: int | None = None  # None: the last tier, up to infinity
+    unit_amount: int | None = None
+    unit_amount_decimal: Decimal | None = None
+    flat_amount: int | None = None
+    flat_amount_decimal: Decimal | None = None
+
+
 class Price(_StripeModel):
     id: str
     currency: str
     unit_amount: int | None = None
+    unit_amount_decimal: Decimal | None = None  # sub-cent per-unit prices, e.g. "0.5"
+    billing_scheme: str = "per_unit"
+    tiers_mode: str | None = None  # graduated | volume, for billing_scheme=tiered
+    tiers: list[Tier] | None = None  # only present when Stripe expanded them
     recurring: Recurring | None = None
+
+
+class Coupon(_StripeModel):
+    id: str
+    duration: str  # forever | once | repeating
+    duration_in_months: int | None = None
+    percent_off: Decimal | None = None
+    amount_off: int | None = None
+    currency: str | None = None
+    created: int | None = None
+
+
+class DiscountSource(_StripeModel):
+    type: str | None = None
+    coupon: str | Coupon | None = None
+
+
+class Discount(_StripeModel):
+    """A coupon applied to a customer or a subscription. Older API versions embed the coupon
+    as `coupon`; current ones name it under `source.coupon` (an id unless expanded)."""
+
+    id: str
+    coupon: Coupon | None = None
+    source: DiscountSource | None = None
+    customer: str | dict[str, Any] | None = None
+    subscription: str | None = None
+    start: int | None = None
+    end: int | None = None
+
+    def coupon_id(self) -> str | None:
+        if self.coupon is not None:
+            return self.coupon.id
+        found = self.source.coupon if self.source else None
+        return found.id if isinstance(found, Coupon) else found
+
+    def embedded_coupon(self) -> Coupon | None:
+        if self.coupon is not None:
+            return self.coupon
+        found = self.source.coupon if self.source else None
+        return found if isinstance(found, Coupon) else None
 
 
 class SubscriptionItem(_StripeModel):
@@ -74,6 +127,10 @@ class Subscription(_StripeModel):
     trial_end: int | None = None
     cancel_at_period_end: bool = False
     canceled_at: int | None = None
+    currency: str | None = None
+    # Current API versions: discount ids (objects when expanded). Older: one embedded `discount`.
+    discounts: list[str | Discount] = Field(default_factory=list)
+    discount: Discount | None = None
 
 
 def expandable_id(value: str | dict[str, Any] | None) -> str | None:

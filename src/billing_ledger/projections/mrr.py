@@ -1,0 +1,277 @@
+"""The MRR projection: keeps every subscription snapshot (with the coupons behind its
+discounts) and, at the end of each batch, recomputes the movements of the customers whose
+history changed and the monthly totals of their account. See mrr_rules.py for the rules.
+
+Everything is derived from the set of snapshots, never from the order they arrived in, so any
+delivery order (and any replay) gives the same rows.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from billing_ledger.domain.discount import Coupon, Discount
+from billing_ledger.domain.ordering import Version
+from billing_ledger.domain.stripe_object import StripeObject
+from billing_ledger.domain.subscription import Subscription
+from billing_ledger.projections.mrr_rules import (
+    Point,
+    customer_month_ends,
+    month_start,
+    months,
+    movements,
+)
+
+Cursor = psycopg.Cursor[Any]
+Scope = tuple[str, bool]  # (account_id, livemode)
+SUBSCRIPTION_EVENTS = (Subscription.Recorded, Subscription.Revised, Subscription.Backfilled)
+STATEFUL = (StripeObject.Recorded, StripeObject.Revised)
+
+
+class MrrProjection:
+    name = "mrr"
+
+    def __init__(self, schema: str) -> None:
+        self._schema = sql.Identifier(schema)
+        self._dirty_customers: set[tuple[str, bool, str]] = set()
+        self._dirty_scopes: set[Scope] = set()
+
+    def _sql(self, text: str) -> sql.Composed:
+        return sql.SQL(text).format(s=self._schema)
+
+    def project(self, cur: Cursor, event: object) -> None:
+        if not isinstance(
+            event, StripeObject.Recorded | StripeObject.Revised | StripeObject.Backfilled
+        ):
+            return
+        scope = (event.account_id, event.livemode)
+        self._extend_horizon(cur, scope, event.created, isinstance(event, SUBSCRIPTION_EVENTS))
+        if isinstance(event, SUBSCRIPTION_EVENTS):
+            self._point(cur, event)
+        elif isinstance(event, Coupon.Recorded | Coupon.Revised):
+            self._coupon(cur, event)
+        elif isinstance(event, Discount.Recorded | Discount.Revised):
+            self._discount(cur, event)
+
+    def flush(self, cur: Cursor) -> None:
+        """Recompute what this batch changed, inside the batch's transaction."""
+        for account_id, livemode, customer in sorted(self._dirty_customers):
+            self._recompute_customer(cur, account_id, livemode, customer)
+            self._dirty_scopes.add((account_id, livemode))
+        for scope in sorted(self._dirty_scopes):
+            self._recompute_monthly(cur, scope)
+        self._dirty_customers.clear()
+        self._dirty_scopes.clear()
+
+    def _extend_horizon(self, cur: Cursor, scope: Scope, created: int, subscription: bool) -> None:
+        month = month_start(created)
+        row = cur.execute(
+            self._sql(
+                "INSERT INTO {s}.mrr_horizon AS h (account_id, livemode, first_month, last_month) "
+                "VALUES (%s, %s, %s, %s) ON CONFLICT (account_id, livemode) DO UPDATE SET "
+                "first_month = CASE WHEN EXCLUDED.first_month IS NULL THEN h.first_month "
+                "ELSE LEAST(h.first_month, EXCLUDED.first_month) END, "
+                "last_month = GREATEST(h.last_month, EXCLUDED.last_month) "
+                "WHERE h.last_month < EXCLUDED.last_month OR (EXCLUDED.first_month IS NOT NULL "
+                "AND (h.first_month IS NULL OR EXCLUDED.first_month < h.first_month)) "
+                "RETURNING 1"
+            ),
+            (*scope, month if subscription else None, month),
+        ).fetchone()
+        if row is not None:
+            self._dirty_scopes.add(scope)
+
+    def _point(self, cur: Cursor, event: Any) -> None:
+        state = event.part_state
+        discount_ids = [d["id"] for d in state.get("discounts", [])]
+        cur.execute(
+            self._sql(
+                "INSERT INTO {s}.mrr_points (subscription_id, stripe_event_id, account_id, "
+                "livemode, customer_id, created, status, attributes, previous_attributes, state, "
+                "discount_ids) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                "ON CONFLICT DO NOTHING"
+            ),
+            (
+                event.originator_id,
+                event.stripe_event_id,
+                event.account_id,
+                event.livemode,
+                state["customer"],
+                event.created,
+                event.status,
+                Jsonb(event.attributes),
+                Jsonb(event.previous_attributes),
+                Jsonb(state),
+                discount_ids,
+            ),
+        )
+        self._dirty_customers.add((event.account_id, event.livemode, state["customer"]))
+
+    def _coupon(self, cur: Cursor, event: Any) -> None:
+        cur.execute(
+            self._sql(
+                "INSERT INTO {s}.mrr_coupons (account_id, livemode, stripe_coupon_id, coupon) "
+                "VALUES (%s, %s, %s, %s) ON CONFLICT (account_id, livemode, stripe_coupon_id) "
+                "DO UPDATE SET coupon = EXCLUDED.coupon"
+            ),
+            (event.account_id, event.livemode, event.stripe_id, Jsonb(event.state["coupon"])),
+        )
+        discount_ids = [
+            row[0]
+            for row in cur.execute(
+                self._sql(
+                    "SELECT stripe_discount_id FROM {s}.mrr_discounts "
+                    "WHERE account_id = %s AND livemode = %s AND coupon_id = %s"
+                ),
+                (event.account_id, event.livemode, event.stripe_id),
+            )
+        ]
+        self._mark_customers_using(cur, event, discount_ids)
+
+    def _discount(self, cur: Cursor, event: Any) -> None:
+        state = event.state
+        coupon = state["coupon"]
+        cur.execute(
+            self._sql(
+                "INSERT INTO {s}.mrr_discounts (account_id, livemode, stripe_discount_id, "
+                "coupon_id, coupon) VALUES (%s, %s, %s, %s, %s) ON CONFLICT "
+                "(account_id, livemode, stripe_discount_id) DO UPDATE SET "
+                "coupon_id = EXCLUDED.coupon_id, coupon = EXCLUDED.coupon"
+            ),
+            (
+                event.account_id,
+                event.livemode,
+                event.stripe_id,
+                state["coupon_id"],
+                Jsonb(coupon) if coupon is not None else None,
+            ),
+        )
+        self._mark_customers_using(cur, event, [event.stripe_id])
+
+    def _mark_customers_using(self, cur: Cursor, event: Any, discount_ids: list[str]) -> None:
+        """Customers whose subscriptions use a coupon or discount that just became known."""
+        if not discount_ids:
+            return
+        for (customer,) in cur.execute(
+            self._sql(
+                "SELECT DISTINCT customer_id FROM {s}.mrr_points WHERE account_id = %s "
+                "AND livemode = %s AND discount_ids && %s"
+            ),
+            (event.account_id, event.livemode, discount_ids),
+        ).fetchall():
+            self._dirty_customers.add((event.account_id, event.livemode, customer))
+
+    def _recompute_customer(
+        self, cur: Cursor, account_id: str, livemode: bool, customer: str
+    ) -> None:
+        rows = cur.execute(
+            self._sql(
+                "SELECT subscription_id, created, stripe_event_id, status, attributes, "
+                "previous_attributes, state, discount_ids FROM {s}.mrr_points "
+                "WHERE account_id = %s AND livemode = %s AND customer_id = %s"
+            ),
+            (account_id, livemode, customer),
+        ).fetchall()
+        by_subscription: dict[Any, list[Point]] = defaultdict(list)
+        discount_ids: set[str] = set()
+        for sub_id, created, event_id, status, attributes, previous, state, discounts in rows:
+            version = Version(created, event_id, status, attributes, previous)
+            by_subscription[sub_id].append(Point(version, state))
+            discount_ids.update(discounts)
+        coupons = self._coupons_of(cur, account_id, livemode, sorted(discount_ids))
+        last_month = self._last_month(cur, account_id, livemode)
+        series = customer_month_ends(by_subscription, coupons.get, last_month)
+        cur.execute(
+            self._sql(
+                "DELETE FROM {s}.mrr_movements WHERE account_id = %s AND livemode = %s "
+                "AND customer_id = %s"
+            ),
+            (account_id, livemode, customer),
+        )
+        found = [m for currency, ends in sorted(series.items()) for m in movements(currency, ends)]
+        if found:
+            cur.executemany(
+                self._sql(
+                    "INSERT INTO {s}.mrr_movements (account_id, livemode, month, currency, "
+                    "customer_id, kind, amount_cents) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+                ),
+                [
+                    (account_id, livemode, m.month, m.currency, customer, m.kind, m.amount_cents)
+                    for m in found
+                ],
+            )
+
+    def _coupons_of(
+        self, cur: Cursor, account_id: str, livemode: bool, discount_ids: list[str]
+    ) -> dict[str, dict[str, Any]]:
+        if not discount_ids:
+            return {}
+        rows = cur.execute(
+            self._sql(
+                "SELECT d.stripe_discount_id, coalesce(d.coupon, c.coupon) "
+                "FROM {s}.mrr_discounts d LEFT JOIN {s}.mrr_coupons c "
+                "ON c.account_id = d.account_id AND c.livemode = d.livemode "
+                "AND c.stripe_coupon_id = d.coupon_id "
+                "WHERE d.account_id = %s AND d.livemode = %s AND d.stripe_discount_id = ANY(%s)"
+            ),
+            (account_id, livemode, discount_ids),
+        ).fetchall()
+        return {discount_id: coupon for discount_id, coupon in rows if coupon is not None}
+
+    def _last_month(self, cur: Cursor, account_id: str, livemode: bool) -> date:
+        row = cur.execute(
+            self._sql(
+                "SELECT last_month FROM {s}.mrr_horizon WHERE account_id = %s AND livemode = %s"
+            ),
+            (account_id, livemode),
+        ).fetchone()
+        assert row is not None, "the horizon is extended before any point is written"
+        last: date = row[0]
+        return last
+
+    def _recompute_monthly(self, cur: Cursor, scope: Scope) -> None:
+        horizon = cur.execute(
+            self._sql(
+                "SELECT first_month, last_month FROM {s}.mrr_horizon "
+                "WHERE account_id = %s AND livemode = %s"
+            ),
+            scope,
+        ).fetchone()
+        cur.execute(
+            self._sql("DELETE FROM {s}.mrr_monthly WHERE account_id = %s AND livemode = %s"), scope
+        )
+        if horizon is None or horizon[0] is None:
+            return
+        grouped = cur.execute(
+            self._sql(
+                "SELECT currency, month, sum(amount_cents), sum(CASE WHEN kind IN "
+                "('new', 'reactivation') THEN 1 WHEN kind = 'churn' THEN -1 ELSE 0 END) "
+                "FROM {s}.mrr_movements WHERE account_id = %s AND livemode = %s "
+                "GROUP BY currency, month"
+            ),
+            scope,
+        ).fetchall()
+        changes: dict[str, dict[date, tuple[int, int]]] = defaultdict(dict)
+        for currency, month, amount, customers in grouped:
+            changes[currency][month] = (int(amount), int(customers))
+        rows = []
+        for currency, by_month in sorted(changes.items()):
+            mrr = customers = 0
+            for month in months(horizon[0], horizon[1]):
+                delta_mrr, delta_customers = by_month.get(month, (0, 0))
+                mrr, customers = mrr + delta_mrr, customers + delta_customers
+                rows.append((*scope, month, currency, mrr, customers))
+        if rows:
+            cur.executemany(
+                self._sql(
+                    "INSERT INTO {s}.mrr_monthly (account_id, livemode, month, currency, "
+                    "mrr_cents, customers) VALUES (%s, %s, %s, %s, %s, %s)"
+                ),
+                rows,
+            )

@@ -1,0 +1,198 @@
+"""MRR, defined (follows Stripe Billing's own definition; see ARCHITECTURE.md). Pure functions.
+
+- A subscription contributes while `active` or `past_due`; trialing, incomplete, unpaid,
+  canceled and paused contribute 0.
+- Per licensed item: unit price × quantity (`unit_amount_decimal` when present; tiered prices
+  apply their tiers, graduated or volume, to the quantity), normalised to a month:
+  month/n → ÷n, year/n → ÷12n, week/n → ×52/12n, day/n → ×365/12n. Metered items give 0.
+  Prices are read before tax (tax is excluded).
+- Only `forever` discounts reduce MRR: percent off multiplies the subscription's total; amount
+  off subtracts per billing period of the first licensed item, normalised the same way. Never
+  below zero.
+- Exact arithmetic (fractions), rounded half-even to minor units once per subscription.
+- Per currency: no FX conversion.
+- Month-end values come from each subscription's snapshot effective at the month's end, chosen
+  by the same ordering rules as the aggregates (so a late delivery changes nothing).
+- Movements per customer and currency, ChartMogul's five kinds, signed so that a month's
+  movements sum to that month's change in MRR.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from fractions import Fraction
+from typing import Any
+
+from billing_ledger.domain.ordering import Version, supersedes
+from billing_ledger.domain.subscription import RULES as SUBSCRIPTION_RULES
+
+CONTRIBUTING = frozenset({"active", "past_due"})
+Coupon = Mapping[str, Any]
+CouponLookup = Callable[[str], "Coupon | None"]  # discount id -> its coupon, if known
+
+
+@dataclass(frozen=True)
+class Point:
+    """One snapshot of a subscription, effective from `version.created`."""
+
+    version: Version
+    state: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Movement:
+    month: date
+    currency: str
+    kind: str  # new | expansion | contraction | churn | reactivation
+    amount_cents: int
+
+
+def monthly_factor(interval: str | None, count: int | None) -> Fraction:
+    n = count or 1
+    factors = {
+        "month": Fraction(1, n),
+        "year": Fraction(1, 12 * n),
+        "week": Fraction(52, 12 * n),
+        "day": Fraction(365, 12 * n),
+    }
+    if interval not in factors:
+        return Fraction(0)
+    return factors[interval]
+
+
+def item_period_amount(item: Mapping[str, Any]) -> Fraction:
+    """What one licensed item costs per billing period, exactly (before tax and discounts)."""
+    quantity = item.get("quantity") or 0
+    if item.get("billing_scheme") == "tiered":
+        return _tiered(item.get("tiers") or [], item.get("tiers_mode"), quantity)
+    unit = item.get("unit_amount_decimal")
+    price = Fraction(unit) if unit is not None else Fraction(item.get("unit_amount") or 0)
+    return price * quantity
+
+
+def _tiered(tiers: Sequence[Mapping[str, Any]], mode: str | None, quantity: int) -> Fraction:
+    def money(value: str | None) -> Fraction:
+        return Fraction(value) if value is not None else Fraction(0)
+
+    if mode == "volume":
+        for tier in tiers:
+            if tier["up_to"] is None or quantity <= tier["up_to"]:
+                flat = money(tier["flat_amount_decimal"]) if quantity else Fraction(0)
+                return money(tier["unit_amount_decimal"]) * quantity + flat
+        return Fraction(0)
+    total, below = Fraction(0), 0
+    for tier in tiers:  # graduated: each tier prices the units that fall in it
+        top = quantity if tier["up_to"] is None else min(quantity, tier["up_to"])
+        units = max(0, top - below)
+        if units:
+            total += money(tier["unit_amount_decimal"]) * units + money(tier["flat_amount_decimal"])
+        below = max(below, top)
+    return total
+
+
+def subscription_mrr(state: Mapping[str, Any], coupon_of: CouponLookup) -> int:
+    """A subscription's MRR in minor units of its currency (0 when it does not contribute)."""
+    if state.get("status") not in CONTRIBUTING:
+        return 0
+    licensed = [i for i in state.get("items", []) if i.get("usage_type") == "licensed"]
+    if not licensed:
+        return 0
+    total = sum(
+        (
+            item_period_amount(i) * monthly_factor(i.get("interval"), i.get("interval_count"))
+            for i in licensed
+        ),
+        Fraction(0),
+    )
+    first_factor = monthly_factor(licensed[0].get("interval"), licensed[0].get("interval_count"))
+    currency = state.get("currency") or licensed[0].get("currency")
+    for coupon in _forever_coupons(state.get("discounts", []), coupon_of):
+        if coupon.get("percent_off") is not None:
+            total *= 1 - Fraction(coupon["percent_off"]) / 100
+        elif coupon.get("amount_off") is not None and coupon.get("currency") == currency:
+            total -= Fraction(coupon["amount_off"]) * first_factor
+    return round(max(total, Fraction(0)))  # Fraction rounds half to even
+
+
+def _forever_coupons(
+    discounts: Iterable[Mapping[str, Any]], coupon_of: CouponLookup
+) -> list[Coupon]:
+    found = [d.get("coupon") or coupon_of(d["id"]) for d in discounts]
+    return [c for c in found if c is not None and c.get("duration") == "forever"]
+
+
+def effective(points: Iterable[Point], before: int) -> Point | None:
+    """The snapshot in force just before `before` (epoch seconds), by the aggregates' rules."""
+    best: Point | None = None
+    for point in sorted(points, key=lambda p: (p.version.created, p.version.stripe_event_id)):
+        if point.version.created >= before:
+            break
+        if best is None or supersedes(point.version, best.version, SUBSCRIPTION_RULES):
+            best = point
+    return best
+
+
+def month_start(epoch: int) -> date:
+    moment = datetime.fromtimestamp(epoch, UTC)
+    return date(moment.year, moment.month, 1)
+
+
+def months(first: date, last: date) -> list[date]:
+    found, current = [], first
+    while current <= last:
+        found.append(current)
+        current = _next_month(current)
+    return found
+
+
+def _next_month(month: date) -> date:
+    return date(month.year + (month.month == 12), month.month % 12 + 1, 1)
+
+
+def _epoch(month: date) -> int:
+    return int(datetime(month.year, month.month, 1, tzinfo=UTC).timestamp())
+
+
+def customer_month_ends(
+    subscriptions: Mapping[Any, Sequence[Point]], coupon_of: CouponLookup, last_month: date
+) -> dict[str, list[tuple[date, int]]]:
+    """Per currency, the customer's MRR at the end of each month from its first subscription
+    event to `last_month`."""
+    all_points = [p for points in subscriptions.values() for p in points]
+    if not all_points:
+        return {}
+    first = month_start(min(p.version.created for p in all_points))
+    series: dict[str, list[tuple[date, int]]] = {}
+    for month in months(first, last_month):
+        end = _epoch(_next_month(month))
+        totals: dict[str, int] = {}
+        for points in subscriptions.values():
+            point = effective(points, end)
+            if point is None:
+                continue
+            currency = point.state.get("currency") or "unknown"
+            totals[currency] = totals.get(currency, 0) + subscription_mrr(point.state, coupon_of)
+        for currency in totals.keys() | series.keys():
+            series.setdefault(currency, []).append((month, totals.get(currency, 0)))
+    return series
+
+
+def movements(currency: str, month_ends: Sequence[tuple[date, int]]) -> list[Movement]:
+    """ChartMogul's movements from a customer's month-end MRR in one currency."""
+    found: list[Movement] = []
+    previous, ever_positive = 0, False
+    for month, value in month_ends:
+        if value == previous:
+            continue
+        if previous == 0:
+            kind = "reactivation" if ever_positive else "new"
+        elif value == 0:
+            kind = "churn"
+        else:
+            kind = "expansion" if value > previous else "contraction"
+        found.append(Movement(month, currency, kind, value - previous))
+        ever_positive = ever_positive or value > 0
+        previous = value
+    return found

@@ -1,0 +1,204 @@
+"""Any permutation and duplication of a billing history gives the tables of the in-order history,
+end to end through the real log, processor and projectors on PostgreSQL; and identities never
+mix across Connect accounts or between test and live mode."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from uuid import uuid4
+
+import psycopg
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from tests.pipeline import Pipeline
+from tests.stripe_events import (
+    charge,
+    customer,
+    dispute,
+    event,
+    invoice,
+    invoice_payment,
+    payment_intent,
+    payment_method,
+    refund,
+    subscription,
+    tax_id,
+)
+
+DAY = 86_400
+T0 = 1_767_225_600
+
+
+def history(account: str | None = None, livemode: bool = False) -> list[dict[str, Any]]:
+    """One customer's month: signup, trial to paid, an invoice paid by card, a partial refund,
+    a dispute, card details updated, then cancellation. Several events share a second."""
+
+    def e(event_type: str, obj: dict[str, Any], at: int, **kw: Any) -> dict[str, Any]:
+        return event(event_type, obj, created=at, account=account, livemode=livemode, **kw)
+
+    paid_invoice = invoice(status="paid", total=2400, tax=400, amount_paid=2400)
+    return [
+        e("customer.created", customer(), T0),
+        e("customer.tax_id.created", tax_id(), T0 + 1),
+        e(
+            "customer.updated",
+            customer(name="Renamed"),
+            T0 + 2,
+            previous_attributes={"name": "Customer cus_Test1"},
+        ),
+        e("payment_method.attached", payment_method(), T0 + 2),
+        e("customer.subscription.created", subscription(status="trialing"), T0 + 3),
+        e(
+            "customer.subscription.updated",
+            subscription(),
+            T0 + 14 * DAY,
+            previous_attributes={"status": "trialing"},
+        ),
+        e("invoice.created", invoice(status="draft", total=2400, tax=400), T0 + 14 * DAY),
+        e(
+            "invoice.finalized",
+            invoice(status="open", total=2400, tax=400),
+            T0 + 14 * DAY + 3600,
+            previous_attributes={"status": "draft"},
+        ),
+        e(
+            "payment_intent.created",
+            payment_intent(status="requires_payment_method", amount=2400),
+            T0 + 14 * DAY + 3600,
+        ),
+        e("payment_intent.succeeded", payment_intent(amount=2400), T0 + 14 * DAY + 3601),
+        e("charge.succeeded", charge(amount=2400), T0 + 14 * DAY + 3601),
+        e("invoice_payment.paid", invoice_payment(amount_paid=2400), T0 + 14 * DAY + 3601),
+        e(
+            "invoice.paid",
+            paid_invoice,
+            T0 + 14 * DAY + 3602,
+            previous_attributes={"status": "open"},
+        ),
+        e(
+            "invoice.payment_succeeded",
+            paid_invoice,
+            T0 + 14 * DAY + 3602,
+            previous_attributes={"status": "open"},
+        ),
+        e("refund.created", refund(amount=400), T0 + 20 * DAY),
+        e("charge.dispute.created", dispute(amount=2000), T0 + 25 * DAY),
+        e("charge.dispute.closed", dispute(amount=2000, status="lost"), T0 + 40 * DAY),
+        e(
+            "payment_method.updated",
+            payment_method(card={**payment_method()["card"], "exp_year": 2031}),
+            T0 + 41 * DAY,
+        ),
+        e(
+            "customer.subscription.updated",
+            subscription(cancel_at_period_end=True),
+            T0 + 42 * DAY,
+            previous_attributes={"cancel_at_period_end": False},
+        ),
+        e(
+            "customer.subscription.deleted",
+            subscription(status="canceled", canceled_at=T0 + 44 * DAY),
+            T0 + 44 * DAY,
+        ),
+    ]
+
+
+@contextmanager
+def fresh_pipeline(server_url: str) -> Iterator[Pipeline]:
+    name = f"conv_{uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    params = conninfo_to_dict(server_url)
+    params["dbname"] = name
+    pipeline = Pipeline(make_conninfo(**params))  # type: ignore[arg-type]
+    try:
+        yield pipeline
+    finally:
+        pipeline.close()
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def run(
+    server_url: str, deliveries: list[dict[str, Any]], batches: int = 1
+) -> dict[str, list[tuple[Any, ...]]]:
+    with fresh_pipeline(server_url) as pipeline:
+        size = max(1, len(deliveries) // batches)
+        for start in range(0, len(deliveries), size):
+            for document in deliveries[start : start + size]:
+                pipeline.deliver(document)
+            pipeline.process_all()
+        return pipeline.tables()
+
+
+def test_the_in_order_history_fills_every_table(postgres_server_url: str) -> None:
+    tables = run(postgres_server_url, history())
+    counts = {name: len(rows) for name, rows in tables.items()}
+    assert counts == {
+        "account_balances": 4,
+        "disputes": 1,
+        "invoices": 1,
+        "mrr_coupons": 0,
+        "mrr_discounts": 0,
+        "mrr_horizon": 1,
+        "mrr_monthly": 2,
+        "mrr_movements": 2,
+        "mrr_points": 4,
+        "payment_methods": 1,
+        "payment_transactions": 1,
+        "refunds": 1,
+        "stripe_customers": 1,
+        "subscription_items": 1,
+        "subscriptions": 1,
+    }
+    movements = [
+        (str(month), kind, amount) for *_, month, _, _, kind, amount in tables["mrr_movements"]
+    ]
+    assert sorted(movements) == [("2026-01-01", "new", 2000), ("2026-02-01", "churn", -2000)]
+    monthly = [
+        (str(month), mrr, customers) for *_, month, _, mrr, customers in tables["mrr_monthly"]
+    ]
+    assert sorted(monthly) == [("2026-01-01", 2000, 1), ("2026-02-01", 0, 0)]
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.data())
+def test_any_order_and_duplication_converges_end_to_end(
+    postgres_server_url: str, data: st.DataObject
+) -> None:
+    in_order = history()
+    extra = data.draw(
+        st.lists(st.sampled_from(in_order), max_size=len(in_order)), label="duplicates"
+    )
+    deliveries = data.draw(st.permutations(in_order + extra), label="deliveries")
+    batches = data.draw(st.integers(1, 4), label="processing rounds")
+    copies = [json.loads(json.dumps(d)) for d in deliveries]
+    assert run(postgres_server_url, copies, batches) == expected_tables(postgres_server_url)
+
+
+_expected: dict[str, dict[str, list[tuple[Any, ...]]]] = {}
+
+
+def expected_tables(server_url: str) -> dict[str, list[tuple[Any, ...]]]:
+    if server_url not in _expected:
+        _expected[server_url] = run(server_url, history())
+    return _expected[server_url]
+
+
+def test_connect_accounts_and_modes_never_touch_each_others_rows(postgres_server_url: str) -> None:
+    platform, connected, live = history(), history(account="acct_Connected"), history(livemode=True)
+    tables = run(postgres_server_url, platform + connected + live)
+    for name, rows in tables.items():
+        assert len(rows) == 3 * len(expected_tables(postgres_server_url)[name]), name
+    alone = run(postgres_server_url, connected)
+    with_others = {
+        name: [r for r in rows if "acct_Connected" in r] for name, rows in tables.items()
+    }
+    assert with_others == alone
