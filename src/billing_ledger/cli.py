@@ -122,6 +122,29 @@ def _dead_letters(settings: Settings, args: argparse.Namespace) -> int:
         event_log.close()
 
 
+def _ledger(settings: Settings, args: argparse.Namespace) -> int:
+    import psycopg
+
+    from billing_ledger.projections import journal_reports as reports
+    from billing_ledger.projections.migrations import READ_SCHEMA
+
+    as_of = reports.end_of(args.as_of) if getattr(args, "as_of", None) else None
+    dsn = _database(settings)
+    try:
+        with psycopg.connect(dsn) as conn:
+            if args.ledger_command == "balances":
+                return reports.print_balances(conn, READ_SCHEMA, as_of)
+            if args.ledger_command == "entries":
+                return reports.print_customer_entries(conn, READ_SCHEMA, args.customer)
+            return reports.print_check(conn, READ_SCHEMA)
+    except psycopg.errors.UndefinedTable:
+        raise ConfigurationError(
+            "no journal in this database yet: run `billing-ledger up` or `process` once"
+        ) from None
+    except psycopg.OperationalError as e:
+        raise ConfigurationError(f"cannot reach the database: {e}") from None
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="billing-ledger", description="An event-sourced ledger of Stripe billing."
@@ -177,4 +200,21 @@ def _parser() -> argparse.ArgumentParser:
         "--retry", action="store_true", help="re-apply processor dead letters after a fix"
     )
     letters.set_defaults(run=_dead_letters)
+
+    _ledger_parser(commands)
     return parser
+
+
+def _ledger_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    ledger = commands.add_parser(
+        "ledger", help="the double-entry journal: balances, entries, check"
+    )
+    ledger.set_defaults(run=_ledger)
+    actions = ledger.add_subparsers(required=True, dest="ledger_command", metavar="ACTION")
+    balances = actions.add_parser("balances", help="balance per ledger account and currency")
+    balances.add_argument(
+        "--as-of", metavar="DATE", help="trial balance at the end of DATE (UTC) or at a date-time"
+    )
+    entries = actions.add_parser("entries", help="a customer's journal entries with their lines")
+    entries.add_argument("--customer", required=True, metavar="cus_…", help="Stripe customer id")
+    actions.add_parser("check", help="verify the journal's invariants; non-zero on a violation")

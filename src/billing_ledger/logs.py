@@ -71,11 +71,24 @@ class TextFormatter(logging.Formatter):
         return f"{line}  error={error}" if error else line
 
 
+class _StandardError(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is when a record is emitted, not when configured: an
+    embedding program (or a test runner) may swap or close the stream it had at start-up."""
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        pass
+
+
 def configure(log_format: LogFormat, level: str, stream: TextIO | None = None) -> None:
     """Send every log record of the process to `stream` (stderr) in the chosen format."""
     target = stream or sys.stderr
     use_json = log_format == "json" or (log_format == "auto" and not target.isatty())
-    handler = logging.StreamHandler(target)
+    handler = logging.StreamHandler(stream) if stream is not None else _StandardError()
     handler.setFormatter(JsonFormatter() if use_json else TextFormatter())
     root = logging.getLogger()
     for existing in list(root.handlers):

@@ -140,6 +140,7 @@ def test_the_in_order_history_fills_every_table(postgres_server_url: str) -> Non
     tables = run(postgres_server_url, history())
     counts = {name: len(rows) for name, rows in tables.items()}
     assert counts == {
+        "account_balances": 4,
         "disputes": 1,
         "invoices": 1,
         "mrr_coupons": 0,

@@ -92,7 +92,7 @@ def test_swap_is_atomic_and_finance_still_reads(pipeline: Pipeline) -> None:
     assert "swapped: billing_rebuild is now billing" in result.stdout
     assert pipeline.tables() == before
     retired = pipeline.query(
-        "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'billing_replaced_%'"
+        "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'billing_replaced_%%'"
     )
     assert len(retired) == 1
     audit = pipeline.query("SELECT action FROM billing.audit_log ORDER BY id")

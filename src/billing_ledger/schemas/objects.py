@@ -180,6 +180,7 @@ class Invoice(_StripeModel):
     amount_remaining: int = 0
     total: int = 0
     subtotal: int | None = None
+    pre_payment_credit_notes_amount: int = 0
     invoice_pdf: str | None = None
     hosted_invoice_url: str | None = None
     number: str | None = None

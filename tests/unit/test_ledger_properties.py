@@ -1,0 +1,79 @@
+"""The journal's invariants over generated histories, without I/O: any order and duplication
+of a history gives the same balances; every entry balances; receivables match open invoices;
+reversals point at what they reverse; redelivery posts nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.books import Books
+from tests.ledger_histories import any_delivery, billing_history
+
+Document = dict[str, Any]
+
+
+@st.composite
+def history_and_delivery(draw: st.DrawFn) -> tuple[list[Document], list[Document]]:
+    docs = draw(billing_history())
+    return docs, draw(any_delivery(docs))
+
+
+@settings(max_examples=150, deadline=None)
+@given(history_and_delivery())
+def test_order_and_duplication_do_not_change_final_balances(
+    case: tuple[list[Document], list[Document]],
+) -> None:
+    in_order, delivered = case
+    expected, books = Books(), Books()
+    expected.deliver(*in_order)
+    books.deliver(*delivered)
+    assert books.balances() == expected.balances()
+    assert_invariants(books)
+
+
+@settings(max_examples=50, deadline=None)
+@given(billing_history())
+def test_redelivering_everything_posts_nothing(docs: list[Document]) -> None:
+    books = Books()
+    books.deliver(*docs)
+    assert books.deliver(*docs) == []
+
+
+@settings(max_examples=50, deadline=None)
+@given(billing_history(), st.randoms(use_true_random=False))
+def test_replaying_domain_events_in_any_order_posts_nothing(docs: list[Document], rng: Any) -> None:
+    books = Books()
+    books.deliver(*docs)
+    replay = list(books.domain_events)
+    rng.shuffle(replay)
+    assert [entry for domain_event in replay for entry in books.project(domain_event)] == []
+
+
+def assert_invariants(books: Books) -> None:
+    for entry in books.entries.values():
+        assert entry.lines, entry
+        assert entry.imbalances() == {}, entry
+        if entry.reversal_of is not None:
+            reversed_ = books.entries[(entry.source_object, entry.reversal_of)]
+            if entry.kind != "dispute_funds_reinstated":
+                assert sorted(line.amount for line in entry.lines) == sorted(
+                    -line.amount for line in reversed_.lines
+                )
+    reversed_keys = [(e.source_object, e.reversal_of) for e in books.entries.values()]
+    reversed_keys = [key for key in reversed_keys if key[1] is not None]
+    assert len(reversed_keys) == len(set(reversed_keys))  # nothing is reversed twice
+    # The receivable of each invoice is its amount_remaining while open, else nothing.
+    for source, _ in books.entries:
+        if source.startswith("in_"):
+            state = books.state(source)
+            owed = state["amount_remaining"] if state["status"] == "open" else 0
+            receivable = sum(
+                line.amount
+                for entry in books.history(source).values()
+                for line in entry.lines
+                if line.ledger_account == "accounts_receivable"
+            )
+            assert receivable == owed, (source, state["status"])
