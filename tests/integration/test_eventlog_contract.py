@@ -133,3 +133,31 @@ def test_concurrent_writers_are_never_skipped_by_a_follower(event_log: EventLog)
             if logged.record.partition_key.endswith(f"cus_{w}")
         ]
         assert mine == [f"evt_{w * 1000 + i}" for i in range(per_writer)]
+
+
+def test_replay_reads_the_history_up_to_a_head_then_stops(event_log: EventLog) -> None:
+    for n in range(7):
+        event_log.append(record(n))
+    collect(event_log, 7)  # all durable and visible
+    head = event_log.head()
+    event_log.append(record(99))  # after the head: not part of this replay
+    replayed = [logged for batch in event_log.replay(lambda _: None, head) for logged in batch]
+    assert [logged.record.event_id for logged in replayed] == [f"evt_{n}" for n in range(7)]
+    middle = replayed[3]
+    rest = [
+        logged.record.event_id
+        for batch in event_log.replay({middle.log_name: middle.position}.get, head)
+        for logged in batch
+    ]
+    assert rest == ["evt_4", "evt_5", "evt_6"]
+
+
+def test_a_follower_is_visible_while_it_follows(event_log: EventLog) -> None:
+    assert not event_log.has_follower()
+    event_log.append(record(1))
+    stop = threading.Event()
+    following = event_log.follow(lambda _: None, stop)
+    next(following)
+    assert event_log.has_follower()
+    stop.set()
+    following.close()
