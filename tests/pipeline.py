@@ -9,16 +9,16 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from billing_ledger import audit
 from billing_ledger.application import EVENT_STORE_SCHEMA, BillingApplication
 from billing_ledger.database import eventsourcing_env
 from billing_ledger.eventlog.port import EventRecord
 from billing_ledger.eventlog.postgres import LOG_NAME, PostgresEventLog
 from billing_ledger.processor import Processor
 from billing_ledger.projections.catalog import read_projections
-from billing_ledger.projections.migrations import READ_SCHEMA, migrate
+from billing_ledger.projections.migrations import READ_SCHEMA
 from billing_ledger.projections.projector import Projector
 from billing_ledger.projections.rebuild import NOT_COMPARED
+from billing_ledger.runtime import prepare_live_schemas
 from billing_ledger.schemas.envelope import parse_event
 
 
@@ -27,9 +27,7 @@ class Pipeline:
         self.dsn = dsn
         self.pool = ConnectionPool(dsn, min_size=1, max_size=4, open=True)
         with self.pool.connection() as conn:
-            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {EVENT_STORE_SCHEMA}")
-            migrate(conn, READ_SCHEMA)
-            audit.create_table(conn)
+            prepare_live_schemas(conn)
         self.log = PostgresEventLog(dsn)
         self.log.open()
         self.app = BillingApplication(env=eventsourcing_env(dsn, EVENT_STORE_SCHEMA))

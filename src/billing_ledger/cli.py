@@ -79,17 +79,10 @@ def _mrr(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _replay(settings: Settings, args: argparse.Namespace) -> int:
-    from billing_ledger.replay import run_replay
+    from billing_ledger.replay import ReplayRequest, run_replay
 
-    return run_replay(
-        settings,
-        _database(settings),
-        from_log=args.from_log,
-        schema=args.schema,
-        restart=args.restart,
-        verify=args.verify,
-        swap=args.swap,
-    )
+    request = ReplayRequest(args.schema, args.from_log, args.restart, args.verify, args.swap)
+    return run_replay(settings, _database(settings), request)
 
 
 def _database(settings: Settings) -> str:

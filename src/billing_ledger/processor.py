@@ -72,20 +72,12 @@ class Processor:
 
     def process(self, batch: list[LoggedEvent]) -> None:
         """Apply one batch of one log name; its effects and its last position commit together."""
-        touched: dict[UUID, StripeObject] = {}
-
-        def load(cls: type[A], aggregate_id: UUID) -> A | None:
-            cached = touched.get(aggregate_id)
-            if cached is not None:
-                assert isinstance(cached, cls)
-                return cached
-            return self._app.load(cls, aggregate_id)
-
+        touched = Touched(self._app)
         dead: list[tuple[LoggedEvent, str]] = []
         outcomes: list[str] = []
         for logged in batch:
             try:
-                outcome = self._apply(logged, load, touched)
+                outcome = self._apply(logged, touched)
             except (MalformedEvent, UnprocessableEvent) as e:
                 dead.append((logged, e.reason))
                 outcome = "dead_lettered"
@@ -97,10 +89,11 @@ class Processor:
 
         if dead:
             self._dead_letter(dead)
-        pending = [event for aggregate in touched.values() for event in aggregate.collect_events()]
         last = batch[-1]
         try:
-            self._app.events.put(pending, tracking=Tracking(last.log_name, last.position))
+            self._app.events.put(
+                touched.collect_events(), tracking=Tracking(last.log_name, last.position)
+            )
         except IntegrityError:
             log.warning("%s up to %s was already processed elsewhere", last.log_name, last.position)
             raise
@@ -129,35 +122,24 @@ class Processor:
         """
         if self._app.process_recorder.has_tracking_id(tracking_name, 1):
             raise AlreadyReapplied(tracking_name)
-        touched: dict[UUID, StripeObject] = {}
-
-        def load(cls: type[A], aggregate_id: UUID) -> A | None:
-            cached = touched.get(aggregate_id)
-            if cached is not None:
-                assert isinstance(cached, cls)
-                return cached
-            return self._app.load(cls, aggregate_id)
-
-        outcome = self._apply(logged, load, touched)
-        pending = [event for aggregate in touched.values() for event in aggregate.collect_events()]
+        touched = Touched(self._app)
+        outcome = self._apply(logged, touched)
         try:
-            self._app.events.put(pending, tracking=Tracking(tracking_name, 1))
+            self._app.events.put(touched.collect_events(), tracking=Tracking(tracking_name, 1))
         except IntegrityError as e:
             raise AlreadyReapplied(tracking_name) from e
         return outcome
 
-    def _apply(self, logged: LoggedEvent, load: Any, touched: dict[UUID, StripeObject]) -> str:
+    def _apply(self, logged: LoggedEvent, touched: Touched) -> str:
         event = parse_event(logged.record.body)
         if event.type in IGNORED_EVENT_TYPES:
             return "ignored"
         if not is_handled(event.type):
             UNHANDLED_EVENT_TYPES.labels(event.type).inc()
             return "unhandled"
-        pending_before = sum(len(a.pending_events) for a in touched.values())
-        for aggregate in apply_stripe_event(event, load):
-            touched[aggregate.id] = aggregate
-        pending_after = sum(len(a.pending_events) for a in touched.values())
-        return "applied" if pending_after > pending_before else "unchanged"
+        before = touched.pending_count()
+        touched.keep(apply_stripe_event(event, touched.load))
+        return "applied" if touched.pending_count() > before else "unchanged"
 
     def _dead_letter(self, dead: list[tuple[LoggedEvent, str]]) -> None:
         self._dead_letters.keep_unapplied(dead)
@@ -169,3 +151,28 @@ class Processor:
                 logged.position,
                 reason,
             )
+
+
+class Touched:
+    """The aggregates a batch changed: each loaded once, then kept in memory between events."""
+
+    def __init__(self, app: BillingApplication) -> None:
+        self._app = app
+        self._by_id: dict[UUID, StripeObject] = {}
+
+    def load(self, cls: type[A], aggregate_id: UUID) -> A | None:
+        cached = self._by_id.get(aggregate_id)
+        if cached is not None:
+            assert isinstance(cached, cls)
+            return cached
+        return self._app.load(cls, aggregate_id)
+
+    def keep(self, aggregates: list[StripeObject]) -> None:
+        for aggregate in aggregates:
+            self._by_id[aggregate.id] = aggregate
+
+    def pending_count(self) -> int:
+        return sum(len(a.pending_events) for a in self._by_id.values())
+
+    def collect_events(self) -> list[Any]:
+        return [event for a in self._by_id.values() for event in a.collect_events()]

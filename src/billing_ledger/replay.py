@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from psycopg import sql
@@ -24,12 +25,12 @@ from psycopg_pool import ConnectionPool
 
 from billing_ledger import audit
 from billing_ledger.application import EVENT_STORE_SCHEMA, BillingApplication
-from billing_ledger.database import eventsourcing_env
+from billing_ledger.database import eventsourcing_env, export_libpq_environment
 from billing_ledger.errors import BillingLedgerError
 from billing_ledger.processor import Processor
 from billing_ledger.projections import rebuild
-from billing_ledger.projections.migrations import READ_SCHEMA, migrate
-from billing_ledger.runtime import open_event_log
+from billing_ledger.projections.migrations import READ_SCHEMA
+from billing_ledger.runtime import open_event_log, prepare_live_schemas
 from billing_ledger.settings import Settings
 
 REBUILT_STORE = f"{EVENT_STORE_SCHEMA}_rebuild"
@@ -69,47 +70,41 @@ class ProgressLine:
         print(("\r" if self._tty else "") + text, end=end, file=sys.stderr, flush=True)
 
 
-def run_replay(
-    settings: Settings,
-    dsn: str,
-    *,
-    from_log: bool,
-    schema: str,
-    restart: bool,
-    verify: bool,
-    swap: bool,
-) -> int:
-    if schema in (READ_SCHEMA, EVENT_STORE_SCHEMA):
-        raise ReplayError(f"--schema {schema} is a live schema; rebuild into another one")
+@dataclass(frozen=True)
+class ReplayRequest:
+    """What `billing-ledger replay` was asked to do (see the module docstring)."""
+
+    schema: str = "billing_rebuild"
+    from_log: bool = False
+    restart: bool = False
+    verify: bool = False
+    swap: bool = False
+
+
+def run_replay(settings: Settings, dsn: str, request: ReplayRequest) -> int:
+    if request.schema in (READ_SCHEMA, EVENT_STORE_SCHEMA):
+        raise ReplayError(f"--schema {request.schema} is a live schema; rebuild into another one")
     try:
-        return _replay(settings, dsn, from_log, schema, restart, verify, swap)
+        return _replay(settings, dsn, request)
     except KeyboardInterrupt:
         print("\nreplay interrupted: run the same command again to resume", file=sys.stderr)
         return 130
 
 
-def _replay(
-    settings: Settings,
-    dsn: str,
-    from_log: bool,
-    schema: str,
-    restart: bool,
-    verify: bool,
-    swap: bool,
-) -> int:
+def _replay(settings: Settings, dsn: str, request: ReplayRequest) -> int:
+    schema, from_log = request.schema, request.from_log
     with ExitStack() as stack:
         pool = ConnectionPool(dsn, min_size=1, max_size=4, open=True)
         stack.callback(pool.close)
         with pool.connection() as conn:
-            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {EVENT_STORE_SCHEMA}")
-            migrate(conn, READ_SCHEMA)
-            audit.create_table(conn)
-            rebuild.prepare(conn, schema, restart)
+            prepare_live_schemas(conn)
+            rebuild.prepare(conn, schema, request.restart)
+        export_libpq_environment(dsn)
         event_log = open_event_log(settings, dsn) if from_log else None
         if event_log is not None:
             stack.callback(event_log.close)
         store = REBUILT_STORE if from_log else EVENT_STORE_SCHEMA
-        with _application(dsn, store, restart and from_log) as app:
+        with _application(dsn, store, request.restart and from_log) as app:
             if event_log is not None:
                 processor = Processor(app, event_log, pool)
                 processor.create_tables()
@@ -128,15 +123,15 @@ def _replay(
             )
             rebuild.project_all(projectors, progress)
             progress.finish()
-            differences = _verify(pool, schema) if verify else False
+            differences = _verify(pool, schema) if request.verify else False
             with pool.connection() as conn:
                 audit.record(
                     conn,
                     "replay",
                     "differs" if differences else "ok",
-                    {"schema": schema, "from_log": from_log, "verified": verify},
+                    {"schema": schema, "from_log": from_log, "verified": request.verify},
                 )
-            if swap:
+            if request.swap:
                 if event_log is not None and event_log.has_follower():
                     raise ReplayError(
                         "a processor is following the log: stop `billing-ledger process` (or "

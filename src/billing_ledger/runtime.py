@@ -13,7 +13,9 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
+import psycopg
 import uvicorn
 from psycopg_pool import ConnectionPool
 
@@ -81,6 +83,13 @@ class Workers:
             thread.join()
 
 
+def prepare_live_schemas(conn: psycopg.Connection[Any]) -> None:
+    """The event store's schema, the read schema (migrated) and the audit trail (idempotent)."""
+    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {EVENT_STORE_SCHEMA}")
+    migrate(conn, READ_SCHEMA)
+    audit.create_table(conn)
+
+
 @contextmanager
 def pipeline(settings: Settings, dsn: str, event_log: EventLog) -> Iterator[Workers]:
     """Migrated schemas, the application, and the worker threads (started, drained on exit)."""
@@ -88,9 +97,7 @@ def pipeline(settings: Settings, dsn: str, event_log: EventLog) -> Iterator[Work
         pool = ConnectionPool(dsn, min_size=1, max_size=4, open=True)
         stack.callback(pool.close)
         with pool.connection() as conn:
-            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {EVENT_STORE_SCHEMA}")
-            migrate(conn, READ_SCHEMA)
-            audit.create_table(conn)
+            prepare_live_schemas(conn)
         if settings.DATABASE_URL:
             roles.ensure_reader(dsn)
         export_libpq_environment(dsn)

@@ -8,13 +8,11 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-from uuid import uuid4
 
-import psycopg
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from tests.conftest import fresh_database
 from tests.pipeline import Pipeline
 from tests.stripe_events import (
     charge,
@@ -110,18 +108,12 @@ def history(account: str | None = None, livemode: bool = False) -> list[dict[str
 
 @contextmanager
 def fresh_pipeline(server_url: str) -> Iterator[Pipeline]:
-    name = f"conv_{uuid4().hex[:12]}"
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    params = conninfo_to_dict(server_url)
-    params["dbname"] = name
-    pipeline = Pipeline(make_conninfo(**params))  # type: ignore[arg-type]
-    try:
-        yield pipeline
-    finally:
-        pipeline.close()
-        with psycopg.connect(server_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with fresh_database(server_url) as url:
+        pipeline = Pipeline(url)
+        try:
+            yield pipeline
+        finally:
+            pipeline.close()
 
 
 def run(
