@@ -10,7 +10,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.domain_memory import Memory
-from tests.stripe_events import customer, event, subscription
+from tests.stripe_events import (
+    charge,
+    customer,
+    event,
+    invoice,
+    invoice_payment,
+    payment_intent,
+    refund,
+    subscription,
+)
 
 
 def subscription_history() -> list[dict[str, Any]]:
@@ -92,18 +101,83 @@ def test_identity_separates_accounts_and_modes() -> None:
     assert len({a.id, b.id, c.id}) == 3
 
 
-@given(st.data())
-def test_any_order_with_duplicates_converges_to_the_in_order_state(data: st.DataObject) -> None:
-    history = subscription_history()
+def payment_history() -> list[dict[str, Any]]:
+    """A SEPA debit that fails after processing, a card retry that succeeds, a partial refund
+    that fails and one that succeeds; the intent, its charges and refunds interleave."""
+    sepa, card = ("sepa_debit",), ("card",)
+    failed = payment_intent(
+        status="requires_payment_method", methods=sepa, error={"code": "insufficient_funds"}
+    )
+    return [
+        event(
+            "payment_intent.created", payment_intent(status="requires_payment_method"), created=100
+        ),
+        event(
+            "payment_intent.processing",
+            payment_intent(status="processing", methods=sepa),
+            created=110,
+        ),
+        event(
+            "charge.pending",
+            charge("ch_1", status="pending", method_type="sepa_debit"),
+            created=110,
+        ),
+        event(
+            "charge.failed", charge("ch_1", status="failed", method_type="sepa_debit"), created=400
+        ),
+        event(
+            "payment_intent.payment_failed",
+            failed,
+            created=400,
+            previous_attributes={"status": "processing"},
+        ),
+        event("payment_intent.succeeded", payment_intent(methods=card), created=500),
+        event("charge.succeeded", charge("ch_2", wallet="apple_pay"), created=500),
+        event("refund.created", refund("re_1", amount=300, charge="ch_2"), created=600),
+        event(
+            "refund.failed", refund("re_1", amount=300, charge="ch_2", status="failed"), created=700
+        ),
+        event("refund.created", refund("re_2", amount=200, charge="ch_2"), created=700),
+        event("invoice_payment.paid", invoice_payment(), created=500),
+    ]
+
+
+def invoice_history() -> list[dict[str, Any]]:
+    """Draft, finalized, a failed attempt, written off, then paid after all (twice notified)."""
+    paid = invoice(status="paid", amount_paid=2000)
+    return [
+        event("invoice.created", invoice(status="draft"), created=100),
+        event(
+            "invoice.finalized",
+            invoice(status="open"),
+            created=200,
+            previous_attributes={"status": "draft"},
+        ),
+        event("invoice.payment_failed", invoice(status="open"), created=300),
+        event("invoice.marked_uncollectible", invoice(status="uncollectible"), created=900),
+        event("invoice.paid", paid, created=1000, previous_attributes={"status": "uncollectible"}),
+        event("invoice.payment_succeeded", paid, created=1000),
+    ]
+
+
+HISTORIES = {
+    "sub_Test1": subscription_history,
+    "pi_Test1": payment_history,
+    "in_Test1": invoice_history,
+}
+
+
+@given(st.sampled_from(sorted(HISTORIES)), st.data())
+def test_any_order_with_duplicates_converges_to_the_in_order_state(
+    stripe_id: str, data: st.DataObject
+) -> None:
+    history = HISTORIES[stripe_id]()
     in_order = Memory()
     for document in history:
         in_order.apply(document)
-    deliveries = data.draw(
-        st.lists(st.sampled_from(history), min_size=len(history), max_size=3 * len(history))
-        .filter(lambda drawn: {d["id"] for d in drawn} == {d["id"] for d in history})
-        .flatmap(st.permutations)
-    )
+    extra = data.draw(st.lists(st.sampled_from(history), max_size=2 * len(history)))
+    deliveries = data.draw(st.permutations(history + extra))
     shuffled = Memory()
     for document in deliveries:
         shuffled.apply(json.loads(json.dumps(document)))
-    assert shuffled.state("sub_Test1") == in_order.state("sub_Test1")
+    assert shuffled.state(stripe_id) == in_order.state(stripe_id)
