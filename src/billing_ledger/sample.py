@@ -80,13 +80,27 @@ def _print_rows(dsn: str) -> None:
             "FROM billing.subscriptions s JOIN billing.stripe_customers c ON c.id = s.customer_id "
             "WHERE c.stripe_customer_id = ANY(%s) ORDER BY s.stripe_subscription_id"
         ),
+        "billing.invoices": (
+            "SELECT i.stripe_invoice_id, i.status, i.total, i.tax, i.amount_remaining, i.currency, "
+            "i.paid_at FROM billing.invoices i JOIN billing.stripe_customers c "
+            "ON c.id = i.customer_id WHERE c.stripe_customer_id = ANY(%s)"
+        ),
+        "billing.payment_transactions": (
+            "SELECT p.stripe_payment_intent_id, p.status, p.amount, p.currency, "
+            "i.stripe_invoice_id FROM billing.payment_transactions p "
+            "JOIN billing.stripe_customers c ON c.id = p.customer_id "
+            "LEFT JOIN billing.invoices i ON i.id = p.invoice_id "
+            "WHERE c.stripe_customer_id = ANY(%s)"
+        ),
     }
     deadline = time.monotonic() + ROWS_TIMEOUT_SECONDS
     with psycopg.connect(dsn, row_factory=dict_row) as conn:
         while True:
             results = {t: conn.execute(q, (customer_ids,)).fetchall() for t, q in queries.items()}
-            settled = all(results.values()) and all(
-                row["cancel_at_period_end"] for row in results["billing.subscriptions"]
+            settled = (
+                all(results.values())
+                and all(row["cancel_at_period_end"] for row in results["billing.subscriptions"])
+                and all(row["status"] == "paid" for row in results["billing.invoices"])
             )
             if settled or time.monotonic() > deadline:
                 break
@@ -95,3 +109,4 @@ def _print_rows(dsn: str) -> None:
         print(f"\n{table}")
         for row in rows:
             print("  " + ", ".join(f"{k}={v}" for k, v in row.items()))
+    print("\nnext: `billing-ledger mrr`, `billing-ledger ledger balances`, `billing-ledger status`")
