@@ -64,7 +64,7 @@ class Processor:
             except (LogUnavailable, PersistenceError, psycopg.OperationalError) as e:
                 # A conflicting writer (IntegrityError) or an outage: start again from the
                 # positions of record once things answer.
-                log.warning("processor paused: %s: %s", type(e).__name__, e)
+                log.warning("processor paused: %s", type(e).__name__)
                 stop.wait(RETRY_SECONDS)
             except Exception:
                 log.exception("processor failed; retrying from the positions of record")
@@ -81,6 +81,8 @@ class Processor:
             except (MalformedEvent, UnprocessableEvent) as e:
                 dead.append((logged, e.reason))
                 outcome = "dead_lettered"
+            except (PersistenceError, psycopg.Error, LogUnavailable):
+                raise  # the infrastructure, not the record: retry the batch from its position
             except Exception as e:  # a bug must not stop the pipeline: keep the record aside
                 log.exception("cannot apply %s", logged.record.event_id)
                 dead.append((logged, f"internal error: {type(e).__name__}"))
@@ -126,8 +128,10 @@ class Processor:
         outcome = self._apply(logged, touched)
         try:
             self._app.events.put(touched.collect_events(), tracking=Tracking(tracking_name, 1))
-        except IntegrityError as e:
-            raise AlreadyReapplied(tracking_name) from e
+        except IntegrityError:
+            if self._app.process_recorder.has_tracking_id(tracking_name, 1):
+                raise AlreadyReapplied(tracking_name) from None
+            raise  # a concurrent write to the same aggregate: nothing committed, try again
         return outcome
 
     def _apply(self, logged: LoggedEvent, touched: Touched) -> str:

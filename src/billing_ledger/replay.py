@@ -13,6 +13,7 @@ command continues where it stopped (`--restart` starts over).
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from billing_ledger import audit
 from billing_ledger.application import EVENT_STORE_SCHEMA, BillingApplication
 from billing_ledger.database import eventsourcing_env, export_libpq_environment
 from billing_ledger.errors import BillingLedgerError
+from billing_ledger.eventlog.postgres import FOLLOWER_LOCK_KEY
 from billing_ledger.processor import Processor
 from billing_ledger.projections import rebuild
 from billing_ledger.projections.migrations import READ_SCHEMA
@@ -34,6 +36,10 @@ from billing_ledger.runtime import open_event_log, prepare_live_schemas
 from billing_ledger.settings import Settings
 
 REBUILT_STORE = f"{EVENT_STORE_SCHEMA}_rebuild"
+FOLLOWER_RUNNING = (
+    "a processor is following the log: stop `billing-ledger process` (or `up`) before "
+    "swapping a rebuild from the log, then start it again"
+)
 
 
 class ReplayError(BillingLedgerError):
@@ -81,9 +87,20 @@ class ReplayRequest:
     swap: bool = False
 
 
+# A plain lowercase identifier, not one we or PostgreSQL use for anything else (a rebuild may
+# drop and recreate it).
+REBUILD_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+RESERVED_SCHEMAS = re.compile(
+    r"^(billing|eventlog|eventstore.*|billing_replaced_.*|public|pg_.*|information_schema)$"
+)
+
+
 def run_replay(settings: Settings, dsn: str, request: ReplayRequest) -> int:
-    if request.schema in (READ_SCHEMA, EVENT_STORE_SCHEMA):
-        raise ReplayError(f"--schema {request.schema} is a live schema; rebuild into another one")
+    if not REBUILD_SCHEMA_NAME.match(request.schema) or RESERVED_SCHEMAS.match(request.schema):
+        raise ReplayError(
+            f"--schema {request.schema!r}: give a new lowercase name such as billing_rebuild "
+            "(not a live, retired or system schema)"
+        )
     try:
         return _replay(settings, dsn, request)
     except KeyboardInterrupt:
@@ -133,11 +150,8 @@ def _replay(settings: Settings, dsn: str, request: ReplayRequest) -> int:
                 )
             if request.swap:
                 if event_log is not None and event_log.has_follower():
-                    raise ReplayError(
-                        "a processor is following the log: stop `billing-ledger process` (or "
-                        "`up`) before swapping a rebuild from the log, then start it again"
-                    )
-                _swap(pool, projectors, schema, from_log)
+                    raise ReplayError(FOLLOWER_RUNNING)
+                _swap(pool, projectors, schema, from_log, settings.EVENT_LOG == "postgres")
                 return 0
     return 1 if differences else 0
 
@@ -177,11 +191,23 @@ def _verify(pool: ConnectionPool, schema: str) -> bool:
 
 
 def _swap(
-    pool: ConnectionPool, projectors: list[rebuild.Projector], schema: str, from_log: bool
+    pool: ConnectionPool,
+    projectors: list[rebuild.Projector],
+    schema: str,
+    from_log: bool,
+    postgres_log: bool,
 ) -> None:
     suffix = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     retired = f"{READ_SCHEMA}_replaced_{suffix}"
     with pool.connection() as conn, conn.transaction():
+        if from_log and postgres_log:
+            # Hold the follower's lock until the event store is swapped: a processor starting
+            # meanwhile would read the old store's positions and skip what the rebuild lacks.
+            row = conn.execute(
+                "SELECT pg_try_advisory_xact_lock(%s)", (FOLLOWER_LOCK_KEY,)
+            ).fetchone()
+            if not row or not row[0]:
+                raise ReplayError(FOLLOWER_RUNNING)
         rebuild.lock_live_positions(conn, READ_SCHEMA)
         for projector in projectors:  # what was stored since the rebuild caught up
             while projector.project_batch(conn):

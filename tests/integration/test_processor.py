@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from eventsourcing.persistence import PersistenceError
 
 from billing_ledger.eventlog.postgres import LOG_NAME, PostgresEventLog
 from billing_ledger.metrics import REGISTRY
@@ -102,3 +103,20 @@ def test_only_one_processor_follows_the_postgres_log(pipeline: Pipeline) -> None
     standby.join()
     second_log.close()
     assert second_got == [1]
+
+
+def test_a_database_failure_while_applying_retries_the_batch_instead_of_losing_it(
+    pipeline: Pipeline,
+) -> None:
+    pipeline.deliver(event("customer.created", customer("cus_Retry")))
+    pipeline.query_write("ALTER TABLE eventstore.billing_events RENAME TO billing_events_away")
+    batch = pipeline.log.read(0, 10)
+    with pytest.raises(PersistenceError):
+        pipeline.processor.process(batch)  # the store is unreachable: nothing is recorded
+    assert pipeline.processor.processed(LOG_NAME) is None
+    pipeline.query_write("ALTER TABLE eventstore.billing_events_away RENAME TO billing_events")
+    pipeline.process_all()
+    assert pipeline.query("SELECT count(*) FROM eventlog.dead_letters") == [(0,)]
+    assert pipeline.query("SELECT stripe_customer_id FROM billing.stripe_customers") == [
+        ("cus_Retry",)
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 
 import psycopg
@@ -113,3 +114,29 @@ def _as_role(dsn: str, role: str) -> str:
     params["user"] = role
     params.pop("password", None)
     return make_conninfo(**params)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "schema", ["eventlog", "billing", "eventstore_rebuild", "public", 'x"; DROP SCHEMA billing; --']
+)
+def test_replay_refuses_schemas_it_must_not_build_into(pipeline: Pipeline, schema: str) -> None:
+    result = replay(pipeline.dsn, "--schema", schema, "--restart")
+    assert result.returncode == 2
+    assert "give a new lowercase name" in result.stderr
+    assert pipeline.query("SELECT count(*) FROM eventlog.stripe_events")[0][0] > 0
+
+
+def test_a_swap_from_the_log_waits_for_the_processor_to_stop(pipeline: Pipeline) -> None:
+    stop = threading.Event()
+    following = pipeline.log.follow(lambda _: None, stop)
+    next(following)  # a processor holds the log
+    try:
+        result = replay(pipeline.dsn, "--from-log", "--swap")
+    finally:
+        stop.set()
+        following.close()
+    assert result.returncode == 2
+    assert "a processor is following the log" in result.stderr
+    assert pipeline.query("SELECT count(*) FROM pg_namespace WHERE nspname = 'eventstore'") == [
+        (1,)
+    ]

@@ -4,6 +4,7 @@ and any permutation with duplicates of one history converges to the in-order sta
 from __future__ import annotations
 
 import json
+from itertools import permutations
 from typing import Any
 
 from hypothesis import given
@@ -181,3 +182,38 @@ def test_any_order_with_duplicates_converges_to_the_in_order_state(
     for document in deliveries:
         shuffled.apply(json.loads(json.dumps(document)))
     assert shuffled.state(stripe_id) == in_order.state(stripe_id)
+
+
+def test_three_snapshots_in_one_second_give_one_state_in_every_order() -> None:
+    """Pairwise comparison on arrival is not transitive here (A before B by causality, B before
+    C by event id, C before A by rank); choosing from the whole set is."""
+    same_second = [
+        event(
+            "customer.subscription.updated",
+            subscription(status="past_due"),
+            created=500,
+            event_id="evt_a",
+            previous_attributes={"status": "trialing"},
+        ),
+        event(
+            "customer.subscription.updated",
+            subscription(status="active"),
+            created=500,
+            event_id="evt_b",
+            previous_attributes={"status": "past_due"},
+        ),
+        event(
+            "customer.subscription.updated",
+            subscription(status="active", quantity=5),
+            created=500,
+            event_id="evt_c",
+            previous_attributes={"items": {"data": []}},
+        ),
+    ]
+    states = []
+    for order in permutations(same_second):
+        memory = Memory()
+        for document in order:
+            memory.apply(document)
+        states.append(memory.state("sub_Test1"))
+    assert all(state == states[0] for state in states)

@@ -1,20 +1,21 @@
-"""Which of two snapshots of one Stripe object is the later one.
+"""Which snapshot of one Stripe object is its current state.
 
 Stripe's `created` has one-second resolution and deliveries arrive in any order, so arrival
-order means nothing. The rule, applied in this order:
-1. A terminal state never regresses: once current, only another terminal snapshot that is
-   later by the rules below may replace it.
+order means nothing. The current snapshot is a function of the *set* of snapshots seen, never
+of the order they came in (a rule applied pairwise on arrival is not, when three snapshots share
+a second), chosen thus:
+1. A terminal state never regresses: if any snapshot is terminal, only terminal ones compete.
 2. A later `created` wins.
-3. Within one second, causality: snapshot B follows A when B's `data.previous_attributes`
+3. Within that second, causality: snapshot B follows A when B's `data.previous_attributes`
    describe A (every compared attribute B says it had before equals A's value), and not the
-   reverse.
-4. Then the state rank of the object's status (a payment cannot un-succeed within a second).
-5. Finally the event id, so the choice is deterministic even when nothing else tells.
+   reverse. The snapshots of the second are put in causal order (a topological order).
+4. Where causality does not tell, the state rank of the object's status (a payment cannot
+   un-succeed within a second), then the event id, so the choice is deterministic.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,22 +45,33 @@ class StatusRules:
         return status in self.terminal
 
 
-def supersedes(incoming: Version, current: Version, rules: StatusRules) -> bool:
-    """True when `incoming` is a later state of the object than `current`."""
-    if incoming.stripe_event_id == current.stripe_event_id:
-        return False
-    if rules.is_terminal(current.status) and not rules.is_terminal(incoming.status):
-        return False
-    if incoming.created != current.created:
-        return incoming.created > current.created
-    incoming_follows, current_follows = _follows(incoming, current), _follows(current, incoming)
-    if incoming_follows != current_follows:
-        return incoming_follows
-    incoming_rank = rules.rank.get(incoming.status or "", 0)
-    current_rank = rules.rank.get(current.status or "", 0)
-    if incoming_rank != current_rank:
-        return incoming_rank > current_rank
-    return incoming.stripe_event_id > current.stripe_event_id
+def current(versions: Iterable[Version], rules: StatusRules) -> Version:
+    """The current one among the known snapshots of an object (or of one part of it)."""
+    known = list(versions)
+    terminal = [v for v in known if rules.is_terminal(v.status)]
+    candidates = terminal or known
+    latest = max(v.created for v in candidates)
+    return causal_order([v for v in candidates if v.created == latest], rules)[-1]
+
+
+def causal_order(versions: list[Version], rules: StatusRules) -> list[Version]:
+    """Snapshots of one second, earliest first: each after those it follows; where nothing
+    says, lower rank first, then event id (Kahn's algorithm with a deterministic pick)."""
+    remaining = sorted(
+        versions, key=lambda v: (rules.rank.get(v.status or "", 0), v.stripe_event_id)
+    )
+    ordered: list[Version] = []
+    while remaining:
+        ready = [
+            v for v in remaining if not any(_before(u, v) for u in remaining if u is not v)
+        ] or remaining  # a cycle in what the payloads claim: fall back to rank and id
+        ordered.append(ready[0])
+        remaining.remove(ready[0])
+    return ordered
+
+
+def _before(earlier: Version, later: Version) -> bool:
+    return _follows(later, earlier) and not _follows(earlier, later)
 
 
 def _follows(later: Version, earlier: Version) -> bool:

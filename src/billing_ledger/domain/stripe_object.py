@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from eventsourcing.domain import Aggregate
 
 from billing_ledger.domain.identity import stripe_uuid
-from billing_ledger.domain.ordering import StatusRules, Version, scalar_attributes, supersedes
+from billing_ledger.domain.ordering import StatusRules, Version, current, scalar_attributes
 from billing_ledger.schemas.envelope import StripeEvent
 
 T = TypeVar("T", bound="StripeObject")
@@ -76,8 +76,10 @@ class StripeObject(Aggregate):
             aggregate.livemode = self.livemode
             aggregate.stripe_id = self.stripe_id
             aggregate.parts = {}
+            aggregate.history = {}
             aggregate.applied = set()
-            aggregate._adopt(self)
+            aggregate._record(self)
+            aggregate.state = self.state
 
     class Revised(Aggregate.Event):
         """A later snapshot became current for one part of the object."""
@@ -99,7 +101,8 @@ class StripeObject(Aggregate):
         state: dict[str, Any]
 
         def apply(self, aggregate: Any) -> None:
-            aggregate._adopt(self)
+            aggregate._record(self)
+            aggregate.state = self.state
 
     class Backfilled(Aggregate.Event):
         """An older snapshot arrived late: it changes nothing now, but it is part of the object's
@@ -119,26 +122,26 @@ class StripeObject(Aggregate):
         part_state: dict[str, Any]
 
         def apply(self, aggregate: Any) -> None:
-            aggregate.applied.add(_applied_key(self.stripe_event_id, self.part_id))
+            aggregate._record(self)
 
     if TYPE_CHECKING:  # declared for type checkers only: annotations would become __init__ args
         account_id: str
         livemode: bool
         stripe_id: str
         parts: dict[str, Part]
+        history: dict[str, list[Part]]
         applied: set[str]
         state: dict[str, Any]
 
-    def _adopt(self, event: StripeObject.Recorded | StripeObject.Revised) -> None:
-        version = Version(
-            created=event.created,
-            stripe_event_id=event.stripe_event_id,
-            status=event.status,
-            attributes=event.attributes,
-            previous_attributes=event.previous_attributes,
-        )
-        self.parts[event.part_id] = Part(event.part_kind, version, event.part_state)
-        self.state = event.state
+    def _record(
+        self, event: StripeObject.Recorded | StripeObject.Revised | StripeObject.Backfilled
+    ) -> None:
+        """Add the event's snapshot to its part's history; the part's current snapshot is the
+        one the ordering rules pick from the whole history (see ordering.py)."""
+        snapshot = Part(event.part_kind, _version(event), event.part_state)
+        history = self.history.setdefault(event.part_id, [])
+        history.append(snapshot)
+        self.parts[event.part_id] = _current(history, self.PART_RULES)
         self.applied.add(_applied_key(event.stripe_event_id, event.part_id))
 
     @classmethod
@@ -153,8 +156,10 @@ class StripeObject(Aggregate):
     ) -> T:
         """Apply one snapshot to `existing` (or start the aggregate); returns the aggregate.
 
-        The aggregate gains a pending `Recorded`/`Revised` event if the snapshot became current,
-        a `Backfilled` one if it is an older state seen for the first time, none for a duplicate.
+        The aggregate gains a pending `Recorded`/`Revised` event if its current state changed
+        (the part's current snapshot is chosen from its whole history, so it may be an earlier
+        one that the new snapshot put in order), a `Backfilled` one if not, none for a
+        duplicate.
         """
         raw = event.data.object if snapshot.attributes is None else snapshot.attributes
         version = Version(
@@ -166,31 +171,7 @@ class StripeObject(Aggregate):
             if snapshot.attributes is None
             else {},
         )
-        if existing is not None:
-            if _applied_key(event.id, snapshot.stripe_id) in existing.applied:
-                return existing
-            current = existing.parts.get(snapshot.stripe_id)
-            rules = cls.PART_RULES.get(snapshot.kind, StatusRules())
-            if current is not None and not supersedes(version, current.version, rules):
-                existing.trigger_event(
-                    cls.Backfilled,
-                    timestamp=datetime.fromtimestamp(event.created, UTC),
-                    account_id=event.account_id,
-                    livemode=event.livemode,
-                    stripe_id=stripe_id,
-                    stripe_event_id=event.id,
-                    stripe_event_type=event.type,
-                    part_kind=snapshot.kind,
-                    part_id=snapshot.stripe_id,
-                    created=event.created,
-                    status=snapshot.status,
-                    attributes=dict(version.attributes),
-                    previous_attributes=dict(version.previous_attributes),
-                    part_state=snapshot.state,
-                )
-                return existing
-        parts = dict(existing.parts) if existing is not None else {}
-        parts[snapshot.stripe_id] = Part(snapshot.kind, version, snapshot.state)
+        incoming = Part(snapshot.kind, version, snapshot.state)
         fields: dict[str, Any] = {
             "account_id": event.account_id,
             "livemode": event.livemode,
@@ -204,9 +185,19 @@ class StripeObject(Aggregate):
             "attributes": dict(version.attributes),
             "previous_attributes": dict(version.previous_attributes),
             "part_state": snapshot.state,
-            "state": {**cls.view(stripe_id, parts), "updated": _latest(parts)},
         }
         timestamp = datetime.fromtimestamp(event.created, UTC)
+        if existing is not None and _applied_key(event.id, snapshot.stripe_id) in existing.applied:
+            return existing
+        parts = dict(existing.parts) if existing is not None else {}
+        history = existing.history.get(snapshot.stripe_id, []) if existing is not None else []
+        winner = _current([*history, incoming], cls.PART_RULES)
+        before = parts.get(snapshot.stripe_id)
+        if existing is not None and before is not None and winner.version == before.version:
+            existing.trigger_event(cls.Backfilled, timestamp=timestamp, **fields)
+            return existing
+        parts[snapshot.stripe_id] = winner
+        fields["state"] = {**cls.view(stripe_id, parts), "updated": _latest(parts)}
         if existing is None:
             return cls._create(
                 cls.Recorded,
@@ -224,6 +215,21 @@ def _latest(parts: Mapping[str, Part]) -> int:
     Not the timestamp of the last domain event, which depends on the order of delivery.
     """
     return max(part.version.created for part in parts.values())
+
+
+def _current(history: list[Part], rules: Mapping[str, StatusRules]) -> Part:
+    chosen = current([p.version for p in history], rules.get(history[0].kind, StatusRules()))
+    return next(p for p in history if p.version is chosen)
+
+
+def _version(event: Any) -> Version:
+    return Version(
+        created=event.created,
+        stripe_event_id=event.stripe_event_id,
+        status=event.status,
+        attributes=event.attributes,
+        previous_attributes=event.previous_attributes,
+    )
 
 
 def _applied_key(stripe_event_id: str, part_id: str) -> str:

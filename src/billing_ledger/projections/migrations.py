@@ -46,7 +46,7 @@ def migrate(conn: psycopg.Connection[Any], schema: str = READ_SCHEMA) -> list[st
         for name, text in migration_files():
             if name in done:
                 continue
-            conn.execute(text.replace("{schema}", f'"{schema}"').encode())
+            conn.execute(text.replace("{schema}", target.as_string(conn)).encode())
             conn.execute(
                 sql.SQL("INSERT INTO {}.schema_migrations (name) VALUES (%s)").format(target),
                 (name,),

@@ -25,7 +25,7 @@ from datetime import UTC, date, datetime
 from fractions import Fraction
 from typing import Any
 
-from billing_ledger.domain.ordering import Version, supersedes
+from billing_ledger.domain.ordering import Version, current
 from billing_ledger.domain.subscription import RULES as SUBSCRIPTION_RULES
 
 CONTRIBUTING = frozenset({"active", "past_due"})
@@ -124,14 +124,13 @@ def _forever_coupons(
 
 
 def effective(points: Iterable[Point], before: int) -> Point | None:
-    """The snapshot in force just before `before` (epoch seconds), by the aggregates' rules."""
-    best: Point | None = None
-    for point in sorted(points, key=lambda p: (p.version.created, p.version.stripe_event_id)):
-        if point.version.created >= before:
-            break
-        if best is None or supersedes(point.version, best.version, SUBSCRIPTION_RULES):
-            best = point
-    return best
+    """The snapshot in force just before `before` (epoch seconds): the aggregates' own choice
+    among the snapshots known by then, so MRR and the tables agree."""
+    known = [p for p in points if p.version.created < before]
+    if not known:
+        return None
+    chosen = current([p.version for p in known], SUBSCRIPTION_RULES)
+    return next(p for p in known if p.version is chosen)
 
 
 def month_start(epoch: int) -> date:

@@ -94,7 +94,7 @@ class Projector:
                 if not projected:
                     stop.wait(IDLE_SECONDS)
             except (PersistenceError, psycopg.OperationalError) as e:
-                log.warning("projector paused: %s: %s", type(e).__name__, e)
+                log.warning("projector paused: %s", type(e).__name__)
                 stop.wait(RETRY_SECONDS)
             except Exception:
                 # A bug must not kill the worker silently: say so loudly and keep retrying, so

@@ -18,6 +18,9 @@ class MalformedEvent(BillingLedgerError):
         self.reason = reason
 
 
+MAX_EPOCH_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z: what a timestamp can hold
+
+
 class EventData(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -32,7 +35,7 @@ class StripeEvent(BaseModel):
 
     id: str = Field(min_length=1)
     type: str = Field(min_length=1)
-    created: int
+    created: int = Field(ge=0, le=MAX_EPOCH_SECONDS)
     livemode: bool
     api_version: str | None = None
     account: str | None = None
@@ -50,18 +53,34 @@ class StripeEvent(BaseModel):
 
     @property
     def partition_key(self) -> str:
-        """`account:livemode:customer-or-object id`: one customer's events stay in order."""
+        """`account:livemode:owner`: the owner is the object whose aggregate the event changes
+        (a payment intent for its charges, refunds, disputes and invoice links; the customer for
+        what a customer owns), so each aggregate is written from one Kafka partition only and
+        its events stay in order there."""
         obj = self.data.object
-        customer = obj.get("customer") if obj.get("object") != "customer" else obj.get("id")
-        owner = customer if isinstance(customer, str) else self.object_id or self.id
-        return f"{self.account_id}:{str(self.livemode).lower()}:{owner}"
+        kind = obj.get("object")
+        target = obj.get("payment")
+        payment: dict[str, Any] = target if isinstance(target, dict) else {}
+        if kind in ("customer", "payment_intent"):
+            candidates = [obj.get("id")]
+        elif kind == "charge":
+            candidates = [obj.get("payment_intent"), obj.get("id")]
+        elif kind in ("refund", "dispute"):
+            candidates = [obj.get("payment_intent"), obj.get("charge")]
+        elif kind == "invoice_payment":
+            candidates = [payment.get("payment_intent"), payment.get("charge")]
+        else:
+            candidates = [obj.get("customer")]
+        owner = next((c for c in candidates if isinstance(c, str)), None) or self.object_id
+        return f"{self.account_id}:{str(self.livemode).lower()}:{owner or self.id}"
 
 
 def parse_event(body: bytes) -> StripeEvent:
     """Parse a raw webhook body into its envelope, or raise MalformedEvent naming why."""
     try:
         document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors;
+        # so are integers past Python's digit limit; deep nesting recurses
         raise MalformedEvent("body is not valid JSON") from None
     if not isinstance(document, dict):
         raise MalformedEvent("body is not a JSON object")
