@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -35,6 +36,10 @@ from billing_ledger.schemas.envelope import MalformedEvent, parse_event
 log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 1.0
+# Domain events written per transaction. The eventsourcing recorder inserts them with psycopg's
+# pipeline mode, which was seen to hang for good (client waiting in Pipeline.sync, server in
+# ClientRead) from about 500 events of ~2 KB in one insert; commits stay well below that.
+MAX_EVENTS_PER_COMMIT = 100
 
 
 class AlreadyReapplied(BillingLedgerError):
@@ -71,35 +76,40 @@ class Processor:
                 stop.wait(RETRY_SECONDS)
 
     def process(self, batch: list[LoggedEvent]) -> None:
-        """Apply one batch of one log name; its effects and its last position commit together."""
-        touched = Touched(self._app)
-        dead: list[tuple[LoggedEvent, str]] = []
-        outcomes: list[str] = []
+        """Apply one batch of one log name. Effects commit together with the position of the
+        last record they include, in chunks of at most MAX_EVENTS_PER_COMMIT domain events."""
+        chunk = _Chunk(Touched(self._app))
         for logged in batch:
             try:
-                outcome = self._apply(logged, touched)
+                outcome = self._apply(logged, chunk.touched)
             except (MalformedEvent, UnprocessableEvent) as e:
-                dead.append((logged, e.reason))
+                chunk.dead.append((logged, e.reason))
                 outcome = "dead_lettered"
             except (PersistenceError, psycopg.Error, LogUnavailable):
                 raise  # the infrastructure, not the record: retry the batch from its position
             except Exception as e:  # a bug must not stop the pipeline: keep the record aside
                 log.exception("cannot apply %s", logged.record.event_id)
-                dead.append((logged, f"internal error: {type(e).__name__}"))
+                chunk.dead.append((logged, f"internal error: {type(e).__name__}"))
                 outcome = "dead_lettered"
-            outcomes.append(outcome)
+            chunk.done.append((logged, outcome))
+            if chunk.touched.pending_count() >= MAX_EVENTS_PER_COMMIT:
+                self._commit(chunk)
+                chunk = _Chunk(Touched(self._app))
+        if chunk.done:
+            self._commit(chunk)
 
-        if dead:
-            self._dead_letter(dead)
-        last = batch[-1]
+    def _commit(self, chunk: _Chunk) -> None:
+        if chunk.dead:
+            self._dead_letter(chunk.dead)
+        last = chunk.done[-1][0]
         try:
             self._app.events.put(
-                touched.collect_events(), tracking=Tracking(last.log_name, last.position)
+                chunk.touched.collect_events(), tracking=Tracking(last.log_name, last.position)
             )
         except IntegrityError:
             log.warning("%s up to %s was already processed elsewhere", last.log_name, last.position)
             raise
-        for logged, outcome in zip(batch, outcomes, strict=True):
+        for logged, outcome in chunk.done:
             EVENTS_PROCESSED.labels(outcome).inc()
             log.info(
                 "event processed",
@@ -180,3 +190,12 @@ class Touched:
 
     def collect_events(self) -> list[Any]:
         return [event for a in self._by_id.values() for event in a.collect_events()]
+
+
+@dataclass
+class _Chunk:
+    """Records applied since the last commit: their aggregates, outcomes and dead letters."""
+
+    touched: Touched
+    done: list[tuple[LoggedEvent, str]] = field(default_factory=list)
+    dead: list[tuple[LoggedEvent, str]] = field(default_factory=list)

@@ -120,3 +120,12 @@ def test_a_database_failure_while_applying_retries_the_batch_instead_of_losing_i
     assert pipeline.query("SELECT stripe_customer_id FROM billing.stripe_customers") == [
         ("cus_Retry",)
     ]
+
+
+def test_a_large_batch_commits_in_chunks_with_their_positions(pipeline: Pipeline) -> None:
+    # One insert of ~500 domain events once hung psycopg's pipeline mode for good.
+    for n in range(600):
+        pipeline.deliver(event("customer.created", customer(f"cus_{n}")))
+    pipeline.processor.process(pipeline.log.read(0, 600))
+    assert pipeline.processor.processed(LOG_NAME) == 600
+    assert pipeline.query("SELECT count(*) FROM eventstore.billing_events") == [(600,)]
