@@ -17,11 +17,11 @@ from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 import psycopg
-from psycopg import sql
 
 from billing_ledger.ledger.accounts import Account
 from billing_ledger.ledger.entries import Entry, History, Line
 from billing_ledger.ledger.posting import DomainEvent, post, sources_of
+from billing_ledger.projections.sqltext import in_schema
 
 Cursor = psycopg.Cursor[Any]
 
@@ -66,11 +66,10 @@ class Journal:
     name = "journal"
 
     def __init__(self, schema: str) -> None:
-        target = sql.Identifier(schema)
-        self._posted = sql.SQL(POSTED).format(schema=target)
-        self._insert_entry = sql.SQL(INSERT_ENTRY).format(schema=target)
-        self._insert_line = sql.SQL(INSERT_LINE).format(schema=target)
-        self._insert_origin = sql.SQL(INSERT_ORIGIN).format(schema=target)
+        self._posted = in_schema(POSTED, schema)
+        self._insert_entry = in_schema(INSERT_ENTRY, schema)
+        self._insert_line = in_schema(INSERT_LINE, schema)
+        self._insert_origin = in_schema(INSERT_ORIGIN, schema)
 
     def project(self, cur: Cursor, event: object) -> None:
         if not isinstance(event, DomainEvent):

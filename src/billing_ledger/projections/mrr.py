@@ -13,7 +13,6 @@ from datetime import date
 from typing import Any
 
 import psycopg
-from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from billing_ledger.domain.discount import Coupon, Discount
@@ -27,6 +26,7 @@ from billing_ledger.projections.mrr_rules import (
     months,
     movements,
 )
+from billing_ledger.projections.sqltext import in_schema
 
 Cursor = psycopg.Cursor[Any]
 Scope = tuple[str, bool]  # (account_id, livemode)
@@ -38,12 +38,12 @@ class MrrProjection:
     name = "mrr"
 
     def __init__(self, schema: str) -> None:
-        self._schema = sql.Identifier(schema)
+        self._schema_name = schema
         self._dirty_customers: set[tuple[str, bool, str]] = set()
         self._dirty_scopes: set[Scope] = set()
 
-    def _sql(self, text: str) -> sql.Composed:
-        return sql.SQL(text).format(s=self._schema)
+    def _sql(self, text: str) -> str:
+        return in_schema(text, self._schema_name)
 
     def project(self, cur: Cursor, event: object) -> None:
         if not isinstance(
@@ -73,8 +73,9 @@ class MrrProjection:
         month = month_start(created)
         row = cur.execute(
             self._sql(
-                "INSERT INTO {s}.mrr_horizon AS h (account_id, livemode, first_month, last_month) "
-                "VALUES (%s, %s, %s, %s) ON CONFLICT (account_id, livemode) DO UPDATE SET "
+                "INSERT INTO {schema}.mrr_horizon AS h "
+                "(account_id, livemode, first_month, last_month) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (account_id, livemode) DO UPDATE SET "
                 "first_month = CASE WHEN EXCLUDED.first_month IS NULL THEN h.first_month "
                 "ELSE LEAST(h.first_month, EXCLUDED.first_month) END, "
                 "last_month = GREATEST(h.last_month, EXCLUDED.last_month) "
@@ -92,7 +93,7 @@ class MrrProjection:
         discount_ids = [d["id"] for d in state.get("discounts", [])]
         cur.execute(
             self._sql(
-                "INSERT INTO {s}.mrr_points (subscription_id, stripe_event_id, account_id, "
+                "INSERT INTO {schema}.mrr_points (subscription_id, stripe_event_id, account_id, "
                 "livemode, customer_id, created, status, attributes, previous_attributes, state, "
                 "discount_ids) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
                 "ON CONFLICT DO NOTHING"
@@ -116,7 +117,7 @@ class MrrProjection:
     def _coupon(self, cur: Cursor, event: Any) -> None:
         cur.execute(
             self._sql(
-                "INSERT INTO {s}.mrr_coupons (account_id, livemode, stripe_coupon_id, coupon) "
+                "INSERT INTO {schema}.mrr_coupons (account_id, livemode, stripe_coupon_id, coupon) "
                 "VALUES (%s, %s, %s, %s) ON CONFLICT (account_id, livemode, stripe_coupon_id) "
                 "DO UPDATE SET coupon = EXCLUDED.coupon"
             ),
@@ -126,7 +127,7 @@ class MrrProjection:
             row[0]
             for row in cur.execute(
                 self._sql(
-                    "SELECT stripe_discount_id FROM {s}.mrr_discounts "
+                    "SELECT stripe_discount_id FROM {schema}.mrr_discounts "
                     "WHERE account_id = %s AND livemode = %s AND coupon_id = %s"
                 ),
                 (event.account_id, event.livemode, event.stripe_id),
@@ -139,7 +140,7 @@ class MrrProjection:
         coupon = state["coupon"]
         cur.execute(
             self._sql(
-                "INSERT INTO {s}.mrr_discounts (account_id, livemode, stripe_discount_id, "
+                "INSERT INTO {schema}.mrr_discounts (account_id, livemode, stripe_discount_id, "
                 "coupon_id, coupon) VALUES (%s, %s, %s, %s, %s) ON CONFLICT "
                 "(account_id, livemode, stripe_discount_id) DO UPDATE SET "
                 "coupon_id = EXCLUDED.coupon_id, coupon = EXCLUDED.coupon"
@@ -160,7 +161,7 @@ class MrrProjection:
             return
         for (customer,) in cur.execute(
             self._sql(
-                "SELECT DISTINCT customer_id FROM {s}.mrr_points WHERE account_id = %s "
+                "SELECT DISTINCT customer_id FROM {schema}.mrr_points WHERE account_id = %s "
                 "AND livemode = %s AND discount_ids && %s"
             ),
             (event.account_id, event.livemode, discount_ids),
@@ -173,7 +174,7 @@ class MrrProjection:
         rows = cur.execute(
             self._sql(
                 "SELECT subscription_id, created, stripe_event_id, status, attributes, "
-                "previous_attributes, state, discount_ids FROM {s}.mrr_points "
+                "previous_attributes, state, discount_ids FROM {schema}.mrr_points "
                 "WHERE account_id = %s AND livemode = %s AND customer_id = %s"
             ),
             (account_id, livemode, customer),
@@ -189,7 +190,7 @@ class MrrProjection:
         series = customer_month_ends(by_subscription, coupons.get, last_month)
         cur.execute(
             self._sql(
-                "DELETE FROM {s}.mrr_movements WHERE account_id = %s AND livemode = %s "
+                "DELETE FROM {schema}.mrr_movements WHERE account_id = %s AND livemode = %s "
                 "AND customer_id = %s"
             ),
             (account_id, livemode, customer),
@@ -198,7 +199,7 @@ class MrrProjection:
         if found:
             cur.executemany(
                 self._sql(
-                    "INSERT INTO {s}.mrr_movements (account_id, livemode, month, currency, "
+                    "INSERT INTO {schema}.mrr_movements (account_id, livemode, month, currency, "
                     "customer_id, kind, amount_cents) VALUES (%s, %s, %s, %s, %s, %s, %s)"
                 ),
                 [
@@ -215,7 +216,7 @@ class MrrProjection:
         rows = cur.execute(
             self._sql(
                 "SELECT d.stripe_discount_id, coalesce(d.coupon, c.coupon) "
-                "FROM {s}.mrr_discounts d LEFT JOIN {s}.mrr_coupons c "
+                "FROM {schema}.mrr_discounts d LEFT JOIN {schema}.mrr_coupons c "
                 "ON c.account_id = d.account_id AND c.livemode = d.livemode "
                 "AND c.stripe_coupon_id = d.coupon_id "
                 "WHERE d.account_id = %s AND d.livemode = %s AND d.stripe_discount_id = ANY(%s)"
@@ -227,7 +228,8 @@ class MrrProjection:
     def _last_month(self, cur: Cursor, account_id: str, livemode: bool) -> date:
         row = cur.execute(
             self._sql(
-                "SELECT last_month FROM {s}.mrr_horizon WHERE account_id = %s AND livemode = %s"
+                "SELECT last_month FROM {schema}.mrr_horizon "
+                "WHERE account_id = %s AND livemode = %s"
             ),
             (account_id, livemode),
         ).fetchone()
@@ -238,13 +240,14 @@ class MrrProjection:
     def _recompute_monthly(self, cur: Cursor, scope: Scope) -> None:
         horizon = cur.execute(
             self._sql(
-                "SELECT first_month, last_month FROM {s}.mrr_horizon "
+                "SELECT first_month, last_month FROM {schema}.mrr_horizon "
                 "WHERE account_id = %s AND livemode = %s"
             ),
             scope,
         ).fetchone()
         cur.execute(
-            self._sql("DELETE FROM {s}.mrr_monthly WHERE account_id = %s AND livemode = %s"), scope
+            self._sql("DELETE FROM {schema}.mrr_monthly WHERE account_id = %s AND livemode = %s"),
+            scope,
         )
         if horizon is None or horizon[0] is None:
             return
@@ -252,7 +255,7 @@ class MrrProjection:
             self._sql(
                 "SELECT currency, month, sum(amount_cents), sum(CASE WHEN kind IN "
                 "('new', 'reactivation') THEN 1 WHEN kind = 'churn' THEN -1 ELSE 0 END) "
-                "FROM {s}.mrr_movements WHERE account_id = %s AND livemode = %s "
+                "FROM {schema}.mrr_movements WHERE account_id = %s AND livemode = %s "
                 "GROUP BY currency, month"
             ),
             scope,
@@ -270,7 +273,7 @@ class MrrProjection:
         if rows:
             cur.executemany(
                 self._sql(
-                    "INSERT INTO {s}.mrr_monthly (account_id, livemode, month, currency, "
+                    "INSERT INTO {schema}.mrr_monthly (account_id, livemode, month, currency, "
                     "mrr_cents, customers) VALUES (%s, %s, %s, %s, %s, %s)"
                 ),
                 rows,

@@ -14,11 +14,11 @@ from typing import Any, Protocol
 
 import psycopg
 from eventsourcing.persistence import PersistenceError
-from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from billing_ledger.application import BillingApplication
 from billing_ledger.metrics import PROJECTOR_LAG, PROJECTOR_POSITION
+from billing_ledger.projections.sqltext import in_schema
 
 log = logging.getLogger(__name__)
 
@@ -63,12 +63,11 @@ class Projector:
         self._app = app
         self._pool = pool
         self._projection = projection
-        target = sql.Identifier(schema)
-        self._ddl = sql.SQL(TRACKING_DDL).format(schema=target)
-        self._start = sql.SQL(START_POSITION).format(schema=target)
-        self._read = sql.SQL(READ_POSITION).format(schema=target)
-        self._lock = sql.SQL(LOCK_POSITION).format(schema=target)
-        self._write = sql.SQL(WRITE_POSITION).format(schema=target)
+        self._ddl = in_schema(TRACKING_DDL, schema)
+        self._start = in_schema(START_POSITION, schema)
+        self._read = in_schema(READ_POSITION, schema)
+        self._lock = in_schema(LOCK_POSITION, schema)
+        self._write = in_schema(WRITE_POSITION, schema)
 
     def create_tables(self) -> None:
         with self._pool.connection() as conn:

@@ -26,6 +26,11 @@ from billing_ledger.domain.payment import Payment
 from billing_ledger.domain.payment_method import PaymentMethod
 from billing_ledger.domain.stripe_object import StripeObject
 from billing_ledger.domain.subscription import Subscription
+from billing_ledger.projections.sqltext import in_schema
+
+LINK_PAYMENT_TO_INVOICE = "UPDATE {schema}.payment_transactions SET invoice_id = %s WHERE id = %s"
+INVOICE_OF_PAYMENT = "SELECT invoice_id FROM {schema}.payment_transactions WHERE id = %s"
+SUBSCRIPTION_OF_INVOICE = "SELECT subscription_id FROM {schema}.invoices WHERE id = %s"
 
 Snapshot = StripeObject.Recorded | StripeObject.Revised
 Cursor = psycopg.Cursor[Any]
@@ -38,7 +43,6 @@ class BillingTables:
 
     def __init__(self, schema: str) -> None:
         self._schema_name = schema
-        self._schema = sql.Identifier(schema)
 
     def project(self, cur: Cursor, event: object) -> None:
         if not isinstance(event, StripeObject.Recorded | StripeObject.Revised):
@@ -120,10 +124,11 @@ class BillingTables:
             for item in state["items"]
         ]
         cur.execute(
-            sql.SQL(
-                "DELETE FROM {}.subscription_items "
-                "WHERE subscription_id = %s AND NOT (id = ANY(%s))"
-            ).format(self._schema),
+            in_schema(
+                "DELETE FROM {schema}.subscription_items "
+                "WHERE subscription_id = %s AND NOT (id = ANY(%s))",
+                self._schema_name,
+            ),
             (identity["id"], [item["id"] for item in items]),
         )
         for item in items:
@@ -161,16 +166,15 @@ class BillingTables:
         # Payments that arrived first: link them (older API versions name the intent here).
         if state["payment_intent"]:
             cur.execute(
-                sql.SQL("UPDATE {}.payment_transactions SET invoice_id = %s WHERE id = %s").format(
-                    self._schema
-                ),
+                in_schema(LINK_PAYMENT_TO_INVOICE, self._schema_name),
                 (identity["id"], _ref(event, state["payment_intent"])),
             )
         cur.execute(
-            sql.SQL(
-                "UPDATE {}.payment_transactions SET subscription_id = %s "
-                "WHERE invoice_id = %s AND subscription_id IS DISTINCT FROM %s"
-            ).format(self._schema),
+            in_schema(
+                "UPDATE {schema}.payment_transactions SET subscription_id = %s "
+                "WHERE invoice_id = %s AND subscription_id IS DISTINCT FROM %s",
+                self._schema_name,
+            ),
             (subscription_id, identity["id"], subscription_id),
         )
 
@@ -268,9 +272,7 @@ class BillingTables:
     def _invoice_naming(self, cur: Cursor, payment_id: UUID) -> UUID | None:
         """An invoice that arrived first and named this payment (older API versions)."""
         row = cur.execute(
-            sql.SQL("SELECT invoice_id FROM {}.payment_transactions WHERE id = %s").format(
-                self._schema
-            ),
+            in_schema(INVOICE_OF_PAYMENT, self._schema_name),
             (payment_id,),
         ).fetchone()
         return row[0] if row else None
@@ -279,7 +281,7 @@ class BillingTables:
         if invoice_id is None:
             return None
         row = cur.execute(
-            sql.SQL("SELECT subscription_id FROM {}.invoices WHERE id = %s").format(self._schema),
+            in_schema(SUBSCRIPTION_OF_INVOICE, self._schema_name),
             (invoice_id,),
         ).fetchone()
         return row[0] if row else None
@@ -289,14 +291,18 @@ class BillingTables:
 
 
 @cache
-def _upsert_statement(schema: str, table: str, columns: tuple[str, ...]) -> sql.Composed:
+def _upsert_statement(schema: str, table: str, columns: tuple[str, ...]) -> str:
     names = [sql.Identifier(column) for column in columns]
-    return sql.SQL("INSERT INTO {}.{} ({}) VALUES ({}) ON CONFLICT (id) DO UPDATE SET {}").format(
-        sql.Identifier(schema),
-        sql.Identifier(table),
-        sql.SQL(", ").join(names),
-        sql.SQL(", ").join(sql.Placeholder() * len(names)),
-        sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(name) for name in names[1:]),
+    return (
+        sql.SQL("INSERT INTO {}.{} ({}) VALUES ({}) ON CONFLICT (id) DO UPDATE SET {}")
+        .format(
+            sql.Identifier(schema),
+            sql.Identifier(table),
+            sql.SQL(", ").join(names),
+            sql.SQL(", ").join(sql.Placeholder() * len(names)),
+            sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(name) for name in names[1:]),
+        )
+        .as_string()
     )
 
 
