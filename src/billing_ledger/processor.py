@@ -33,6 +33,10 @@ from billing_ledger.schemas.envelope import MalformedEvent, parse_event
 log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 1.0
+# Records per transaction. Each record's domain events carry whole Stripe snapshots (several
+# KB); eventsourcing writes them in one psycopg pipeline, which can deadlock on a few MB of
+# parameters (psycopg/psycopg#685): 500 realistic records hung the processor for good.
+BATCH_SIZE = 100
 
 DEAD_LETTERS_DDL = """
 CREATE TABLE IF NOT EXISTS eventlog.dead_letters (
@@ -72,7 +76,7 @@ class Processor:
         """Follow the log until `stop` is set; outages are waited out, never fatal."""
         while not stop.is_set():
             try:
-                for batch in self._log.follow(self.processed, stop):
+                for batch in self._log.follow(self.processed, stop, BATCH_SIZE):
                     self.process(batch)
             except (LogUnavailable, PersistenceError, psycopg.OperationalError) as e:
                 # A conflicting writer (IntegrityError) or an outage: start again from the
