@@ -40,6 +40,7 @@ from tests.e2e.cli import free_port
 from tests.stripe_events import SECRET
 
 LUA = Path(__file__).with_name("wrk_bodies.lua")
+ROOT = Path(__file__).resolve().parent.parent
 STARTUP_SECONDS = 60
 
 
@@ -128,6 +129,7 @@ def serving(target: str, server_url: str, kafka: str) -> Iterator[str]:
                 "KAFKA_BOOTSTRAP_SERVERS": kafka,
                 "KAFKA_TOPIC": f"bench.stripe.events.{uuid4().hex[:8]}",
             }
+        env["PYTHONPATH"] = str(ROOT)
         process = subprocess.Popen(
             ["taskset", "-c", "0", *command], env=env, cwd=workdir, stdout=subprocess.DEVNULL
         )

@@ -40,7 +40,7 @@ from benchmarks.infra import (
 from billing_ledger.application import EVENT_STORE_SCHEMA, BillingApplication
 from billing_ledger.database import eventsourcing_env
 from billing_ledger.eventlog.postgres import LOG_NAME, PostgresEventLog
-from billing_ledger.processor import Processor
+from billing_ledger.processor import BATCH_SIZE, Processor
 from billing_ledger.projections.catalog import read_projections
 from billing_ledger.projections.migrations import READ_SCHEMA, migrate
 from billing_ledger.projections.projector import Projector
@@ -158,7 +158,7 @@ def stages(dsn: str, count: int) -> None:
     _time(watch, "domain-event write", app.events, "put")
     stop = threading.Event()
     started = time.perf_counter()
-    for batch in event_log.follow(processor.processed, stop):
+    for batch in event_log.follow(processor.processed, stop, BATCH_SIZE):
         processor.process(batch)
         if batch[-1].position >= count:
             stop.set()
