@@ -6,15 +6,24 @@ and commit first; a reader that saw 8 and moved on would never see 7. As the eve
 library does for its notification log, every append takes an EXCLUSIVE lock on the table (which
 does not block readers), so positions are drawn and committed in one order.
 
+Group commit: concurrent `append` calls share one transaction. Callers queue their record and
+wait on their own future; one writer thread drains the queue, inserts everything it found in
+one transaction (still under the EXCLUSIVE lock, in queue order) and answers each caller only
+after that commit. If the transaction fails, exactly the callers of that batch get
+LogUnavailable, and none of their records is stored. One round trip per batch, not per request.
+
 Only one processor may follow the log at a time: `follow` holds a session advisory lock and
 waits (as a standby) while another process holds it.
 """
 
 from __future__ import annotations
 
+import logging
+import queue
 import threading
 from collections.abc import Generator, Iterator, Mapping
-from dataclasses import replace
+from concurrent.futures import Future
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import psycopg
@@ -29,12 +38,15 @@ from billing_ledger.eventlog.port import (
     PositionLookup,
 )
 
+log = logging.getLogger(__name__)
+
 SCHEMA = "eventlog"
 TABLE = "stripe_events"
 LOG_NAME = TABLE
 CHANNEL = "eventlog_stripe_events"
 FOLLOWER_LOCK_KEY = 0x5742_4C47  # advisory lock id of "the processor of the Postgres log"
 IDLE_WAIT_SECONDS = 0.5
+MAX_BATCH = 500  # records per group commit
 
 CREATE_STATEMENTS = (
     f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}",
@@ -72,12 +84,24 @@ SELECT_AFTER = (
 )
 
 
+@dataclass
+class _Append:
+    record: EventRecord
+    done: Future[None] = field(default_factory=Future)
+
+
 class PostgresEventLog(EventLog):
     def __init__(self, conninfo: str, pool_size: int = 8) -> None:
         self._conninfo = conninfo
         self._pool = ConnectionPool(
             conninfo, min_size=1, max_size=pool_size, open=False, timeout=5.0
         )
+        self._queue: queue.SimpleQueue[_Append | None] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._writer_lock = threading.Lock()
+        self._closed = False
+        self.commits = 0
+        """Transactions committed by `append` so far (each holds one batch of records)."""
 
     def open(self) -> None:
         """Connect and create the log table if missing (idempotent)."""
@@ -96,26 +120,61 @@ class PostgresEventLog(EventLog):
             raise LogUnavailable(f"Postgres log unavailable: {e}") from e
 
     def append(self, record: EventRecord) -> None:
-        try:
-            with self._pool.connection() as conn, conn.transaction():
-                conn.execute(sql.SQL(f"LOCK TABLE {SCHEMA}.{TABLE} IN EXCLUSIVE MODE"))
-                conn.execute(
-                    INSERT,
-                    (
-                        record.event_id,
-                        record.event_type,
-                        record.created,
-                        record.livemode,
-                        record.account,
-                        record.api_version,
-                        record.received_at,
-                        record.partition_key,
-                        record.body,
-                    ),
+        pending = _Append(record)
+        with self._writer_lock:
+            if self._closed:
+                raise LogUnavailable("Postgres log is closed")
+            if self._writer is None:
+                self._writer = threading.Thread(
+                    target=self._write_batches, name="eventlog-writer", daemon=True
                 )
-                conn.execute(sql.SQL(f"NOTIFY {CHANNEL}"))
-        except (psycopg.OperationalError, PoolTimeout) as e:
-            raise LogUnavailable("Postgres log unavailable") from e
+                self._writer.start()
+            self._queue.put(pending)
+        pending.done.result()
+
+    @property
+    def queued(self) -> int:
+        """Appends waiting for the writer (not yet taken into a batch)."""
+        return self._queue.qsize()
+
+    def _write_batches(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < MAX_BATCH:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._queue.put(None)  # stop once this batch is answered
+                    break
+                batch.append(more)
+            self._commit(batch)
+
+    def _commit(self, batch: list[_Append]) -> None:
+        """Store `batch` in one transaction, then answer every caller in it."""
+        try:
+            with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+                cur.execute(sql.SQL(f"LOCK TABLE {SCHEMA}.{TABLE} IN EXCLUSIVE MODE"))
+                cur.executemany(INSERT, [_row(pending.record) for pending in batch])
+                cur.execute(sql.SQL(f"NOTIFY {CHANNEL}"))
+        except (psycopg.Error, PoolTimeout) as e:
+            cause: Exception = e
+        except Exception as e:  # a bug: tell the callers rather than leave them waiting
+            log.exception("appending a batch of %d records failed", len(batch))
+            cause = e
+        else:
+            self.commits += 1
+            for pending in batch:
+                pending.done.set_result(None)
+            return
+        for pending in batch:
+            failure = LogUnavailable("Postgres log unavailable")
+            failure.__cause__ = cause
+            pending.done.set_exception(failure)
 
     def read(self, after: int, limit: int) -> list[LoggedEvent]:
         """Records with a position greater than `after`, in position order."""
@@ -182,7 +241,29 @@ class PostgresEventLog(EventLog):
             raise LogUnavailable("Postgres log unavailable") from e
 
     def close(self) -> None:
+        """Answer every queued append, stop the writer, release the connections."""
+        with self._writer_lock:
+            self._closed = True
+            writer, self._writer = self._writer, None
+            if writer is not None:
+                self._queue.put(None)
+        if writer is not None:
+            writer.join()
         self._pool.close()
+
+
+def _row(record: EventRecord) -> tuple[Any, ...]:
+    return (
+        record.event_id,
+        record.event_type,
+        record.created,
+        record.livemode,
+        record.account,
+        record.api_version,
+        record.received_at,
+        record.partition_key,
+        record.body,
+    )
 
 
 def _logged(row: tuple[Any, ...]) -> LoggedEvent:

@@ -1,0 +1,128 @@
+"""What every benchmark needs: a PostgreSQL server, fresh databases, loading a history into the
+Postgres log, and a description of the conditions a figure was measured under."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from uuid import uuid4
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from benchmarks.history import Shape, bodies
+from billing_ledger.database import database_url
+from billing_ledger.eventlog.postgres import SCHEMA, TABLE, PostgresEventLog
+from billing_ledger.schemas.envelope import parse_event
+from billing_ledger.settings import Settings
+
+DEFAULT_HOME = Path(os.environ.get("BENCH_HOME", "/tmp/billing-ledger-bench"))
+
+
+@contextmanager
+def postgres_server() -> Iterator[str]:
+    """DATABASE_URL if set, else an embedded server under BENCH_HOME (kept between runs)."""
+    given = os.environ.get("DATABASE_URL")
+    if given:
+        yield given
+        return
+    with database_url(Settings(BILLING_LEDGER_HOME=DEFAULT_HOME)) as url:
+        yield url
+
+
+@contextmanager
+def fresh_database(server_url: str, template: str | None = None) -> Iterator[str]:
+    """A new database on `server_url` (a copy of `template` if given), dropped afterwards."""
+    name = f"bench_{uuid4().hex[:12]}"
+    create_database(server_url, name, template)
+    try:
+        yield with_dbname(server_url, name)
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def create_database(server_url: str, name: str, template: str | None = None) -> None:
+    suffix = f' TEMPLATE "{template}"' if template else ""
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"{suffix}')
+
+
+def with_dbname(server_url: str, name: str) -> str:
+    params = conninfo_to_dict(server_url)
+    params["dbname"] = name
+    return make_conninfo(**params)  # type: ignore[arg-type]
+
+
+def load_log(dsn: str, shape: Shape, limit: int) -> int:
+    """COPY the history into the Postgres log table as ingest would have appended it."""
+    event_log = PostgresEventLog(dsn)
+    event_log.open()
+    event_log.close()
+    received = datetime(2026, 1, 1, tzinfo=UTC)
+    count = 0
+    columns = (
+        "event_id, event_type, created, livemode, account, api_version, received_at, "
+        "partition_key, body"
+    )
+    with psycopg.connect(dsn) as conn, conn.cursor() as cur:
+        with cur.copy(f"COPY {SCHEMA}.{TABLE} ({columns}) FROM STDIN") as copy:
+            for body in bodies(shape, limit):
+                event = parse_event(body)
+                copy.write_row(
+                    (
+                        event.id,
+                        event.type,
+                        event.created,
+                        event.livemode,
+                        event.account_id,
+                        event.api_version,
+                        received,
+                        event.partition_key,
+                        body,
+                    )
+                )
+                count += 1
+    return count
+
+
+def conditions() -> str:
+    """The machine and moment a figure was measured on."""
+    cpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+    model = next(
+        (line.split(":", 1)[1].strip() for line in cpu.splitlines() if "Model name" in line), "?"
+    )
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M}Z  nproc={os.cpu_count()}  cpu={model}  "
+        f"python={platform.python_version()}  loadavg={load}"
+    )
+
+
+def peak_rss_mib(pid: int) -> float:
+    """The peak resident set size of a running process (VmHWM), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class Stopwatch:
+    """Accumulates the time spent in named stages."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started

@@ -1,0 +1,228 @@
+"""Ingest benchmark: signed ~3 KB webhooks posted at a fixed concurrency with wrk.
+
+    python -m benchmarks.ingest --duration 30 --concurrency 64 --runs 3
+
+Targets, in each run: a bare Starlette endpoint that answers 200 (the ceiling), then
+`billing-ledger ingest` with the Postgres log, then with the Kafka log (KAFKA_BOOTSTRAP_SERVERS,
+default 127.0.0.1:9092, a topic of its own per run). Bodies come from benchmarks/history.py and
+are signed when each target starts (Stripe-Signature timestamps must be within 300 s).
+
+Placement on a 2-core machine: the server process is pinned to CPU 0 and wrk to CPU 1
+(taskset); PostgreSQL and the Kafka JVM are not pinned and share both cores.
+Prints accepted events/s (2xx only), p50/p99 latency and the ratio to the bare ceiling;
+with several runs, the median of each figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from uuid import uuid4
+
+import httpx
+
+from benchmarks.history import Shape, bodies
+from benchmarks.infra import conditions, fresh_database, postgres_server
+from billing_ledger.ingest.signature import sign
+from tests.e2e.cli import free_port
+from tests.stripe_events import SECRET
+
+LUA = Path(__file__).with_name("wrk_bodies.lua")
+ROOT = Path(__file__).resolve().parent.parent
+STARTUP_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Figures:
+    accepted_per_second: float
+    p50_ms: float
+    p99_ms: float
+    refused: int
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=30, help="seconds per target")
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--bodies", type=int, default=20_000, help="distinct events sent")
+    parser.add_argument("--targets", default="bare,postgres,kafka")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed: apt-get install -y wrk")
+    kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    print(f"ingest benchmark  {conditions()}")
+    print(
+        f"wrk -t2 -c{args.concurrency} -d{args.duration}s on CPU 1; server on CPU 0; "
+        f"{args.bodies} distinct bodies"
+    )
+    documents = list(bodies(Shape(seed=11, customers=max(1, args.bodies // 50)), args.bodies))
+    print(f"mean body {sum(map(len, documents)) / len(documents):,.0f} bytes")
+    results: dict[str, list[Figures]] = {}
+    targets = args.targets.split(",")
+    with postgres_server() as server:
+        for run in range(args.runs):
+            for target in targets:
+                with serving(target, server, kafka) as url:
+                    figures = load(url, documents, args.duration, args.concurrency)
+                results.setdefault(target, []).append(figures)
+                print(f"run {run + 1} {target:<9} {describe(figures)}", flush=True)
+    print(f"median of {args.runs} run(s):")
+    ceiling = _median(results.get("bare", []))
+    for target in targets:
+        median = _median(results[target])
+        ratio = (
+            f"  ratio to bare {median.accepted_per_second / ceiling.accepted_per_second:.2f}"
+            if ceiling.accepted_per_second
+            else ""
+        )
+        print(f"  {target:<9} {describe(median)}{ratio}")
+    return 0
+
+
+def describe(f: Figures) -> str:
+    return (
+        f"{f.accepted_per_second:8,.0f} accepted/s  p50 {f.p50_ms:6.1f} ms  "
+        f"p99 {f.p99_ms:6.1f} ms  refused {f.refused}"
+    )
+
+
+def _median(figures: list[Figures]) -> Figures:
+    if not figures:
+        return Figures(0, 0, 0, 0)
+    return Figures(
+        statistics.median(f.accepted_per_second for f in figures),
+        statistics.median(f.p50_ms for f in figures),
+        statistics.median(f.p99_ms for f in figures),
+        int(statistics.median(f.refused for f in figures)),
+    )
+
+
+@contextmanager
+def serving(target: str, server_url: str, kafka: str) -> Iterator[str]:
+    """Start the target pinned to CPU 0; yield its base URL; stop it."""
+    port = free_port()
+    with tempfile.TemporaryDirectory() as workdir, _database(target, server_url) as dsn:
+        if target == "bare":
+            command = [sys.executable, "-m", "benchmarks.bare_app", str(port)]
+            env = dict(os.environ)
+        else:
+            command = [sys.executable, "-m", "billing_ledger", "ingest"]
+            env = {
+                **os.environ,
+                "STRIPE_WEBHOOK_SECRETS": SECRET,
+                "PORT": str(port),
+                "DATABASE_URL": dsn,
+                "EVENT_LOG": target,
+                "KAFKA_BOOTSTRAP_SERVERS": kafka,
+                "KAFKA_TOPIC": f"bench.stripe.events.{uuid4().hex[:8]}",
+            }
+        env["PYTHONPATH"] = str(ROOT)
+        process = subprocess.Popen(
+            ["taskset", "-c", "0", *command], env=env, cwd=workdir, stdout=subprocess.DEVNULL
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_ready(process, url)
+            yield url
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=60)
+
+
+@contextmanager
+def _database(target: str, server_url: str) -> Iterator[str]:
+    if target == "bare":
+        yield ""
+        return
+    with fresh_database(server_url) as dsn:
+        yield dsn
+
+
+def _wait_ready(process: subprocess.Popen[bytes], url: str) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server exited with {process.returncode}")
+        try:
+            httpx.post(f"{url}/webhooks/stripe", content=b"{}", timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise SystemExit("server did not start")
+
+
+def load(url: str, documents: list[bytes], duration: int, concurrency: int) -> Figures:
+    """Sign every body now, then let wrk post them for `duration` seconds."""
+    now = int(time.time())
+    with tempfile.NamedTemporaryFile("wb", suffix=".tsv", delete=False) as sink:
+        for body in documents:
+            sink.write(sign(body, SECRET, now).encode() + b"\t" + body + b"\n")
+    try:
+        output = subprocess.run(
+            [
+                "taskset",
+                "-c",
+                "1",
+                "wrk",
+                "-t2",
+                f"-c{concurrency}",
+                f"-d{duration}s",
+                "--latency",
+                "--timeout",
+                "10s",
+                "-s",
+                str(LUA),
+                url,
+            ],
+            env={**os.environ, "BODIES": sink.name},
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=duration + 120,
+        ).stdout
+    finally:
+        os.unlink(sink.name)
+    return _parse(output, duration)
+
+
+def _parse(output: str, duration: int) -> Figures:
+    total = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    seconds = re.search(r"requests in ([\d.]+)(m?s)", output)
+    elapsed = float(seconds.group(1)) if seconds else float(duration)
+    if seconds and seconds.group(2) == "ms":
+        elapsed /= 1000
+    refused_match = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    errors = re.search(r"Socket errors: .*timeout (\d+)", output)
+    refused = int(refused_match.group(1)) if refused_match else 0
+    refused += int(errors.group(1)) if errors else 0
+    return Figures(
+        (total - refused) / elapsed,
+        _latency(output, "50%"),
+        _latency(output, "99%"),
+        refused,
+    )
+
+
+def _latency(output: str, percentile: str) -> float:
+    match = re.search(rf"^\s+{percentile}\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE)
+    if match is None:
+        return float("nan")
+    value, unit = float(match.group(1)), match.group(2)
+    return value * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

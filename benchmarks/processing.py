@@ -1,0 +1,198 @@
+"""Processing benchmark: N generated events from the Postgres log to the final `billing` tables.
+
+    python -m benchmarks.processing --events 100000
+
+1. Generates the history (benchmarks/history.py) and COPYs it into the log table of a fresh
+   database, as ingest would have appended it (reported, not part of the figures).
+2. End to end: runs the real `billing-ledger process` over that log and waits until the
+   processor has applied the last record and every projector has projected the last domain
+   event; reports events/s and the process's peak RSS (VmHWM).
+3. Stages: on a copy of the loaded database, runs the processor and then the projectors in
+   this process, timing each stage: log read, domain apply (of which aggregate loads),
+   domain-event write (with tracking), projection (read of notifications, rows written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import psycopg
+
+from benchmarks.history import Shape
+from benchmarks.infra import (
+    Stopwatch,
+    conditions,
+    create_database,
+    fresh_database,
+    load_log,
+    peak_rss_mib,
+    postgres_server,
+    with_dbname,
+)
+from billing_ledger.application import EVENT_STORE_SCHEMA, BillingApplication
+from billing_ledger.database import eventsourcing_env
+from billing_ledger.eventlog.postgres import LOG_NAME, PostgresEventLog
+from billing_ledger.processor import Processor
+from billing_ledger.projections.catalog import read_projections
+from billing_ledger.projections.migrations import READ_SCHEMA, migrate
+from billing_ledger.projections.projector import Projector
+
+F = TypeVar("F", bound=Callable[..., Any])
+POLL_SECONDS = 0.5
+MAX_SECONDS = 3 * 3600  # a bound on the end-to-end wait, whatever the size
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--customers", type=int, help="default: events / 50")
+    parser.add_argument("--months", type=int, default=24)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--skip-stages", action="store_true")
+    parser.add_argument("--skip-e2e", action="store_true")
+    args = parser.parse_args()
+    shape = Shape(args.seed, args.customers or max(1, args.events // 50), args.months)
+    print(f"processing benchmark  {conditions()}")
+    print(f"history: seed={shape.seed} customers={shape.customers} months={shape.months}")
+    with postgres_server() as server:
+        with fresh_database(server) as loaded:
+            started = time.perf_counter()
+            count = load_log(loaded, shape, args.events)
+            elapsed = time.perf_counter() - started
+            print(
+                f"generated and loaded {count} events in {elapsed:.1f}s ({count / elapsed:,.0f}/s)"
+            )
+            template = str(psycopg.conninfo.conninfo_to_dict(loaded)["dbname"])
+            copy = f"{template}_stages"
+            create_database(server, copy, template)
+            try:
+                if not args.skip_e2e:
+                    end_to_end(loaded, count)
+                if not args.skip_stages:
+                    stages(with_dbname(server, copy), count)
+            finally:
+                with psycopg.connect(server, autocommit=True) as admin:
+                    admin.execute(f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)')
+    return 0
+
+
+def end_to_end(dsn: str, count: int) -> None:
+    env = {**os.environ, "DATABASE_URL": dsn, "EVENT_LOG": "postgres"}
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "billing_ledger", "process"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    peak = 0.0
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            head = _scalar(conn, "SELECT max(position) FROM eventlog.stripe_events")
+            while time.perf_counter() - started < MAX_SECONDS:
+                if process.poll() is not None:
+                    raise SystemExit(f"process exited {process.returncode}: {process.stderr}")
+                peak = max(peak, peak_rss_mib(process.pid))
+                if _caught_up(conn, head):
+                    break
+                time.sleep(POLL_SECONDS)
+            elapsed = time.perf_counter() - started
+            events = _scalar(conn, f"SELECT count(*) FROM {EVENT_STORE_SCHEMA}.billing_events")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=120)
+    print(
+        f"end to end (billing-ledger process, startup included): {count} events in "
+        f"{elapsed:.1f}s = {count / elapsed:,.0f} events/s; {events} domain events; "
+        f"peak RSS {peak:.0f} MiB"
+    )
+
+
+def _caught_up(conn: psycopg.Connection[Any], head: int) -> bool:
+    try:
+        processed = _scalar(
+            conn,
+            f"SELECT max(notification_id) FROM {EVENT_STORE_SCHEMA}.billing_tracking "
+            "WHERE application_name = %s",
+            (LOG_NAME,),
+        )
+        notified = _scalar(
+            conn, f"SELECT max(notification_id) FROM {EVENT_STORE_SCHEMA}.billing_events"
+        )
+        projected = _scalar(conn, f"SELECT min(position) FROM {READ_SCHEMA}.projection_tracking")
+    except psycopg.errors.UndefinedTable:
+        return False
+    return processed >= head and projected >= notified > 0
+
+
+def _scalar(conn: psycopg.Connection[Any], query: str, params: tuple[Any, ...] = ()) -> int:
+    row = conn.execute(query, params).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def stages(dsn: str, count: int) -> None:
+    watch = Stopwatch()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {EVENT_STORE_SCHEMA}")
+        migrate(conn, READ_SCHEMA)
+    from psycopg_pool import ConnectionPool
+
+    pool = ConnectionPool(dsn, min_size=1, max_size=4, open=True)
+    event_log = PostgresEventLog(dsn)
+    event_log.open()
+    app = BillingApplication(env=eventsourcing_env(dsn, EVENT_STORE_SCHEMA))
+    processor = Processor(app, event_log, pool)
+    processor.create_tables()
+    _time(watch, "log read", event_log, "read")
+    _time(watch, "domain apply", processor, "_apply")
+    _time(watch, "  of which aggregate loads", app, "load")
+    _time(watch, "domain-event write", app.events, "put")
+    stop = threading.Event()
+    started = time.perf_counter()
+    for batch in event_log.follow(processor.processed, stop):
+        processor.process(batch)
+        if batch[-1].position >= count:
+            stop.set()
+    processing = time.perf_counter() - started
+    projectors = [Projector(app, pool, READ_SCHEMA, p) for p in read_projections(READ_SCHEMA)]
+    _time(watch, "projection: notifications read", app.recorder, "select_notifications")
+    started = time.perf_counter()
+    for projector in projectors:
+        projector.create_tables()
+        while projector.run_once():
+            pass
+    projecting = time.perf_counter() - started
+    app.close()
+    event_log.close()
+    pool.close()
+    print(f"stages (one thread each, sequential): {count} events")
+    print(f"  processor total   {processing:7.1f}s  {count / processing:9,.0f} events/s")
+    for name in ("log read", "domain apply", "  of which aggregate loads", "domain-event write"):
+        seconds = watch.seconds.get(name, 0.0)
+        print(f"  {name:<28} {seconds:7.1f}s  {count / seconds if seconds else 0:9,.0f} events/s")
+    print(f"  projection total  {projecting:7.1f}s  {count / projecting:9,.0f} events/s")
+    seconds = watch.seconds.get("projection: notifications read", 0.0)
+    print(f"  projection: notifications read {seconds:7.1f}s")
+
+
+def _time(watch: Stopwatch, name: str, target: object, method: str) -> None:
+    original: Callable[..., Any] = getattr(target, method)
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        with watch.stage(name):
+            return original(*args, **kwargs)
+
+    setattr(target, method, timed)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
