@@ -5,31 +5,27 @@ from __future__ import annotations
 
 from collections import Counter
 from typing import Any
-from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
-
-from billing_ledger.domain.handling import A, apply_stripe_event
-from billing_ledger.domain.identity import stripe_uuid
-from billing_ledger.domain.stripe_object import StripeObject
+from billing_ledger.domain.handling import apply_stripe_event
 from billing_ledger.ledger.entries import Entry, History
 from billing_ledger.ledger.posting import DomainEvent, post, sources_of
 from billing_ledger.schemas.envelope import parse_event
+from tests.domain_memory import Memory
 from tests.stripe_events import body_of
 
 
-class Books:
+class Books(Memory):
     def __init__(self) -> None:
-        self.app: Application[UUID] = Application(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+        super().__init__()
         self.entries: dict[tuple[str, str], Entry] = {}
         self.versions: dict[tuple[str, str], int] = {}  # the aggregate version that posted it
-        self.domain_events: list[DomainEvent] = []
+        self.projected: list[DomainEvent] = []
 
     def deliver(self, *documents: dict[str, Any]) -> list[Entry]:
         """Apply Stripe events to the aggregates and post what their domain events imply."""
         posted: list[Entry] = []
         for document in documents:
-            touched = apply_stripe_event(parse_event(body_of(document)), self._load)
+            touched = apply_stripe_event(parse_event(body_of(document)), self.load)
             domain_events = [e for aggregate in touched for e in aggregate.pending_events]
             self.app.save(*touched)
             for domain_event in domain_events:
@@ -39,7 +35,7 @@ class Books:
     def project(self, domain_event: object) -> list[Entry]:
         if not isinstance(domain_event, DomainEvent):
             return []
-        self.domain_events.append(domain_event)
+        self.projected.append(domain_event)
         version = domain_event.originator_version
         histories = {source: self.history(source, version) for source in sources_of(domain_event)}
         posted = []
@@ -74,16 +70,3 @@ class Books:
             for line in entry.lines
             if line.ledger_account == "accounts_receivable" and line.customer_id == customer_id
         )
-
-    def state(self, stripe_id: str) -> dict[str, Any]:
-        aggregate: object = self.app.repository.get(stripe_uuid("", False, stripe_id))
-        assert isinstance(aggregate, StripeObject)
-        return aggregate.state
-
-    def _load(self, cls: type[A], aggregate_id: UUID) -> A | None:
-        try:
-            aggregate: object = self.app.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            return None
-        assert isinstance(aggregate, cls)
-        return aggregate
