@@ -129,7 +129,11 @@ class PrivateBroker:
 
     def remove_data(self) -> None:
         shutil.rmtree(self.home / f"data-{self.port}", ignore_errors=True)
-        for name in (f"server-{self.port}.properties", f"broker-{self.port}.pid"):
+        for name in (
+            f"server-{self.port}.properties",
+            f"broker-{self.port}.pid",
+            f"broker-{self.port}.log",
+        ):
             (self.home / name).unlink(missing_ok=True)
 
 
