@@ -7,7 +7,7 @@ import os
 import platform
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,6 +62,11 @@ def with_dbname(server_url: str, name: str) -> str:
 
 def load_log(dsn: str, shape: Shape, limit: int) -> int:
     """COPY the history into the Postgres log table as ingest would have appended it."""
+    return load_bodies(dsn, bodies(shape, limit))
+
+
+def load_bodies(dsn: str, raw: Iterable[bytes]) -> int:
+    """COPY webhook bodies, in the order given, into the Postgres log table of `dsn`."""
     event_log = PostgresEventLog(dsn)
     event_log.open()
     event_log.close()
@@ -73,7 +78,7 @@ def load_log(dsn: str, shape: Shape, limit: int) -> int:
     )
     with psycopg.connect(dsn) as conn, conn.cursor() as cur:
         with cur.copy(f"COPY {SCHEMA}.{TABLE} ({columns}) FROM STDIN") as copy:
-            for body in bodies(shape, limit):
+            for body in raw:
                 event = parse_event(body)
                 copy.write_row(
                     (

@@ -78,33 +78,35 @@ class Pipeline:
         self.pool.close()
 
     def tables(self, schema: str = READ_SCHEMA) -> dict[str, list[tuple[Any, ...]]]:
-        """Every row of every projected table of the read schema, sorted: whole states.
+        return read_tables(self.dsn, schema)
 
-        The journal is compared by its balances (the `account_balances` view) instead of its
-        rows: entries are immutable and record which event posted them and the corrections
-        delivery order made necessary, so only their balances are order-independent.
-        """
-        with psycopg.connect(self.dsn) as conn:
-            names = [
-                row[0]
-                for row in conn.execute(
-                    "SELECT table_name FROM information_schema.tables "
-                    "WHERE table_schema = %s AND table_type = 'BASE TABLE' ORDER BY table_name",
-                    (schema,),
-                )
-            ]
-            compared = [
-                name
-                for name in names
-                if name not in NOT_COMPARED and not name.startswith("journal_")
-            ]
-            return {
-                name: sorted(
-                    conn.execute(
-                        f'SELECT * FROM "{schema}"."{name}"'
-                        + (" WHERE balance_cents <> 0" if name == "account_balances" else "")
-                    ).fetchall(),
-                    key=repr,
-                )
-                for name in [*compared, "account_balances"]
-            }
+
+def read_tables(dsn: str, schema: str = READ_SCHEMA) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every projected table of the read schema, sorted: whole states.
+
+    The journal is compared by its balances (the `account_balances` view) instead of its
+    rows: entries are immutable and record which event posted them and the corrections
+    delivery order made necessary, so only their balances are order-independent.
+    """
+    with psycopg.connect(dsn) as conn:
+        names = [
+            row[0]
+            for row in conn.execute(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = %s AND table_type = 'BASE TABLE' ORDER BY table_name",
+                (schema,),
+            )
+        ]
+        compared = [
+            name for name in names if name not in NOT_COMPARED and not name.startswith("journal_")
+        ]
+        return {
+            name: sorted(
+                conn.execute(
+                    f'SELECT * FROM "{schema}"."{name}"'
+                    + (" WHERE balance_cents <> 0" if name == "account_balances" else "")
+                ).fetchall(),
+                key=repr,
+            )
+            for name in [*compared, "account_balances"]
+        }

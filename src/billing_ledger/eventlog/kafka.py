@@ -105,8 +105,10 @@ class KafkaEventLog(EventLog):
             ("api_version", (record.api_version or "").encode()),
             ("received_at", record.received_at.isoformat().encode()),
         ]
+        producer: KafkaProducer | None = None
         try:
-            future = self._get_producer().send(
+            producer = self._get_producer()
+            future = producer.send(
                 self._topic,
                 key=record.partition_key.encode(),
                 value=record.body,
@@ -115,6 +117,8 @@ class KafkaEventLog(EventLog):
             )
             future.get(timeout=ACK_TIMEOUT_SECONDS)
         except KafkaError as e:
+            if producer is not None:
+                self._discard_producer(producer)
             raise LogUnavailable("Kafka log unavailable") from e
 
     def follow(
@@ -227,6 +231,18 @@ class KafkaEventLog(EventLog):
             if self._probe is not None:
                 self._probe.close()
                 self._probe = None
+
+    def _discard_producer(self, failed: KafkaProducer) -> None:
+        """Replace a producer whose send failed. After its batches expired while the broker
+        was down, an idempotent kafka-python producer stays wedged (every later send times
+        out, found by scripts/chaos); a new one gets a new producer id. Re-sent events may be
+        duplicated in the log, which processing absorbs (effects are keyed by event)."""
+        close = failed.close
+        with self._producer_lock:
+            if self._producer is not failed:
+                return
+            self._producer = None
+        threading.Thread(target=close, kwargs={"timeout": 0}, daemon=True).start()
 
     def _get_producer(self) -> KafkaProducer:
         with self._producer_lock:

@@ -1,0 +1,76 @@
+"""Rebuild benchmark: `billing-ledger replay` (the read schema from the stored domain events)
+for a processed history.
+
+    python -m benchmarks.rebuild [--events 100000]      # --events 1000000 for the 1M history
+
+1. Generates the history (benchmarks/history.py) and COPYs it into the Postgres log of a fresh
+   database (not timed).
+2. Processes it with the real `billing-ledger process` until every record is applied and every
+   domain event projected (benchmarks/processing.py's end-to-end run; its figure is printed).
+3. Times `billing-ledger replay` (fresh `billing_rebuild` schema, every projection from domain
+   event 1), `--runs` times with `--restart`; reports the median, and domain events per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import psycopg
+
+from benchmarks.history import Shape
+from benchmarks.infra import conditions, fresh_database, load_log, postgres_server
+from benchmarks.processing import end_to_end
+from billing_ledger.application import EVENT_STORE_SCHEMA
+
+
+def replay_seconds(dsn: str) -> float:
+    env = {**os.environ, "DATABASE_URL": dsn, "EVENT_LOG": "postgres"}
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "billing_ledger", "replay", "--restart"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    elapsed = time.perf_counter() - started
+    if done.returncode:
+        raise SystemExit(f"replay exited {done.returncode}:\n{done.stderr[-2000:]}")
+    return elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    shape = Shape(args.seed, max(1, args.events // 50), 24)
+    print(f"rebuild benchmark  {conditions()}")
+    print(f"history: seed={shape.seed} customers={shape.customers} months={shape.months}")
+    with postgres_server() as server, fresh_database(server) as dsn:
+        count = load_log(dsn, shape, args.events)
+        end_to_end(dsn, count)
+        with psycopg.connect(dsn) as conn:
+            row = conn.execute(
+                f"SELECT count(*) FROM {EVENT_STORE_SCHEMA}.billing_events"
+            ).fetchone()
+        domain_events = int(row[0]) if row else 0
+        times = [replay_seconds(dsn) for _ in range(args.runs)]
+        median = statistics.median(times)
+        print(
+            f"billing-ledger replay: {count:,} Stripe events, {domain_events:,} domain events: "
+            f"median {median:.1f}s over {args.runs} runs "
+            f"({', '.join(f'{t:.1f}' for t in times)}), {domain_events / median:,.0f} domain "
+            "events/s (process startup included)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
