@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 IDLE_SECONDS = 0.1
 RETRY_SECONDS = 1.0
 BATCH_SIZE = 500
+# A batch's statements are pipelined (sent without waiting for each answer); the pipeline is
+# synced every SYNC_EVERY notifications so that what is in flight stays small: psycopg's pipeline
+# mode was seen to hang for good on ~1 MB of unsynced inserts (see processor.py).
+SYNC_EVERY = 25
 
 TRACKING_DDL = """
 CREATE TABLE IF NOT EXISTS {schema}.projection_tracking (
@@ -117,9 +121,13 @@ class Projector:
             )
             if not notifications:
                 return 0
-            for notification in notifications:
-                self._projection.project(cur, self._app.mapper.to_domain_event(notification))
-            self._projection.flush(cur)
-            cur.execute(self._write, (notifications[-1].id, self._projection.name))
+            with conn.pipeline() as pipeline:
+                for n, notification in enumerate(notifications, 1):
+                    self._projection.project(cur, self._app.mapper.to_domain_event(notification))
+                    if n % SYNC_EVERY == 0:
+                        pipeline.sync()
+                pipeline.sync()
+                self._projection.flush(cur)
+                cur.execute(self._write, (notifications[-1].id, self._projection.name))
         PROJECTOR_POSITION.labels(self._projection.name).set(notifications[-1].id)
         return len(notifications)
