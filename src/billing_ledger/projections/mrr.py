@@ -9,6 +9,7 @@ delivery order (and any replay) gives the same rows.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -47,6 +48,9 @@ class MrrProjection:
 
     def _sql(self, text: str) -> str:
         return in_schema(text, self._schema_name)
+
+    def prepare(self, cur: Cursor, events: Sequence[object]) -> None:
+        """Nothing to read ahead: each event carries what its rows need."""
 
     def project(self, cur: Cursor, event: object) -> None:
         if not isinstance(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import psycopg
@@ -51,6 +52,10 @@ class Projection(Protocol):
     derive every value from the event (no clock), so a replay writes the same rows."""
 
     name: str
+
+    def prepare(self, cur: psycopg.Cursor[Any], events: Sequence[object]) -> None:
+        """Called once per batch with all its events, before any is projected (to read ahead
+        what they need in one round trip)."""
 
     def project(self, cur: psycopg.Cursor[Any], event: object) -> None: ...
 
@@ -121,9 +126,11 @@ class Projector:
             )
             if not notifications:
                 return 0
+            events = [self._app.mapper.to_domain_event(n) for n in notifications]
+            self._projection.prepare(cur, events)
             with conn.pipeline() as pipeline:
-                for n, notification in enumerate(notifications, 1):
-                    self._projection.project(cur, self._app.mapper.to_domain_event(notification))
+                for n, event in enumerate(events, 1):
+                    self._projection.project(cur, event)
                     if n % SYNC_EVERY == 0:
                         pipeline.sync()
                 pipeline.sync()
