@@ -19,6 +19,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -86,12 +87,15 @@ def main() -> int:
 
 def end_to_end(dsn: str, count: int) -> None:
     env = {**os.environ, "DATABASE_URL": dsn, "EVENT_LOG": "postgres"}
+    # Its log (one JSON line per event) goes to a file: an undrained pipe fills up and blocks
+    # the process after a few hundred events.
+    errors = tempfile.TemporaryFile(mode="w+")
     started = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "-m", "billing_ledger", "process"],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=errors,
         text=True,
     )
     peak = 0.0
@@ -100,7 +104,9 @@ def end_to_end(dsn: str, count: int) -> None:
             head = _scalar(conn, "SELECT max(position) FROM eventlog.stripe_events")
             while time.perf_counter() - started < MAX_SECONDS:
                 if process.poll() is not None:
-                    raise SystemExit(f"process exited {process.returncode}: {process.stderr}")
+                    errors.seek(0)
+                    tail = errors.read()[-2000:]
+                    raise SystemExit(f"process exited {process.returncode}: {tail}")
                 peak = max(peak, peak_rss_mib(process.pid))
                 if _caught_up(conn, head):
                     break
@@ -110,6 +116,7 @@ def end_to_end(dsn: str, count: int) -> None:
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=120)
+        errors.close()
     print(
         f"end to end (billing-ledger process, startup included): {count} events in "
         f"{elapsed:.1f}s = {count / elapsed:,.0f} events/s; {events} domain events; "
