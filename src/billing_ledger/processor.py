@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -24,6 +25,7 @@ from billing_ledger.domain.handling import (
     IGNORED_EVENT_TYPES,
     A,
     UnprocessableEvent,
+    aggregate_ids,
     apply_stripe_event,
     is_handled,
 )
@@ -32,7 +34,7 @@ from billing_ledger.errors import BillingLedgerError
 from billing_ledger.eventlog.dead_letters import DeadLetters
 from billing_ledger.eventlog.port import EventLog, LoggedEvent, LogUnavailable
 from billing_ledger.metrics import EVENTS_PROCESSED, UNHANDLED_EVENT_TYPES
-from billing_ledger.schemas.envelope import MalformedEvent, parse_event
+from billing_ledger.schemas.envelope import MalformedEvent, StripeEvent, parse_event
 
 log = logging.getLogger(__name__)
 
@@ -94,10 +96,13 @@ class Processor:
             raise
 
     def _process(self, batch: list[LoggedEvent]) -> None:
-        chunk = _Chunk(Touched(self._app, self._cache))
-        for logged in batch:
+        parsed = _parse_all(batch)
+        absent = self._absent(parsed.values())
+        chunk = _Chunk(Touched(self._app, self._cache, absent))
+        for n, logged in enumerate(batch):
             try:
-                outcome = self._apply(logged, chunk.touched)
+                event = parsed.get(n) or parse_event(logged.record.body)
+                outcome = self._apply_event(event, chunk.touched)
             except (MalformedEvent, UnprocessableEvent) as e:
                 chunk.touched.forget_unkept()
                 chunk.dead.append((logged, e.reason))
@@ -112,7 +117,7 @@ class Processor:
             chunk.done.append((logged, outcome))
             if chunk.touched.pending_count() >= MAX_EVENTS_PER_COMMIT:
                 self._commit(chunk)
-                chunk = _Chunk(Touched(self._app, self._cache))
+                chunk = _Chunk(Touched(self._app, self._cache, absent))
         if chunk.done:
             self._commit(chunk)
 
@@ -163,8 +168,17 @@ class Processor:
             raise  # a concurrent write to the same aggregate: nothing committed, try again
         return outcome
 
+    def _absent(self, events: Iterable[StripeEvent]) -> set[UUID]:
+        """The aggregates a batch will load that the store does not hold (nor the cache):
+        asked in one query, instead of one failed load each. Another writer creating one
+        meanwhile makes our commit conflict (IntegrityError) and the batch start again."""
+        wanted = {i for event in events for i in _ids_of(event) if i not in self._cache}
+        return wanted - self._app.existing(wanted)
+
     def _apply(self, logged: LoggedEvent, touched: Touched) -> str:
-        event = parse_event(logged.record.body)
+        return self._apply_event(parse_event(logged.record.body), touched)
+
+    def _apply_event(self, event: StripeEvent, touched: Touched) -> str:
         if event.type in IGNORED_EVENT_TYPES:
             return "ignored"
         if not is_handled(event.type):
@@ -198,6 +212,9 @@ class AggregateCache:
         self._maxsize = maxsize
         self._by_id: OrderedDict[UUID, StripeObject] = OrderedDict()
 
+    def __contains__(self, aggregate_id: object) -> bool:
+        return aggregate_id in self._by_id
+
     def get(self, aggregate_id: UUID) -> StripeObject | None:
         aggregate = self._by_id.get(aggregate_id)
         if aggregate is not None:
@@ -222,9 +239,13 @@ class AggregateCache:
 class Touched:
     """The aggregates a batch changed: each loaded once, then kept in memory between events."""
 
-    def __init__(self, app: BillingApplication, cache: AggregateCache) -> None:
+    def __init__(
+        self, app: BillingApplication, cache: AggregateCache, absent: set[UUID] | None = None
+    ) -> None:
         self._app = app
         self._cache = cache
+        # Aggregates known not to be in the store when the batch began (shared by its chunks).
+        self._absent = absent if absent is not None else set()
         self._by_id: dict[UUID, StripeObject] = {}
         # Every aggregate handed out from the cache since the last keep: one an event mutated
         # and then failed on must not stay in the cache with uncommitted changes.
@@ -243,6 +264,8 @@ class Touched:
                 raise TypeError(f"aggregate {aggregate_id} is a {type(shared).__name__}")
             self._lent[aggregate_id] = shared
             return shared
+        if aggregate_id in self._absent:
+            return None
         return self._app.load(cls, aggregate_id)
 
     def keep(self, aggregates: list[StripeObject]) -> None:
@@ -262,6 +285,7 @@ class Touched:
         self._forget_dirty_lent()
         for aggregate in self._by_id.values():
             self._cache.put(aggregate)
+            self._absent.discard(aggregate.id)
 
     def _forget_dirty_lent(self) -> None:
         for aggregate_id, aggregate in self._lent.items():
@@ -276,6 +300,28 @@ class Touched:
 
     def collect_events(self) -> list[Any]:
         return [event for a in self._by_id.values() for event in a.collect_events()]
+
+
+def _parse_all(batch: list[LoggedEvent]) -> dict[int, StripeEvent]:
+    """The batch's readable events by index (the others are dead-lettered when applied)."""
+    parsed: dict[int, StripeEvent] = {}
+    for n, logged in enumerate(batch):
+        try:
+            parsed[n] = parse_event(logged.record.body)
+        except Exception:  # parsed again when applied, and dead-lettered there
+            continue
+    return parsed
+
+
+def _ids_of(event: StripeEvent) -> list[UUID]:
+    """The aggregates applying `event` will load; none if it will be skipped or fail (that
+    failure is met, and dead-lettered, when it is applied)."""
+    if event.type in IGNORED_EVENT_TYPES:
+        return []
+    try:
+        return aggregate_ids(event)
+    except Exception:
+        return []
 
 
 @dataclass
