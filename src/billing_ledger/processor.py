@@ -45,7 +45,7 @@ RETRY_SECONDS = 1.0
 MAX_EVENTS_PER_COMMIT = 100
 # Aggregates kept in memory between batches (least recently used first out): a bound on memory
 # whatever the history's size, and large enough to hold the objects a stream keeps touching.
-AGGREGATE_CACHE_SIZE = 20_000
+AGGREGATE_CACHE_SIZE = 4_096
 
 
 class AlreadyReapplied(BillingLedgerError):
