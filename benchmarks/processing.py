@@ -158,7 +158,7 @@ def stages(dsn: str, count: int) -> None:
     processor = Processor(app, event_log, pool)
     processor.create_tables()
     _time(watch, "log read", event_log, "read")
-    _time(watch, "domain apply", processor, "_apply")
+    _time(watch, "domain apply", processor, "_apply_event")
     _time(watch, "  of which aggregate loads", app, "load")
     _time(watch, "domain-event write", app.events, "put")
     stop = threading.Event()

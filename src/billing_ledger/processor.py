@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -23,6 +25,7 @@ from billing_ledger.domain.handling import (
     IGNORED_EVENT_TYPES,
     A,
     UnprocessableEvent,
+    aggregate_ids,
     apply_stripe_event,
     is_handled,
 )
@@ -31,7 +34,7 @@ from billing_ledger.errors import BillingLedgerError
 from billing_ledger.eventlog.dead_letters import DeadLetters
 from billing_ledger.eventlog.port import EventLog, LoggedEvent, LogUnavailable
 from billing_ledger.metrics import EVENTS_PROCESSED, UNHANDLED_EVENT_TYPES
-from billing_ledger.schemas.envelope import MalformedEvent, parse_event
+from billing_ledger.schemas.envelope import MalformedEvent, StripeEvent, parse_event
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,9 @@ RETRY_SECONDS = 1.0
 # pipeline mode, which was seen to hang for good (client waiting in Pipeline.sync, server in
 # ClientRead) from about 500 events of ~2 KB in one insert; commits stay well below that.
 MAX_EVENTS_PER_COMMIT = 100
+# Aggregates kept in memory between batches (least recently used first out): a bound on memory
+# whatever the history's size, and large enough to hold the objects a stream keeps touching.
+AGGREGATE_CACHE_SIZE = 4_096
 
 
 class AlreadyReapplied(BillingLedgerError):
@@ -52,6 +58,7 @@ class Processor:
         self._log = log_
         self._pool = pool
         self._dead_letters = DeadLetters(pool)
+        self._cache = AggregateCache(AGGREGATE_CACHE_SIZE)
 
     def create_tables(self) -> None:
         self._dead_letters.create_table()
@@ -77,24 +84,40 @@ class Processor:
 
     def process(self, batch: list[LoggedEvent]) -> None:
         """Apply one batch of one log name. Effects commit together with the position of the
-        last record they include, in chunks of at most MAX_EVENTS_PER_COMMIT domain events."""
-        chunk = _Chunk(Touched(self._app))
-        for logged in batch:
+        last record they include, in chunks of at most MAX_EVENTS_PER_COMMIT domain events.
+
+        Aggregates come from the cache when this process committed them last; any error (a
+        conflicting writer's IntegrityError included) empties it, so the retry loads what the
+        store holds."""
+        try:
+            self._process(batch)
+        except BaseException:
+            self._cache.clear()
+            raise
+
+    def _process(self, batch: list[LoggedEvent]) -> None:
+        parsed = _parse_all(batch)
+        absent = self._absent(parsed.values())
+        chunk = _Chunk(Touched(self._app, self._cache, absent))
+        for n, logged in enumerate(batch):
             try:
-                outcome = self._apply(logged, chunk.touched)
+                event = parsed.get(n) or parse_event(logged.record.body)
+                outcome = self._apply_event(event, chunk.touched)
             except (MalformedEvent, UnprocessableEvent) as e:
+                chunk.touched.forget_unkept()
                 chunk.dead.append((logged, e.reason))
                 outcome = "dead_lettered"
             except (PersistenceError, psycopg.Error, LogUnavailable):
                 raise  # the infrastructure, not the record: retry the batch from its position
             except Exception as e:  # a bug must not stop the pipeline: keep the record aside
                 log.exception("cannot apply %s", logged.record.event_id)
+                chunk.touched.forget_unkept()
                 chunk.dead.append((logged, f"internal error: {type(e).__name__}"))
                 outcome = "dead_lettered"
             chunk.done.append((logged, outcome))
             if chunk.touched.pending_count() >= MAX_EVENTS_PER_COMMIT:
                 self._commit(chunk)
-                chunk = _Chunk(Touched(self._app))
+                chunk = _Chunk(Touched(self._app, self._cache, absent))
         if chunk.done:
             self._commit(chunk)
 
@@ -109,6 +132,7 @@ class Processor:
         except IntegrityError:
             log.warning("%s up to %s was already processed elsewhere", last.log_name, last.position)
             raise
+        chunk.touched.committed()
         for logged, outcome in chunk.done:
             EVENTS_PROCESSED.labels(outcome).inc()
             log.info(
@@ -134,7 +158,7 @@ class Processor:
         """
         if self._app.process_recorder.has_tracking_id(tracking_name, 1):
             raise AlreadyReapplied(tracking_name)
-        touched = Touched(self._app)
+        touched = Touched(self._app, AggregateCache(0))
         outcome = self._apply(logged, touched)
         try:
             self._app.events.put(touched.collect_events(), tracking=Tracking(tracking_name, 1))
@@ -144,8 +168,17 @@ class Processor:
             raise  # a concurrent write to the same aggregate: nothing committed, try again
         return outcome
 
+    def _absent(self, events: Iterable[StripeEvent]) -> set[UUID]:
+        """The aggregates a batch will load that the store does not hold (nor the cache):
+        asked in one query, instead of one failed load each. Another writer creating one
+        meanwhile makes our commit conflict (IntegrityError) and the batch start again."""
+        wanted = {i for event in events for i in _ids_of(event) if i not in self._cache}
+        return wanted - self._app.existing(wanted)
+
     def _apply(self, logged: LoggedEvent, touched: Touched) -> str:
-        event = parse_event(logged.record.body)
+        return self._apply_event(parse_event(logged.record.body), touched)
+
+    def _apply_event(self, event: StripeEvent, touched: Touched) -> str:
         if event.type in IGNORED_EVENT_TYPES:
             return "ignored"
         if not is_handled(event.type):
@@ -167,29 +200,128 @@ class Processor:
             )
 
 
+class AggregateCache:
+    """Aggregates as this process last committed them, most recently used last.
+
+    Only clean aggregates (no pending events) whose events are in the store are put here. If
+    another process writes one of them (a dead letter's retry), the next commit of our stale
+    copy conflicts on its version (IntegrityError) and the processor empties the cache.
+    """
+
+    def __init__(self, maxsize: int) -> None:
+        self._maxsize = maxsize
+        self._by_id: OrderedDict[UUID, StripeObject] = OrderedDict()
+
+    def __contains__(self, aggregate_id: object) -> bool:
+        return aggregate_id in self._by_id
+
+    def get(self, aggregate_id: UUID) -> StripeObject | None:
+        aggregate = self._by_id.get(aggregate_id)
+        if aggregate is not None:
+            self._by_id.move_to_end(aggregate_id)
+        return aggregate
+
+    def put(self, aggregate: StripeObject) -> None:
+        if self._maxsize <= 0:
+            return
+        self._by_id[aggregate.id] = aggregate
+        self._by_id.move_to_end(aggregate.id)
+        while len(self._by_id) > self._maxsize:
+            self._by_id.popitem(last=False)
+
+    def discard(self, aggregate_id: UUID) -> None:
+        self._by_id.pop(aggregate_id, None)
+
+    def clear(self) -> None:
+        self._by_id.clear()
+
+
 class Touched:
     """The aggregates a batch changed: each loaded once, then kept in memory between events."""
 
-    def __init__(self, app: BillingApplication) -> None:
+    def __init__(
+        self, app: BillingApplication, cache: AggregateCache, absent: set[UUID] | None = None
+    ) -> None:
         self._app = app
+        self._cache = cache
+        # Aggregates known not to be in the store when the batch began (shared by its chunks).
+        self._absent = absent if absent is not None else set()
         self._by_id: dict[UUID, StripeObject] = {}
+        # Every aggregate handed out from the cache since the last keep: one an event mutated
+        # and then failed on must not stay in the cache with uncommitted changes.
+        self._lent: dict[UUID, StripeObject] = {}
+        self._pending: dict[UUID, int] = {}
+        self._pending_total = 0
 
     def load(self, cls: type[A], aggregate_id: UUID) -> A | None:
         cached = self._by_id.get(aggregate_id)
         if cached is not None:
             assert isinstance(cached, cls)
             return cached
+        shared = self._cache.get(aggregate_id)
+        if shared is not None:
+            if not isinstance(shared, cls):
+                raise TypeError(f"aggregate {aggregate_id} is a {type(shared).__name__}")
+            self._lent[aggregate_id] = shared
+            return shared
+        if aggregate_id in self._absent:
+            return None
         return self._app.load(cls, aggregate_id)
 
     def keep(self, aggregates: list[StripeObject]) -> None:
         for aggregate in aggregates:
             self._by_id[aggregate.id] = aggregate
+            pending = len(aggregate.pending_events)
+            self._pending_total += pending - self._pending.get(aggregate.id, 0)
+            self._pending[aggregate.id] = pending
+        self._forget_dirty_lent()
+
+    def forget_unkept(self) -> None:
+        """After an event failed: cached aggregates it may have changed leave the cache."""
+        self._forget_dirty_lent()
+
+    def committed(self) -> None:
+        """The batch's events are stored: its aggregates are clean and go to the cache."""
+        self._forget_dirty_lent()
+        for aggregate in self._by_id.values():
+            self._cache.put(aggregate)
+            self._absent.discard(aggregate.id)
+
+    def _forget_dirty_lent(self) -> None:
+        for aggregate_id, aggregate in self._lent.items():
+            if aggregate_id not in self._by_id and aggregate.pending_events:
+                self._cache.discard(aggregate_id)
+        self._lent.clear()
 
     def pending_count(self) -> int:
-        return sum(len(a.pending_events) for a in self._by_id.values())
+        """Pending events of the kept aggregates, counted as they are kept (not re-summed per
+        record: that made a chunk quadratic in its aggregates)."""
+        return self._pending_total
 
     def collect_events(self) -> list[Any]:
         return [event for a in self._by_id.values() for event in a.collect_events()]
+
+
+def _parse_all(batch: list[LoggedEvent]) -> dict[int, StripeEvent]:
+    """The batch's readable events by index (the others are dead-lettered when applied)."""
+    parsed: dict[int, StripeEvent] = {}
+    for n, logged in enumerate(batch):
+        try:
+            parsed[n] = parse_event(logged.record.body)
+        except Exception:  # parsed again when applied, and dead-lettered there
+            continue
+    return parsed
+
+
+def _ids_of(event: StripeEvent) -> list[UUID]:
+    """The aggregates applying `event` will load; none if it will be skipped or fail (that
+    failure is met, and dead-lettered, when it is applied)."""
+    if event.type in IGNORED_EVENT_TYPES:
+        return []
+    try:
+        return aggregate_ids(event)
+    except Exception:
+        return []
 
 
 @dataclass

@@ -6,10 +6,13 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from eventsourcing.persistence import PersistenceError
+from eventsourcing.persistence import IntegrityError, PersistenceError
 
+from billing_ledger.application import EVENT_STORE_SCHEMA, BillingApplication
+from billing_ledger.database import eventsourcing_env
 from billing_ledger.eventlog.postgres import LOG_NAME, PostgresEventLog
 from billing_ledger.metrics import REGISTRY
+from billing_ledger.processor import Processor
 from tests.pipeline import Pipeline
 from tests.stripe_events import body_of, customer, event, subscription
 
@@ -129,3 +132,26 @@ def test_a_large_batch_commits_in_chunks_with_their_positions(pipeline: Pipeline
     pipeline.processor.process(pipeline.log.read(0, 600))
     assert pipeline.processor.processed(LOG_NAME) == 600
     assert pipeline.query("SELECT count(*) FROM eventstore.billing_events") == [(600,)]
+
+
+def test_an_aggregate_another_process_wrote_is_reloaded_not_overwritten(pipeline: Pipeline) -> None:
+    # The processor keeps aggregates in memory between batches; a dead letter's retry in another
+    # process may write one of them meanwhile. Our stale copy must conflict and be dropped.
+    pipeline.deliver(event("customer.created", customer("cus_Shared"), created=1_767_225_600))
+    pipeline.process_all()
+    renamed = customer("cus_Shared", email="renamed@example.com")
+    pipeline.deliver(event("customer.updated", renamed, created=1_767_225_700))
+    [logged] = pipeline.log.read(1, 10)
+    other_app = BillingApplication(env=eventsourcing_env(pipeline.dsn, EVENT_STORE_SCHEMA))
+    try:
+        Processor(other_app, pipeline.log, pipeline.pool).reapply(logged, "dead-letter:2")
+    finally:
+        other_app.close()
+    with pytest.raises(IntegrityError):
+        pipeline.processor.process([logged])  # its cached customer is one version behind
+    pipeline.process_all()  # the retry loads what the store holds: the update is already in
+    assert pipeline.processor.processed(LOG_NAME) == 2
+    assert pipeline.query("SELECT count(*) FROM eventstore.billing_events") == [(2,)]
+    assert pipeline.query("SELECT email FROM billing.stripe_customers") == [
+        ("renamed@example.com",)
+    ]

@@ -183,6 +183,19 @@ def is_handled(event_type: str) -> bool:
     return event_type in ROUTES
 
 
+def aggregate_ids(event: StripeEvent) -> list[UUID]:
+    """The aggregates `apply_stripe_event` will load for `event` (none if it cannot apply it),
+    so that a batch can ask the store about all of them at once."""
+    route = ROUTES.get(event.type)
+    if route is None:
+        return []
+    try:
+        owned = route.snapshots(event)
+    except ValidationError:
+        return []
+    return [stripe_uuid(event.account_id, event.livemode, owner) for owner, _ in owned]
+
+
 def apply_stripe_event(event: StripeEvent, load: Load) -> list[StripeObject]:
     """Apply `event` to the aggregates it concerns. Unhandled types touch nothing."""
     route = ROUTES.get(event.type)

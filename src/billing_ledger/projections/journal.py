@@ -3,6 +3,9 @@
 For each event that concerns money (invoices, payments, disputes), the entries its aggregate
 had posted for its source objects *before* it (by aggregate version, kept in
 `journal_entry_origins`) are read back, and the pure rules of `ledger/` say what is missing.
+The entries of every source object a batch touches are read once, when the batch starts, and
+kept up to date in memory as the batch posts (the projector's lock on its position makes this
+batch the only writer of the journal meanwhile), so posting needs no round trip per event.
 Each source object's entries come from one aggregate, so replaying any event sees the history
 it saw the first time and derives the same entries, which `ON CONFLICT DO NOTHING` on (account,
 livemode, source object, transition) then refuses: redelivery and replay post nothing twice.
@@ -13,6 +16,9 @@ journal.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -26,22 +32,20 @@ from billing_ledger.projections.sqltext import in_schema
 Cursor = psycopg.Cursor[Any]
 
 POSTED = """
-SELECT e.source_object, e.transition, e.kind, e.description, e.occurred_at, r.transition,
-       l.ledger_account, l.debit_cents - l.credit_cents, l.currency, l.customer_id
-FROM {schema}.journal_entries e
-JOIN {schema}.journal_lines l ON l.entry_id = e.id
-JOIN {schema}.journal_entry_origins o ON o.entry_id = e.id
+SELECT e.account_id, e.livemode, e.source_object, e.transition, e.kind, e.description,
+       e.occurred_at, r.transition, e.id, l.id, l.ledger_account, l.debit_cents - l.credit_cents,
+       l.currency, l.customer_id, o.originator_version
+FROM unnest(%s::text[], %s::boolean[], %s::text[]) AS k(account_id, livemode, source_object)
+JOIN {schema}.journal_entries e ON e.account_id = k.account_id AND e.livemode = k.livemode
+  AND e.source_object = k.source_object
+LEFT JOIN {schema}.journal_lines l ON l.entry_id = e.id
+LEFT JOIN {schema}.journal_entry_origins o ON o.entry_id = e.id
 LEFT JOIN {schema}.journal_entries r ON r.id = e.reversal_of
-WHERE e.account_id = %s AND e.livemode = %s AND e.source_object = ANY(%s)
-  AND o.originator_version < %s
-ORDER BY e.id, l.id
 """
 INSERT_ENTRY = """
 INSERT INTO {schema}.journal_entries (id, account_id, livemode, occurred_at, kind, description,
     source_object, transition, stripe_event_id, reversal_of)
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-ON CONFLICT DO NOTHING
-RETURNING id
 """
 INSERT_ORIGIN = """
 INSERT INTO {schema}.journal_entry_origins (entry_id, originator_id, originator_version)
@@ -60,6 +64,25 @@ def entry_id(account_id: str, livemode: bool, source_object: str, transition: st
     return uuid5(NAMESPACE_URL, key)
 
 
+Source = tuple[str, bool, str]  # (account_id, livemode, source object)
+
+
+@dataclass(frozen=True)
+class _Posted:
+    """One line of a posted entry, with the aggregate version that posted it."""
+
+    entry_id: UUID
+    line_id: UUID
+    version: int
+    source: str
+    transition: str
+    kind: str
+    description: str
+    occurred_at: datetime
+    reversal_of: str | None
+    line: Line
+
+
 class Journal:
     """Projects the posting rules' entries into `{schema}`'s journal tables."""
 
@@ -70,6 +93,35 @@ class Journal:
         self._insert_entry = in_schema(INSERT_ENTRY, schema)
         self._insert_line = in_schema(INSERT_LINE, schema)
         self._insert_origin = in_schema(INSERT_ORIGIN, schema)
+        self._lines: dict[Source, list[_Posted]] = {}
+        self._taken: set[tuple[Source, str]] = set()  # (source, transition) keys in use
+
+    def prepare(self, cur: Cursor, events: Sequence[object]) -> None:
+        """Read the entries of every source object the batch's events touch, in one query."""
+        self._lines = {}
+        self._taken = set()
+        keys = sorted(
+            {
+                (event.account_id, event.livemode, source)
+                for event in events
+                if isinstance(event, DomainEvent)
+                for source in sources_of(event)
+            }
+        )
+        if not keys:
+            return
+        accounts, modes, sources = (list(column) for column in zip(*keys, strict=True))
+        for row in cur.execute(self._posted, (accounts, modes, sources)).fetchall():
+            account_id, livemode, source, transition, kind, text, at, reversed_ = row[:8]
+            entry, line, account, amount, currency, customer, version = row[8:]
+            key = (account_id, livemode, source)
+            self._taken.add((key, transition))
+            if line is None or version is None:
+                continue  # not part of a history (as the inner joins of posting always were)
+            line_ = Line(Account(account), amount, currency, customer)
+            self._lines.setdefault(key, []).append(
+                _Posted(entry, line, version, source, transition, kind, text, at, reversed_, line_)
+            )
 
     def project(self, cur: Cursor, event: object) -> None:
         if not isinstance(event, DomainEvent):
@@ -77,22 +129,32 @@ class Journal:
         sources = sources_of(event)
         if not sources:
             return  # moves no money (customers, subscriptions, payment methods)
-        histories = self._histories(cur, event, sources)
+        histories = self._histories(event, sources)
         for entry in post(event, histories):
             self._insert(cur, event, entry)
 
     def flush(self, cur: Cursor) -> None:
         """Every entry is posted as its event is projected: nothing is left for the batch end."""
+        self._lines = {}
+        self._taken = set()
 
-    def _histories(self, cur: Cursor, event: DomainEvent, sources: list[str]) -> dict[str, History]:
+    def _histories(self, event: DomainEvent, sources: list[str]) -> dict[str, History]:
         """The entries posted for `sources` by the events before `event` (by version)."""
-        params = (event.account_id, event.livemode, sources, event.originator_version)
-        rows = cur.execute(self._posted, params).fetchall()
+        posted = sorted(
+            (
+                p
+                for source in sources
+                for p in self._lines.get((event.account_id, event.livemode, source), ())
+                if p.version < event.originator_version
+            ),
+            key=lambda p: (p.entry_id, p.line_id),
+        )
         heads: dict[tuple[str, str], tuple[Any, ...]] = {}
         lines: dict[tuple[str, str], list[Line]] = defaultdict(list)
-        for source, transition, kind, text, at, reversed_, account, amount, currency, cus in rows:
-            heads[(source, transition)] = (kind, text, at, reversed_)
-            lines[(source, transition)].append(Line(Account(account), amount, currency, cus))
+        for p in posted:
+            key = (p.source, p.transition)
+            heads[key] = (p.kind, p.description, p.occurred_at, p.reversal_of)
+            lines[key].append(p.line)
         histories: dict[str, dict[str, Entry]] = defaultdict(dict)
         for (source, transition), (kind, text, at, reversed_) in heads.items():
             histories[source][transition] = Entry(
@@ -102,13 +164,17 @@ class Journal:
 
     def _insert(self, cur: Cursor, event: DomainEvent, entry: Entry) -> None:
         account_id, livemode = event.account_id, event.livemode
+        source = (account_id, livemode, entry.source_object)
+        if (source, entry.transition) in self._taken:
+            return  # posted before: the key is taken, its lines are there
+        self._taken.add((source, entry.transition))
         new_id = entry_id(account_id, livemode, entry.source_object, entry.transition)
         reversed_id = (
             entry_id(account_id, livemode, entry.source_object, entry.reversal_of)
             if entry.reversal_of is not None
             else None
         )
-        inserted = cur.execute(
+        cur.execute(
             self._insert_entry,
             (
                 new_id,
@@ -122,15 +188,15 @@ class Journal:
                 event.stripe_event_id,
                 reversed_id,
             ),
-        ).fetchone()
-        if inserted is None:
-            return  # posted before: the key is taken, its lines are there
+        )
         cur.execute(self._insert_origin, (new_id, event.originator_id, event.originator_version))
+        posted = self._lines.setdefault(source, [])
         for n, line in enumerate(entry.lines):
+            line_id = uuid5(new_id, str(n))
             cur.execute(
                 self._insert_line,
                 (
-                    uuid5(new_id, str(n)),
+                    line_id,
                     account_id,
                     livemode,
                     new_id,
@@ -140,4 +206,18 @@ class Journal:
                     line.credit_cents,
                     line.currency,
                 ),
+            )
+            posted.append(
+                _Posted(
+                    new_id,
+                    line_id,
+                    event.originator_version,
+                    entry.source_object,
+                    entry.transition,
+                    entry.kind,
+                    entry.description,
+                    entry.occurred_at,
+                    entry.reversal_of,
+                    line,
+                )
             )

@@ -9,6 +9,7 @@ delivery order (and any replay) gives the same rows.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -41,9 +42,15 @@ class MrrProjection:
         self._schema_name = schema
         self._dirty_customers: set[tuple[str, bool, str]] = set()
         self._dirty_scopes: set[Scope] = set()
+        # The batch's extent of each scope's months (first subscription month, last month),
+        # written once per scope at flush instead of once per event.
+        self._horizons: dict[Scope, tuple[date | None, date]] = {}
 
     def _sql(self, text: str) -> str:
         return in_schema(text, self._schema_name)
+
+    def prepare(self, cur: Cursor, events: Sequence[object]) -> None:
+        """Nothing to read ahead: each event carries what its rows need."""
 
     def project(self, cur: Cursor, event: object) -> None:
         if not isinstance(
@@ -51,7 +58,7 @@ class MrrProjection:
         ):
             return
         scope = (event.account_id, event.livemode)
-        self._extend_horizon(cur, scope, event.created, isinstance(event, SUBSCRIPTION_EVENTS))
+        self._extend_horizon(scope, event.created, isinstance(event, SUBSCRIPTION_EVENTS))
         if isinstance(event, SUBSCRIPTION_EVENTS):
             self._point(cur, event)
         elif isinstance(event, Coupon.Recorded | Coupon.Revised):
@@ -61,6 +68,9 @@ class MrrProjection:
 
     def flush(self, cur: Cursor) -> None:
         """Recompute what this batch changed, inside the batch's transaction."""
+        for scope, (first, last) in sorted(self._horizons.items()):
+            self._write_horizon(cur, scope, first, last)
+        self._horizons.clear()
         for account_id, livemode, customer in sorted(self._dirty_customers):
             self._recompute_customer(cur, account_id, livemode, customer)
             self._dirty_scopes.add((account_id, livemode))
@@ -69,8 +79,18 @@ class MrrProjection:
         self._dirty_customers.clear()
         self._dirty_scopes.clear()
 
-    def _extend_horizon(self, cur: Cursor, scope: Scope, created: int, subscription: bool) -> None:
+    def _extend_horizon(self, scope: Scope, created: int, subscription: bool) -> None:
         month = month_start(created)
+        first = month if subscription else None
+        known = self._horizons.get(scope)
+        if known is not None:
+            known_first, known_last = known
+            if known_first is not None:
+                first = known_first if first is None else min(first, known_first)
+            month = max(month, known_last)
+        self._horizons[scope] = (first, month)
+
+    def _write_horizon(self, cur: Cursor, scope: Scope, first: date | None, last: date) -> None:
         row = cur.execute(
             self._sql(
                 "INSERT INTO {schema}.mrr_horizon AS h "
@@ -83,7 +103,7 @@ class MrrProjection:
                 "AND (h.first_month IS NULL OR EXCLUDED.first_month < h.first_month)) "
                 "RETURNING 1"
             ),
-            (*scope, month if subscription else None, month),
+            (*scope, first, last),
         ).fetchone()
         if row is not None:
             self._dirty_scopes.add(scope)

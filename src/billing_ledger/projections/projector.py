@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import psycopg
@@ -25,6 +26,10 @@ log = logging.getLogger(__name__)
 IDLE_SECONDS = 0.1
 RETRY_SECONDS = 1.0
 BATCH_SIZE = 500
+# A batch's statements are pipelined (sent without waiting for each answer); the pipeline is
+# synced every SYNC_EVERY notifications so that what is in flight stays small: psycopg's pipeline
+# mode was seen to hang for good on ~1 MB of unsynced inserts (see processor.py).
+SYNC_EVERY = 25
 
 TRACKING_DDL = """
 CREATE TABLE IF NOT EXISTS {schema}.projection_tracking (
@@ -47,6 +52,10 @@ class Projection(Protocol):
     derive every value from the event (no clock), so a replay writes the same rows."""
 
     name: str
+
+    def prepare(self, cur: psycopg.Cursor[Any], events: Sequence[object]) -> None:
+        """Called once per batch with all its events, before any is projected (to read ahead
+        what they need in one round trip)."""
 
     def project(self, cur: psycopg.Cursor[Any], event: object) -> None: ...
 
@@ -117,9 +126,15 @@ class Projector:
             )
             if not notifications:
                 return 0
-            for notification in notifications:
-                self._projection.project(cur, self._app.mapper.to_domain_event(notification))
-            self._projection.flush(cur)
-            cur.execute(self._write, (notifications[-1].id, self._projection.name))
+            events = [self._app.mapper.to_domain_event(n) for n in notifications]
+            self._projection.prepare(cur, events)
+            with conn.pipeline() as pipeline:
+                for n, event in enumerate(events, 1):
+                    self._projection.project(cur, event)
+                    if n % SYNC_EVERY == 0:
+                        pipeline.sync()
+                pipeline.sync()
+                self._projection.flush(cur)
+                cur.execute(self._write, (notifications[-1].id, self._projection.name))
         PROJECTOR_POSITION.labels(self._projection.name).set(notifications[-1].id)
         return len(notifications)

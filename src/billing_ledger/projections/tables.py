@@ -8,7 +8,7 @@ directions, so a child that arrived before its parent is linked when the parent 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -43,6 +43,9 @@ class BillingTables:
 
     def __init__(self, schema: str) -> None:
         self._schema_name = schema
+
+    def prepare(self, cur: Cursor, events: Sequence[object]) -> None:
+        """Nothing to read ahead: each event carries what its rows need."""
 
     def project(self, cur: Cursor, event: object) -> None:
         if not isinstance(event, StripeObject.Recorded | StripeObject.Revised):
