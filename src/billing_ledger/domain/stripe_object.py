@@ -48,26 +48,33 @@ class Snapshot:
     attributes: Mapping[str, Any] | None = None  # defaults to the event's data.object
 
 
+@dataclass(frozen=True)
+class SnapshotFields:
+    """What every snapshot event carries: the object's identity, the Stripe event, the part it
+    concerns and that part's snapshot (`Recorded` and `Revised` add the aggregate's `state`)."""
+
+    account_id: str
+    livemode: bool
+    stripe_id: str
+    stripe_event_id: str
+    stripe_event_type: str
+    part_kind: str
+    part_id: str
+    created: int
+    status: str | None
+    attributes: dict[str, Any]
+    previous_attributes: dict[str, Any]
+    part_state: dict[str, Any]
+
+
 class StripeObject(Aggregate):
     PART_RULES: ClassVar[Mapping[str, StatusRules]] = {}
 
-    class Recorded(Aggregate.Created):
+    class Recorded(Aggregate.Created, SnapshotFields):
         """The first snapshot of the object we hold (whatever event type carried it)."""
 
         class_version = 2  # v1: one snapshot per aggregate (see upcasting.py)
 
-        account_id: str
-        livemode: bool
-        stripe_id: str
-        stripe_event_id: str
-        stripe_event_type: str
-        part_kind: str
-        part_id: str
-        created: int
-        status: str | None
-        attributes: dict[str, Any]
-        previous_attributes: dict[str, Any]
-        part_state: dict[str, Any]
         state: dict[str, Any]
 
         def apply(self, aggregate: Any) -> None:
@@ -81,45 +88,20 @@ class StripeObject(Aggregate):
             aggregate._record(self)
             aggregate.state = self.state
 
-    class Revised(Aggregate.Event):
+    class Revised(Aggregate.Event, SnapshotFields):
         """A later snapshot became current for one part of the object."""
 
         class_version = 2
 
-        account_id: str
-        livemode: bool
-        stripe_id: str
-        stripe_event_id: str
-        stripe_event_type: str
-        part_kind: str
-        part_id: str
-        created: int
-        status: str | None
-        attributes: dict[str, Any]
-        previous_attributes: dict[str, Any]
-        part_state: dict[str, Any]
         state: dict[str, Any]
 
         def apply(self, aggregate: Any) -> None:
             aggregate._record(self)
             aggregate.state = self.state
 
-    class Backfilled(Aggregate.Event):
+    class Backfilled(Aggregate.Event, SnapshotFields):
         """An older snapshot arrived late: it changes nothing now, but it is part of the object's
         history (MRR at the end of a past month depends on it), so it is recorded once."""
-
-        account_id: str
-        livemode: bool
-        stripe_id: str
-        stripe_event_id: str
-        stripe_event_type: str
-        part_kind: str
-        part_id: str
-        created: int
-        status: str | None
-        attributes: dict[str, Any]
-        previous_attributes: dict[str, Any]
-        part_state: dict[str, Any]
 
         def apply(self, aggregate: Any) -> None:
             aggregate._record(self)
