@@ -168,13 +168,12 @@ def stages(dsn: str, count: int) -> None:
         if batch[-1].position >= count:
             stop.set()
     processing = time.perf_counter() - started
-    projectors = [Projector(app, pool, READ_SCHEMA, p) for p in read_projections(READ_SCHEMA)]
+    projector = Projector(app, pool, READ_SCHEMA, read_projections(READ_SCHEMA))
     _time(watch, "projection: notifications read", app.recorder, "select_notifications")
     started = time.perf_counter()
-    for projector in projectors:
-        projector.create_tables()
-        while projector.run_once():
-            pass
+    projector.create_tables()
+    while projector.run_once():
+        pass
     projecting = time.perf_counter() - started
     app.close()
     event_log.close()

@@ -33,12 +33,8 @@ class Pipeline:
         self.app = BillingApplication(env=eventsourcing_env(dsn, EVENT_STORE_SCHEMA))
         self.processor = Processor(self.app, self.log, self.pool)
         self.processor.create_tables()
-        self.projectors = [
-            Projector(self.app, self.pool, READ_SCHEMA, projection)
-            for projection in read_projections(READ_SCHEMA)
-        ]
-        for projector in self.projectors:
-            projector.create_tables()
+        self.projector = Projector(self.app, self.pool, READ_SCHEMA, read_projections(READ_SCHEMA))
+        self.projector.create_tables()
 
     def deliver(self, document: dict[str, Any]) -> None:
         self.append(json.dumps(document).encode())
@@ -60,9 +56,8 @@ class Pipeline:
         head = self.log.head().get(LOG_NAME, 0)
         while (self.processor.processed(LOG_NAME) or 0) < head:
             self.processor.process(self.log.read(self.processor.processed(LOG_NAME) or 0, 100))
-        for projector in self.projectors:
-            while projector.run_once():
-                pass
+        while self.projector.run_once():
+            pass
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with psycopg.connect(self.dsn) as conn:

@@ -132,13 +132,13 @@ def _replay(settings: Settings, dsn: str, request: ReplayRequest) -> int:
                     processor.process(batch)
                     progress(len(batch))
                 progress.finish()
-            projectors = rebuild.projectors(app, pool, schema)
+            projector = rebuild.projector(app, pool, schema)
             head = app.recorder.max_notification_id() or 0
             progress = ProgressLine(
                 f"domain events projected into {schema}",
-                sum(head - p.position() for p in projectors),
+                head - min(projector.positions().values()),
             )
-            rebuild.project_all(projectors, progress)
+            rebuild.project_all(projector, progress)
             progress.finish()
             differences = _verify(pool, schema) if request.verify else False
             with pool.connection() as conn:
@@ -151,7 +151,7 @@ def _replay(settings: Settings, dsn: str, request: ReplayRequest) -> int:
             if request.swap:
                 if event_log is not None and event_log.has_follower():
                     raise ReplayError(FOLLOWER_RUNNING)
-                _swap(pool, projectors, schema, from_log, settings.EVENT_LOG == "postgres")
+                _swap(pool, projector, schema, from_log, settings.EVENT_LOG == "postgres")
                 return 0
     return 1 if differences else 0
 
@@ -192,7 +192,7 @@ def _verify(pool: ConnectionPool, schema: str) -> bool:
 
 def _swap(
     pool: ConnectionPool,
-    projectors: list[rebuild.Projector],
+    projector: rebuild.Projector,
     schema: str,
     from_log: bool,
     postgres_log: bool,
@@ -209,9 +209,8 @@ def _swap(
             if not row or not row[0]:
                 raise ReplayError(FOLLOWER_RUNNING)
         rebuild.lock_live_positions(conn, READ_SCHEMA)
-        for projector in projectors:  # what was stored since the rebuild caught up
-            while projector.project_batch(conn):
-                pass
+        while projector.project_batch(conn):  # what was stored since the rebuild caught up
+            pass
         rebuild.swap(conn, READ_SCHEMA, schema, retired)
         audit.record(conn, "replay.swap", "ok", {"rebuilt": schema, "retired": retired})
         if from_log:

@@ -64,13 +64,12 @@ class Workers:
     """The processor and projector threads of one process, stopped together."""
 
     processor: Processor
-    projectors: list[Projector]
+    projector: Projector
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
 
     def start(self) -> None:
-        targets = [("processor", self.processor.run)]
-        targets += [(f"projector:{p.name}", p.run) for p in self.projectors]
+        targets = [("processor", self.processor.run), ("projector", self.projector.run)]
         for name, target in targets:
             thread = threading.Thread(target=target, args=(self.stop,), name=name, daemon=True)
             thread.start()
@@ -105,13 +104,9 @@ def pipeline(settings: Settings, dsn: str, event_log: EventLog) -> Iterator[Work
         stack.callback(app.close)
         processor = Processor(app, event_log, pool)
         processor.create_tables()
-        projectors = [
-            Projector(app, pool, READ_SCHEMA, projection)
-            for projection in read_projections(READ_SCHEMA)
-        ]
-        for projector in projectors:
-            projector.create_tables()
-        workers = Workers(processor, projectors)
+        projector = Projector(app, pool, READ_SCHEMA, read_projections(READ_SCHEMA))
+        projector.create_tables()
+        workers = Workers(processor, projector)
         workers.start()
         stack.callback(workers.drain)
         yield workers

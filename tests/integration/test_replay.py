@@ -75,9 +75,9 @@ def test_an_interrupted_rebuild_resumes_where_it_stopped(pipeline: Pipeline) -> 
     try:
         with psycopg.connect(pipeline.dsn) as conn:
             rebuild.prepare(conn, "billing_rebuild", restart=False)
-        [first, *_] = rebuild.projectors(app, pipeline.pool, "billing_rebuild")
+        projector = rebuild.projector(app, pipeline.pool, "billing_rebuild")
         with pipeline.pool.connection() as conn, conn.transaction():
-            assert first.project_batch(conn, limit=5) == 5  # then the process "dies"
+            assert projector.project_batch(conn, limit=5) == 5  # then the process "dies"
     finally:
         app.close()
     result = replay(pipeline.dsn, "--verify")

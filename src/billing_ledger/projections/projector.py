@@ -1,9 +1,12 @@
 """The projector worker: domain events (the application's notification log) → read schema.
 
-A batch of notifications and the position of its last one are committed in one transaction, in
-`{schema}.projection_tracking`: a crash replays at most the uncommitted batch, and applying it
-again gives the same rows. The tracking lives inside the read schema it describes, so a schema
-rebuilt elsewhere carries its own position with it.
+One projector runs every projection of a read schema in one pass: each batch of notifications
+is read and decoded once and handed to each projection still behind it. Each projection keeps
+its own position in `{schema}.projection_tracking`, committed in the same transaction as the
+rows the batch wrote: a crash replays at most the uncommitted batch, and applying it again gives
+the same rows. A projection whose position was moved back (or one added later) is caught up from
+its own position while the others skip what they already have. The tracking lives inside the
+read schema it describes, so a schema rebuilt elsewhere carries its own positions with it.
 """
 
 from __future__ import annotations
@@ -41,9 +44,11 @@ START_POSITION = """
 INSERT INTO {schema}.projection_tracking (projection, position) VALUES (%s, 0)
 ON CONFLICT (projection) DO NOTHING
 """
-READ_POSITION = "SELECT position FROM {schema}.projection_tracking WHERE projection = %s"
-# Locking the row makes a second projector of the same projection wait, then see the new position.
-LOCK_POSITION = READ_POSITION + " FOR UPDATE"
+READ_POSITIONS = (
+    "SELECT projection, position FROM {schema}.projection_tracking "
+    "WHERE projection = ANY(%s) ORDER BY projection"
+)
+LOCK_POSITIONS = READ_POSITIONS + " FOR UPDATE"
 WRITE_POSITION = "UPDATE {schema}.projection_tracking SET position = %s WHERE projection = %s"
 
 
@@ -64,33 +69,40 @@ class Projection(Protocol):
 
 
 class Projector:
-    """Runs one projection over the notification log, with its own tracked position."""
+    """Runs the projections of one read schema over the notification log, in one pass."""
 
     def __init__(
-        self, app: BillingApplication, pool: ConnectionPool, schema: str, projection: Projection
+        self,
+        app: BillingApplication,
+        pool: ConnectionPool,
+        schema: str,
+        projections: Sequence[Projection],
     ) -> None:
         self._app = app
         self._pool = pool
-        self._projection = projection
+        self._projections = list(projections)
         self._ddl = in_schema(TRACKING_DDL, schema)
         self._start = in_schema(START_POSITION, schema)
-        self._read = in_schema(READ_POSITION, schema)
-        self._lock = in_schema(LOCK_POSITION, schema)
+        self._read = in_schema(READ_POSITIONS, schema)
+        self._lock = in_schema(LOCK_POSITIONS, schema)
         self._write = in_schema(WRITE_POSITION, schema)
 
     def create_tables(self) -> None:
         with self._pool.connection() as conn:
             conn.execute(self._ddl)
-            conn.execute(self._start, (self._projection.name,))
+            for projection in self._projections:
+                conn.execute(self._start, (projection.name,))
 
     @property
-    def name(self) -> str:
-        return self._projection.name
+    def names(self) -> list[str]:
+        return [projection.name for projection in self._projections]
 
-    def position(self) -> int:
+    def positions(self) -> dict[str, int]:
+        """Each projection's position: the last notification it has projected."""
         with self._pool.connection() as conn:
-            row = conn.execute(self._read, (self._projection.name,)).fetchone()
-        return int(row[0]) if row else 0
+            rows = conn.execute(self._read, (self.names,)).fetchall()
+        known = {str(name): int(position) for name, position in rows}
+        return {name: known.get(name, 0) for name in self.names}
 
     def run(self, stop: threading.Event) -> None:
         """Project until `stop` is set; outages are waited out, never fatal."""
@@ -98,7 +110,8 @@ class Projector:
             try:
                 projected = self.run_once()
                 head = self._app.recorder.max_notification_id() or 0
-                PROJECTOR_LAG.labels(self._projection.name).set(head - self.position())
+                for name, position in self.positions().items():
+                    PROJECTOR_LAG.labels(name).set(head - position)
                 if not projected:
                     stop.wait(IDLE_SECONDS)
             except (PersistenceError, psycopg.OperationalError) as e:
@@ -116,25 +129,43 @@ class Projector:
             return self.project_batch(conn)
 
     def project_batch(self, conn: psycopg.Connection[Any], limit: int = BATCH_SIZE) -> int:
-        """Within the caller's transaction: project the notifications after the tracked position
-        and move the position past them. Returns how many there were."""
+        """Within the caller's transaction: project the notifications after the lowest tracked
+        position into every projection behind them, and move each position past them. Returns
+        how many notifications there were."""
         with conn.cursor() as cur:
-            row = cur.execute(self._lock, (self._projection.name,)).fetchone()
-            after = int(row[0]) if row else 0
+            # Locking the rows makes a second projector of the schema wait, then see the new
+            # positions.
+            rows = cur.execute(self._lock, (self.names,)).fetchall()
+            positions = {str(name): int(position) for name, position in rows}
+            after = min(positions.get(name, 0) for name in self.names)
             notifications = self._app.recorder.select_notifications(
                 start=after, limit=limit, inclusive_of_start=False
             )
             if not notifications:
                 return 0
             events = [self._app.mapper.to_domain_event(n) for n in notifications]
-            self._projection.prepare(cur, events)
-            with conn.pipeline() as pipeline:
-                for n, event in enumerate(events, 1):
-                    self._projection.project(cur, event)
-                    if n % SYNC_EVERY == 0:
-                        pipeline.sync()
-                pipeline.sync()
-                self._projection.flush(cur)
-                cur.execute(self._write, (notifications[-1].id, self._projection.name))
-        PROJECTOR_POSITION.labels(self._projection.name).set(notifications[-1].id)
+            last = notifications[-1].id
+            for projection in self._projections:
+                behind = positions.get(projection.name, 0)
+                if behind < last:
+                    todo = [e for n, e in zip(notifications, events, strict=True) if n.id > behind]
+                    self._project(conn, cur, projection, todo)
+                    cur.execute(self._write, (last, projection.name))
+                    PROJECTOR_POSITION.labels(projection.name).set(last)
         return len(notifications)
+
+    @staticmethod
+    def _project(
+        conn: psycopg.Connection[Any],
+        cur: psycopg.Cursor[Any],
+        projection: Projection,
+        events: Sequence[object],
+    ) -> None:
+        projection.prepare(cur, events)
+        with conn.pipeline() as pipeline:
+            for n, event in enumerate(events, 1):
+                projection.project(cur, event)
+                if n % SYNC_EVERY == 0:
+                    pipeline.sync()
+            pipeline.sync()
+            projection.flush(cur)

@@ -20,7 +20,7 @@ from billing_ledger.projections.catalog import read_projections
 from billing_ledger.projections.migrations import migrate
 from billing_ledger.projections.projector import Projector
 
-__all__ = ["Projector", "TableDiff", "compare", "copy_privileges", "prepare", "projectors", "swap"]
+__all__ = ["Projector", "TableDiff", "compare", "copy_privileges", "prepare", "projector", "swap"]
 
 # Tables of the live schema that are records, not projections: a swap carries them over.
 CARRIED_OVER = ("audit_log",)
@@ -44,10 +44,9 @@ class TableDiff:
         return self.only_live == 0 and self.only_rebuilt == 0
 
 
-def projectors(app: BillingApplication, pool: Any, schema: str) -> list[Projector]:
-    found = [Projector(app, pool, schema, projection) for projection in read_projections(schema)]
-    for projector in found:
-        projector.create_tables()
+def projector(app: BillingApplication, pool: Any, schema: str) -> Projector:
+    found = Projector(app, pool, schema, read_projections(schema))
+    found.create_tables()
     return found
 
 
@@ -58,11 +57,10 @@ def prepare(conn: Connection, schema: str, restart: bool) -> None:
     migrate(conn, schema)
 
 
-def project_all(found: list[Projector], progress: Progress) -> None:
-    """Run every projector until it has caught up with the notification log."""
-    for projector in found:
-        while done := projector.run_once():
-            progress(done)
+def project_all(found: Projector, progress: Progress) -> None:
+    """Run the projector until it has caught up with the notification log."""
+    while done := found.run_once():
+        progress(done)
 
 
 def compare(conn: Connection, live: str, rebuilt: str) -> list[TableDiff]:
