@@ -5,7 +5,8 @@ had posted for its source objects *before* it (by aggregate version, kept in
 `journal_entry_origins`) are read back, and the pure rules of `ledger/` say what is missing.
 The entries of every source object a batch touches are read once, when the batch starts, and
 kept up to date in memory as the batch posts (the projector's lock on its position makes this
-batch the only writer of the journal meanwhile), so posting needs no round trip per event.
+batch the only writer of the journal meanwhile), so posting needs no round trip per event;
+the batch's new rows are written at its end, one multi-row statement per table.
 Each source object's entries come from one aggregate, so replaying any event sees the history
 it saw the first time and derives the same entries, which `ON CONFLICT DO NOTHING` on (account,
 livemode, source object, transition) then refuses: redelivery and replay post nothing twice.
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -83,6 +84,15 @@ class _Posted:
     line: Line
 
 
+@dataclass
+class _NewRows:
+    """The rows a batch posts, written at its end."""
+
+    entries: list[tuple[Any, ...]] = field(default_factory=list)
+    origins: list[tuple[Any, ...]] = field(default_factory=list)
+    lines: list[tuple[Any, ...]] = field(default_factory=list)
+
+
 class Journal:
     """Projects the posting rules' entries into `{schema}`'s journal tables."""
 
@@ -95,11 +105,14 @@ class Journal:
         self._insert_origin = in_schema(INSERT_ORIGIN, schema)
         self._lines: dict[Source, list[_Posted]] = {}
         self._taken: set[tuple[Source, str]] = set()  # (source, transition) keys in use
+        self._new = _NewRows()
 
     def prepare(self, cur: Cursor, events: Sequence[object]) -> None:
-        """Read the entries of every source object the batch's events touch, in one query."""
+        """Read the entries of every source object the batch's events touch, in one query.
+        (Also forgets what a failed batch left unwritten: the retry starts clean.)"""
         self._lines = {}
         self._taken = set()
+        self._new = _NewRows()
         keys = sorted(
             {
                 (event.account_id, event.livemode, source)
@@ -131,12 +144,20 @@ class Journal:
             return  # moves no money (customers, subscriptions, payment methods)
         histories = self._histories(event, sources)
         for entry in post(event, histories):
-            self._insert(cur, event, entry)
+            self._insert(event, entry)
 
     def flush(self, cur: Cursor) -> None:
-        """Every entry is posted as its event is projected: nothing is left for the batch end."""
+        """Write the batch's entries, their origins and lines (in that order)."""
+        for statement, rows in (
+            (self._insert_entry, self._new.entries),
+            (self._insert_origin, self._new.origins),
+            (self._insert_line, self._new.lines),
+        ):
+            if rows:
+                cur.executemany(statement, rows)
         self._lines = {}
         self._taken = set()
+        self._new = _NewRows()
 
     def _histories(self, event: DomainEvent, sources: list[str]) -> dict[str, History]:
         """The entries posted for `sources` by the events before `event` (by version)."""
@@ -162,7 +183,7 @@ class Journal:
             )
         return dict(histories)
 
-    def _insert(self, cur: Cursor, event: DomainEvent, entry: Entry) -> None:
+    def _insert(self, event: DomainEvent, entry: Entry) -> None:
         account_id, livemode = event.account_id, event.livemode
         source = (account_id, livemode, entry.source_object)
         if (source, entry.transition) in self._taken:
@@ -174,8 +195,7 @@ class Journal:
             if entry.reversal_of is not None
             else None
         )
-        cur.execute(
-            self._insert_entry,
+        self._new.entries.append(
             (
                 new_id,
                 account_id,
@@ -189,12 +209,11 @@ class Journal:
                 reversed_id,
             ),
         )
-        cur.execute(self._insert_origin, (new_id, event.originator_id, event.originator_version))
+        self._new.origins.append((new_id, event.originator_id, event.originator_version))
         posted = self._lines.setdefault(source, [])
         for n, line in enumerate(entry.lines):
             line_id = uuid5(new_id, str(n))
-            cur.execute(
-                self._insert_line,
+            self._new.lines.append(
                 (
                     line_id,
                     account_id,

@@ -1,6 +1,11 @@
 """Writes domain events into the `billing` tables: each event carries its aggregate's whole
 state, so each becomes one upsert of that aggregate's row (plus the rows hanging off it).
 
+Within a batch only an aggregate's last state matters, so rows are kept in memory by id (the
+latest replacing the earlier) and written at the batch's end, one multi-row statement per table.
+Payment rows are the exception: invoices link and re-link them as they arrive, so their
+statements run in event order, reading invoices through the batch's pending rows first.
+
 Every value written comes from the event (Stripe's timestamps, uuid5 ids), never from the clock,
 so replaying the same history rebuilds the same rows. References are resolved in both
 directions, so a child that arrived before its parent is linked when the parent arrives.
@@ -8,7 +13,8 @@ directions, so a child that arrived before its parent is linked when the parent 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -31,6 +37,11 @@ from billing_ledger.projections.sqltext import in_schema
 LINK_PAYMENT_TO_INVOICE = "UPDATE {schema}.payment_transactions SET invoice_id = %s WHERE id = %s"
 INVOICE_OF_PAYMENT = "SELECT invoice_id FROM {schema}.payment_transactions WHERE id = %s"
 SUBSCRIPTION_OF_INVOICE = "SELECT subscription_id FROM {schema}.invoices WHERE id = %s"
+SUBSCRIPTIONS_OF_INVOICES = "SELECT id, subscription_id FROM {schema}.invoices WHERE id = ANY(%s)"
+DELETE_DROPPED_ITEMS = """
+DELETE FROM {schema}.subscription_items
+WHERE subscription_id = ANY(%s) AND NOT (id = ANY(%s))
+"""
 
 Snapshot = StripeObject.Recorded | StripeObject.Revised
 Cursor = psycopg.Cursor[Any]
@@ -43,9 +54,32 @@ class BillingTables:
 
     def __init__(self, schema: str) -> None:
         self._schema_name = schema
+        # Rows to write at the batch's end: table → row id → row (the latest state wins).
+        self._pending: dict[str, dict[UUID, dict[str, Any]]] = defaultdict(dict)
+        # Each subscription's items as of its latest state in the batch.
+        self._items_of: dict[UUID, list[UUID]] = {}
+        # Invoices the batch's payments name, as stored when the batch began.
+        self._stored_invoice_subscription: dict[UUID, UUID | None] = {}
 
     def prepare(self, cur: Cursor, events: Sequence[object]) -> None:
-        """Nothing to read ahead: each event carries what its rows need."""
+        """Read the subscription of every invoice the batch's payments name, in one query.
+        (Also forgets what a failed batch left pending: the retry starts clean.)"""
+        self._forget_batch()
+        named = {
+            invoice_id
+            for event in events
+            if isinstance(event, Payment.Recorded | Payment.Revised)
+            and (invoice_id := _ref(event, event.state["invoice"])) is not None
+        }
+        self._stored_invoice_subscription = (
+            dict(
+                cur.execute(
+                    in_schema(SUBSCRIPTIONS_OF_INVOICES, self._schema_name), (list(named),)
+                ).fetchall()
+            )
+            if named
+            else {}
+        )
 
     def project(self, cur: Cursor, event: object) -> None:
         if not isinstance(event, StripeObject.Recorded | StripeObject.Revised):
@@ -64,7 +98,25 @@ class BillingTables:
             self._payment_method(cur, event)
 
     def flush(self, cur: Cursor) -> None:
-        """Every row is written as its event is projected: nothing is left for the batch end."""
+        """Write the batch's rows: one statement per table (and one for dropped items)."""
+        if self._items_of:
+            subscriptions = list(self._items_of)
+            kept = [item for items in self._items_of.values() for item in items]
+            cur.execute(in_schema(DELETE_DROPPED_ITEMS, self._schema_name), (subscriptions, kept))
+        for table, rows in self._pending.items():
+            if not rows:
+                continue
+            columns = tuple(next(iter(rows.values())))
+            cur.executemany(
+                _upsert_statement(self._schema_name, table, columns),
+                [tuple(row[column] for column in columns) for row in rows.values()],
+            )
+        self._forget_batch()
+
+    def _forget_batch(self) -> None:
+        self._pending.clear()
+        self._items_of.clear()
+        self._stored_invoice_subscription = {}
 
     def _customer(self, cur: Cursor, event: Snapshot) -> None:
         state = event.state
@@ -126,14 +178,10 @@ class BillingTables:
             }
             for item in state["items"]
         ]
-        cur.execute(
-            in_schema(
-                "DELETE FROM {schema}.subscription_items "
-                "WHERE subscription_id = %s AND NOT (id = ANY(%s))",
-                self._schema_name,
-            ),
-            (identity["id"], [item["id"] for item in items]),
-        )
+        pending_items = self._pending["subscription_items"]
+        for item_id in self._items_of.get(identity["id"], ()):
+            pending_items.pop(item_id, None)
+        self._items_of[identity["id"]] = [item["id"] for item in items]
         for item in items:
             self._upsert(cur, "subscription_items", item)
 
@@ -281,16 +329,28 @@ class BillingTables:
         return row[0] if row else None
 
     def _subscription_of(self, cur: Cursor, invoice_id: UUID | None) -> UUID | None:
+        """The invoice's subscription: from the batch's pending row, else as stored."""
         if invoice_id is None:
             return None
+        pending = self._pending["invoices"].get(invoice_id)
+        if pending is not None:
+            subscription_id: UUID | None = pending["subscription_id"]
+            return subscription_id
+        if invoice_id in self._stored_invoice_subscription:
+            return self._stored_invoice_subscription[invoice_id]
         row = cur.execute(
             in_schema(SUBSCRIPTION_OF_INVOICE, self._schema_name),
             (invoice_id,),
         ).fetchone()
         return row[0] if row else None
 
-    def _upsert(self, cur: Cursor, table: str, row: Mapping[str, Any]) -> None:
-        cur.execute(_upsert_statement(self._schema_name, table, tuple(row)), tuple(row.values()))
+    def _upsert(self, cur: Cursor, table: str, row: dict[str, Any]) -> None:
+        """Payment rows now (invoices update them in event order); others at the batch end."""
+        if table == "payment_transactions":
+            statement = _upsert_statement(self._schema_name, table, tuple(row))
+            cur.execute(statement, tuple(row.values()))
+        else:
+            self._pending[table][row["id"]] = row
 
 
 @cache
