@@ -118,6 +118,21 @@ def peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def children_peak_rss_mib(pid: int) -> dict[int, float]:
+    """The peak RSS of each running child of `pid` (the projector process of `process`)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if ppid == pid:
+                found[int(entry.name)] = peak_rss_mib(int(entry.name))
+        except (OSError, ValueError):
+            continue  # gone meanwhile
+    return found
+
+
 class Stopwatch:
     """Accumulates the time spent in named stages."""
 

@@ -6,7 +6,7 @@
    database, as ingest would have appended it (reported, not part of the figures).
 2. End to end: runs the real `billing-ledger process` over that log and waits until the
    processor has applied the last record and every projector has projected the last domain
-   event; reports events/s and the process's peak RSS (VmHWM).
+   event; reports events/s and the peak RSS (VmHWM) of the process and of its projector child.
 3. Stages: on a copy of the loaded database, runs the processor and then the projectors in
    this process, timing each stage: log read, domain apply (of which aggregate loads),
    domain-event write (with tracking), projection (read of notifications, rows written).
@@ -30,6 +30,7 @@ import psycopg
 from benchmarks.history import Shape
 from benchmarks.infra import (
     Stopwatch,
+    children_peak_rss_mib,
     conditions,
     create_database,
     fresh_database,
@@ -97,6 +98,7 @@ def end_to_end(dsn: str, count: int) -> None:
         stderr=output,
     )
     peak = 0.0
+    children: dict[int, float] = {}  # the projector process (and multiprocessing's tracker)
     try:
         with psycopg.connect(dsn, autocommit=True) as conn:
             head = _scalar(conn, "SELECT max(position) FROM eventlog.stripe_events")
@@ -106,6 +108,8 @@ def end_to_end(dsn: str, count: int) -> None:
                     tail = output.read()[-2000:].decode(errors="replace")
                     raise SystemExit(f"process exited {process.returncode}: {tail}")
                 peak = max(peak, peak_rss_mib(process.pid))
+                for pid, rss in children_peak_rss_mib(process.pid).items():
+                    children[pid] = max(children.get(pid, 0.0), rss)
                 if _caught_up(conn, head):
                     break
                 time.sleep(POLL_SECONDS)
@@ -118,7 +122,8 @@ def end_to_end(dsn: str, count: int) -> None:
     print(
         f"end to end (billing-ledger process, startup included): {count} events in "
         f"{elapsed:.1f}s = {count / elapsed:,.0f} events/s; {events} domain events; "
-        f"peak RSS {peak:.0f} MiB"
+        f"peak RSS {peak:.0f} MiB, its children {' + '.join(f'{c:.0f}' for c in children.values())}"
+        f" MiB (sum {peak + sum(children.values()):.0f} MiB)"
     )
 
 

@@ -1,25 +1,35 @@
 """The composition root: builds each process from a Settings object. Nothing connects at import.
 
-up       embedded (or DATABASE_URL) Postgres + ingest + processor + projector, one process
+up       embedded (or DATABASE_URL) Postgres + ingest + processor + projector
 ingest   the HTTP edge alone (appends to the log)
 process  the processor and projector alone (follow the log)
+
+The projector runs in a child process of its own: one Python process runs one thread at a time,
+and the processor and projector are both busy when a backlog is worked off, so apart they use
+two cores. The parent restarts the child if it dies, exports its positions in /metrics, and
+stops it (after its current batch) when the workers drain; a child whose parent was killed
+stops by itself.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import multiprocessing.connection
 import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 import psycopg
 import uvicorn
+from eventsourcing.persistence import PersistenceError
 from psycopg_pool import ConnectionPool
 
-from billing_ledger import audit, roles
+from billing_ledger import audit, logs, roles
 from billing_ledger.application import EVENT_STORE_SCHEMA, BillingApplication
 from billing_ledger.database import (
     application_database_url,
@@ -39,6 +49,11 @@ from billing_ledger.projections.projector import Projector
 from billing_ledger.settings import Settings
 
 log = logging.getLogger(__name__)
+
+SUPERVISE_SECONDS = 1.0
+# How long a draining projector may take to finish its batch before it is terminated (its
+# transaction then rolls back, and the next start projects that batch again).
+DRAIN_SECONDS = 60.0
 
 
 def open_event_log(settings: Settings, dsn: str) -> EventLog:
@@ -61,15 +76,15 @@ def open_event_log(settings: Settings, dsn: str) -> EventLog:
 
 @dataclass
 class Workers:
-    """The processor and projector threads of one process, stopped together."""
+    """The processor thread and the projector process, stopped together."""
 
     processor: Processor
-    projector: Projector
+    projector: ProjectorProcess
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
 
     def start(self) -> None:
-        targets = [("processor", self.processor.run), ("projector", self.projector.run)]
+        targets = [("processor", self.processor.run), ("projector", self.projector.supervise)]
         for name, target in targets:
             thread = threading.Thread(target=target, args=(self.stop,), name=name, daemon=True)
             thread.start()
@@ -80,6 +95,77 @@ class Workers:
         self.stop.set()
         for thread in self.threads:
             thread.join()
+
+
+class ProjectorProcess:
+    """Runs the read schema's projector in a child process, restarting it if it dies."""
+
+    def __init__(self, settings: Settings, dsn: str, projector: Projector) -> None:
+        self._settings = settings
+        self._dsn = dsn
+        self._projector = projector  # this process's view: positions for /metrics
+        self._context = multiprocessing.get_context("spawn")
+
+    def supervise(self, stop: threading.Event) -> None:
+        """Keep a child projecting until `stop` is set, then stop it after its batch."""
+        child_stop = self._context.Event()
+        child: BaseProcess | None = None
+        try:
+            while not stop.is_set():
+                if child is None or not child.is_alive():
+                    if child is not None:
+                        log.error("projector process exited %s; restarting", child.exitcode)
+                    child = self._start(child_stop)
+                stop.wait(SUPERVISE_SECONDS)
+                try:
+                    self._projector.report()
+                except (PersistenceError, psycopg.Error) as e:
+                    log.warning("projector positions unavailable: %s", type(e).__name__)
+        finally:
+            child_stop.set()
+            if child is not None:
+                child.join(DRAIN_SECONDS)
+                if child.is_alive():
+                    log.error("projector process did not stop in %ss; terminating", DRAIN_SECONDS)
+                    child.terminate()
+                    child.join()
+
+    def _start(self, child_stop: Any) -> BaseProcess:
+        level = logging.getLevelName(logging.getLogger().getEffectiveLevel())
+        child = self._context.Process(
+            target=_project_in_child,
+            args=(self._settings, self._dsn, level, child_stop),
+            name="billing-ledger-projector",
+            daemon=True,
+        )
+        child.start()
+        return child
+
+
+def _project_in_child(settings: Settings, dsn: str, log_level: str, stop: Any) -> None:
+    """The projector process: project until the parent says stop, or is gone."""
+    # SIGINT reaches the whole process group on Ctrl-C: the parent decides when to stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    logs.configure(settings.LOG_FORMAT, log_level)
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        watch = threading.Thread(
+            target=_stop_when_gone, args=(parent, stop), name="parent-watch", daemon=True
+        )
+        watch.start()
+    with ConnectionPool(dsn, min_size=1, max_size=2, open=True) as pool:
+        app = BillingApplication(env=eventsourcing_env(dsn, EVENT_STORE_SCHEMA))
+        try:
+            Projector(app, pool, READ_SCHEMA, read_projections(READ_SCHEMA)).run(stop)
+        finally:
+            app.close()
+
+
+def _stop_when_gone(parent: BaseProcess, stop: Any) -> None:
+    """A parent killed outright (SIGKILL) cannot drain its child: the child stops itself."""
+    multiprocessing.connection.wait([parent.sentinel])
+    stop.set()
 
 
 def prepare_live_schemas(conn: psycopg.Connection[Any]) -> None:
@@ -106,7 +192,7 @@ def pipeline(settings: Settings, dsn: str, event_log: EventLog) -> Iterator[Work
         processor.create_tables()
         projector = Projector(app, pool, READ_SCHEMA, read_projections(READ_SCHEMA))
         projector.create_tables()
-        workers = Workers(processor, projector)
+        workers = Workers(processor, ProjectorProcess(settings, dsn, projector))
         workers.start()
         stack.callback(workers.drain)
         yield workers

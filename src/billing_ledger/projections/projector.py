@@ -12,7 +12,6 @@ read schema it describes, so a schema rebuilt elsewhere carries its own position
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -50,6 +49,14 @@ READ_POSITIONS = (
 )
 LOCK_POSITIONS = READ_POSITIONS + " FOR UPDATE"
 WRITE_POSITION = "UPDATE {schema}.projection_tracking SET position = %s WHERE projection = %s"
+
+
+class StopSignal(Protocol):
+    """What a worker loop waits on: a threading.Event, or a multiprocessing one."""
+
+    def is_set(self) -> bool: ...
+
+    def wait(self, timeout: float | None = None) -> bool: ...
 
 
 class Projection(Protocol):
@@ -104,14 +111,18 @@ class Projector:
         known = {str(name): int(position) for name, position in rows}
         return {name: known.get(name, 0) for name in self.names}
 
-    def run(self, stop: threading.Event) -> None:
+    def report(self) -> None:
+        """Each projection's position and lag, as /metrics exports them."""
+        head = self._app.recorder.max_notification_id() or 0
+        for name, position in self.positions().items():
+            PROJECTOR_POSITION.labels(name).set(position)
+            PROJECTOR_LAG.labels(name).set(head - position)
+
+    def run(self, stop: StopSignal) -> None:
         """Project until `stop` is set; outages are waited out, never fatal."""
         while not stop.is_set():
             try:
                 projected = self.run_once()
-                head = self._app.recorder.max_notification_id() or 0
-                for name, position in self.positions().items():
-                    PROJECTOR_LAG.labels(name).set(head - position)
                 if not projected:
                     stop.wait(IDLE_SECONDS)
             except (PersistenceError, psycopg.OperationalError) as e:
@@ -151,7 +162,6 @@ class Projector:
                     todo = [e for n, e in zip(notifications, events, strict=True) if n.id > behind]
                     self._project(conn, cur, projection, todo)
                     cur.execute(self._write, (last, projection.name))
-                    PROJECTOR_POSITION.labels(projection.name).set(last)
         return len(notifications)
 
     @staticmethod

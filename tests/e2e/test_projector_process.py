@@ -1,0 +1,102 @@
+"""The projector runs in a child process of `billing-ledger up|process`: restarted when it dies,
+gone when its parent is killed, drained with it on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from tests.e2e.cli import cli_env, running
+from tests.e2e.test_webhook_to_tables import assert_rows, deliver_customer_and_subscription, rows
+from tests.stripe_events import customer, deliver, event
+
+WAIT_SECONDS = 30.0
+
+
+def projector_pids(parent: int) -> list[int]:
+    """The parent's children started by multiprocessing's spawn (not its resource tracker)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue  # gone meanwhile
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == parent and b"spawn_main" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"not within {WAIT_SECONDS}s: {what}")
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
+
+
+def test_a_killed_projector_process_is_restarted(database_url: str, tmp_path: Path) -> None:
+    env = {"DATABASE_URL": database_url, "EVENT_LOG": "postgres"}
+    with running("up", env, tmp_path) as server:
+        wait_for(lambda: len(projector_pids(server.process.pid)) == 1, "one projector process")
+        [first] = projector_pids(server.process.pid)
+        os.kill(first, signal.SIGKILL)
+        deliver_customer_and_subscription(server.base_url)
+        assert_rows(database_url)  # projected by the restarted child
+        [second] = projector_pids(server.process.pid)
+        assert second != first
+        assert "projector process exited -9; restarting" in server.log()
+
+
+def test_the_projector_stops_when_its_parent_is_killed(database_url: str, tmp_path: Path) -> None:
+    env = cli_env({"DATABASE_URL": database_url, "EVENT_LOG": "postgres", "PORT": "0"})
+    output = tmp_path / "process.log"
+    with output.open("w") as sink:
+        parent = subprocess.Popen(
+            [sys.executable, "-m", "billing_ledger", "process"],
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for(lambda: len(projector_pids(parent.pid)) == 1, "one projector process")
+        [child] = projector_pids(parent.pid)
+        parent.kill()
+        parent.wait(timeout=10)
+        wait_for(lambda: not alive(child), "the orphaned projector to stop")
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+
+
+def test_sigterm_drains_the_projector_with_its_parent(database_url: str, tmp_path: Path) -> None:
+    env = {"DATABASE_URL": database_url, "EVENT_LOG": "postgres"}
+    with running("up", env, tmp_path) as server:
+        with httpx.Client(timeout=30) as client:
+            sent = deliver(client, server.base_url, event("customer.created", customer("cus_T")))
+            assert sent.status_code == 200, sent.text
+        query = "SELECT 1 FROM billing.stripe_customers WHERE stripe_customer_id = 'cus_T'"
+        assert rows(database_url, query) == [{"?column?": 1}]
+        [child] = projector_pids(server.process.pid)
+    # `running` stopped it with SIGTERM, asserted exit 0 and "stopped cleanly"
+    assert not alive(child)
