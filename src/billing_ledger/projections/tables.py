@@ -3,8 +3,10 @@ state, so each becomes one upsert of that aggregate's row (plus the rows hanging
 
 Within a batch only an aggregate's last state matters, so rows are kept in memory by id (the
 latest replacing the earlier) and written at the batch's end, one multi-row statement per table.
-Payment rows are the exception: invoices link and re-link them as they arrive, so their
-statements run in event order, reading invoices through the batch's pending rows first.
+Payment rows are the exception: invoices link them as they arrive, so their statements run in
+event order; what they read (an invoice's subscription, the invoice that named a payment) is
+read ahead for the whole batch and kept current in memory as the batch goes. Each invoice's
+subscription reaches its payments once, at the batch's end.
 
 Every value written comes from the event (Stripe's timestamps, uuid5 ids), never from the clock,
 so replaying the same history rebuilds the same rows. References are resolved in both
@@ -35,7 +37,12 @@ from billing_ledger.domain.subscription import Subscription
 from billing_ledger.projections.sqltext import in_schema
 
 LINK_PAYMENT_TO_INVOICE = "UPDATE {schema}.payment_transactions SET invoice_id = %s WHERE id = %s"
-INVOICE_OF_PAYMENT = "SELECT invoice_id FROM {schema}.payment_transactions WHERE id = %s"
+INVOICES_OF_PAYMENTS = "SELECT id, invoice_id FROM {schema}.payment_transactions WHERE id = ANY(%s)"
+SUBSCRIPTION_TO_PAYMENTS = """
+UPDATE {schema}.payment_transactions p SET subscription_id = i.subscription_id
+FROM unnest(%s::uuid[], %s::uuid[]) AS i(id, subscription_id)
+WHERE p.invoice_id = i.id AND p.subscription_id IS DISTINCT FROM i.subscription_id
+"""
 SUBSCRIPTION_OF_INVOICE = "SELECT subscription_id FROM {schema}.invoices WHERE id = %s"
 SUBSCRIPTIONS_OF_INVOICES = "SELECT id, subscription_id FROM {schema}.invoices WHERE id = ANY(%s)"
 DELETE_DROPPED_ITEMS = """
@@ -60,26 +67,32 @@ class BillingTables:
         self._items_of: dict[UUID, list[UUID]] = {}
         # Invoices the batch's payments name, as stored when the batch began.
         self._stored_invoice_subscription: dict[UUID, UUID | None] = {}
+        # The invoice of each payment row the batch may ask about that exists: as stored when
+        # the batch began, then as the batch links and writes them.
+        self._invoice_of_payment: dict[UUID, UUID | None] = {}
 
     def prepare(self, cur: Cursor, events: Sequence[object]) -> None:
-        """Read the subscription of every invoice the batch's payments name, in one query.
-        (Also forgets what a failed batch left pending: the retry starts clean.)"""
+        """Read what the batch's payments will ask (their invoices' subscriptions, the invoice
+        that named those that name none) in two queries. (Also forgets what a failed batch
+        left pending: the retry starts clean.)"""
         self._forget_batch()
-        named = {
-            invoice_id
-            for event in events
-            if isinstance(event, Payment.Recorded | Payment.Revised)
-            and (invoice_id := _ref(event, event.state["invoice"])) is not None
-        }
-        self._stored_invoice_subscription = (
-            dict(
-                cur.execute(
-                    in_schema(SUBSCRIPTIONS_OF_INVOICES, self._schema_name), (list(named),)
-                ).fetchall()
+        named: set[UUID] = set()
+        unnamed: set[UUID] = set()
+        for event in events:
+            if isinstance(event, Payment.Recorded | Payment.Revised):
+                invoice_id = _ref(event, event.state["invoice"])
+                if invoice_id is None:
+                    unnamed.add(event.originator_id)
+                else:
+                    named.add(invoice_id)
+        if named:
+            statement = in_schema(SUBSCRIPTIONS_OF_INVOICES, self._schema_name)
+            self._stored_invoice_subscription = dict(
+                cur.execute(statement, (list(named),)).fetchall()
             )
-            if named
-            else {}
-        )
+        if unnamed:
+            statement = in_schema(INVOICES_OF_PAYMENTS, self._schema_name)
+            self._invoice_of_payment = dict(cur.execute(statement, (list(unnamed),)).fetchall())
 
     def project(self, cur: Cursor, event: object) -> None:
         if not isinstance(event, StripeObject.Recorded | StripeObject.Revised):
@@ -98,7 +111,8 @@ class BillingTables:
             self._payment_method(cur, event)
 
     def flush(self, cur: Cursor) -> None:
-        """Write the batch's rows: one statement per table (and one for dropped items)."""
+        """Write the batch's rows: one statement per table, one for dropped items, one for the
+        subscriptions of the payments of the batch's invoices."""
         if self._items_of:
             subscriptions = list(self._items_of)
             kept = [item for items in self._items_of.values() for item in items]
@@ -111,12 +125,19 @@ class BillingTables:
                 _upsert_statement(self._schema_name, table, columns),
                 [tuple(row[column] for column in columns) for row in rows.values()],
             )
+        invoices = self._pending.get("invoices")
+        if invoices:
+            cur.execute(
+                in_schema(SUBSCRIPTION_TO_PAYMENTS, self._schema_name),
+                (list(invoices), [row["subscription_id"] for row in invoices.values()]),
+            )
         self._forget_batch()
 
     def _forget_batch(self) -> None:
         self._pending.clear()
         self._items_of.clear()
         self._stored_invoice_subscription = {}
+        self._invoice_of_payment = {}
 
     def _customer(self, cur: Cursor, event: Snapshot) -> None:
         state = event.state
@@ -215,19 +236,13 @@ class BillingTables:
             },
         )
         # Payments that arrived first: link them (older API versions name the intent here).
-        if state["payment_intent"]:
+        payment_id = _ref(event, state["payment_intent"])
+        if payment_id is not None:
             cur.execute(
-                in_schema(LINK_PAYMENT_TO_INVOICE, self._schema_name),
-                (identity["id"], _ref(event, state["payment_intent"])),
+                in_schema(LINK_PAYMENT_TO_INVOICE, self._schema_name), (identity["id"], payment_id)
             )
-        cur.execute(
-            in_schema(
-                "UPDATE {schema}.payment_transactions SET subscription_id = %s "
-                "WHERE invoice_id = %s AND subscription_id IS DISTINCT FROM %s",
-                self._schema_name,
-            ),
-            (subscription_id, identity["id"], subscription_id),
-        )
+            if payment_id in self._invoice_of_payment:  # the row exists: it is linked now
+                self._invoice_of_payment[payment_id] = identity["id"]
 
     def _payment(self, cur: Cursor, event: Snapshot) -> None:
         state = event.state
@@ -256,7 +271,7 @@ class BillingTables:
             return  # a legacy charge, or only links and refunds so far
         invoice_id = _ref(event, state["invoice"])
         if invoice_id is None:
-            invoice_id = self._invoice_naming(cur, payment_id)
+            invoice_id = self._invoice_of_payment.get(payment_id)  # one that named it
         self._upsert(
             cur,
             "payment_transactions",
@@ -281,6 +296,7 @@ class BillingTables:
                 "updated_at": _time(state["updated"]),
             },
         )
+        self._invoice_of_payment[payment_id] = invoice_id
 
     def _dispute(self, cur: Cursor, event: Snapshot) -> None:
         state = event.state
@@ -319,14 +335,6 @@ class BillingTables:
                 "updated_at": _time(state["updated"]),
             },
         )
-
-    def _invoice_naming(self, cur: Cursor, payment_id: UUID) -> UUID | None:
-        """An invoice that arrived first and named this payment (older API versions)."""
-        row = cur.execute(
-            in_schema(INVOICE_OF_PAYMENT, self._schema_name),
-            (payment_id,),
-        ).fetchone()
-        return row[0] if row else None
 
     def _subscription_of(self, cur: Cursor, invoice_id: UUID | None) -> UUID | None:
         """The invoice's subscription: from the batch's pending row, else as stored."""
