@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 
+# Each event names the same few objects (its customer, subscription, invoice) again and again:
+# remembering the latest ids saves hashing them anew each time; bounded, so memory stays flat.
+@lru_cache(maxsize=16_384)
 def stripe_uuid(account_id: str, livemode: bool, stripe_id: str) -> UUID:
     """uuid5 of `stripe:{account_id}:{livemode}:{stripe_id}` (livemode as `true`/`false`).
 
