@@ -39,10 +39,10 @@ from billing_ledger.schemas.envelope import MalformedEvent, StripeEvent, parse_e
 log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 1.0
-# Domain events written per transaction. The eventsourcing recorder inserts them with psycopg's
-# pipeline mode, which was seen to hang for good (client waiting in Pipeline.sync, server in
-# ClientRead) from about 500 events of ~2 KB in one insert; commits stay well below that.
-MAX_EVENTS_PER_COMMIT = 100
+# Domain events written per transaction: a log batch (500 records) usually commits whole. The
+# store's recorder (event_store.py) inserts without psycopg's pipeline mode, whose insert hung
+# for good from a few hundred events of ~2 KB; the bound keeps a transaction's size in check.
+MAX_EVENTS_PER_COMMIT = 1_000
 # Aggregates kept in memory between batches (least recently used first out): a bound on memory
 # whatever the history's size, and large enough to hold the objects a stream keeps touching.
 AGGREGATE_CACHE_SIZE = 4_096
