@@ -111,21 +111,25 @@ class BillingProcessRecorder(PostgresProcessRecorder):
 # Types orjson hands to `default` (so to their transcodings) with these options, as `json` does.
 _PASSED_TO_DEFAULT = (Decimal, datetime, date, time)
 _ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
-# orjson writes a uuid.UUID as its canonical string without asking `default`: output with
-# anything shaped like one (a real UUID or a string that looks like one) is redone by `json`.
+# orjson writes a uuid.UUID as its canonical string without asking `default`, and some floats
+# other than `repr` does (1e-05 as 1e-5, 1.5e-05 as 0.000015): output with anything shaped like
+# those (in a string too: a cheap, conservative test) is redone by `json`.
 _UUID_SHAPED = re.compile(rb"-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-")
+_SHORT_NEGATIVE_EXPONENT = re.compile(rb"e-[0-9](?![0-9])")
+_SMALL_DECIMAL = b"0.0000"
 _TYPE_KEY = b'"_type_"'  # a transcoded object's key, as any JSON encoder writes it
 
 
 class OrjsonTranscoder(JSONTranscoder):
     """eventsourcing's JSONTranscoder, byte for byte, with orjson doing most of the work.
 
-    `encode` gives exactly JSONTranscoder's bytes: orjson writes what it writes the same way
-    (compact, UTF-8, keys in order, same escapes and float repr), registered transcodings are
-    applied through `default`, and whatever orjson might write differently goes to the parent
-    (a UUID-shaped string, an integer past 64 bits, a non-string key, a type with a transcoding
-    orjson would not ask for). One difference is not caught: a NaN or infinite float becomes
-    `null` (the parent writes `NaN`, which is not JSON); Stripe's JSON cannot hold one.
+    `encode` gives exactly JSONTranscoder's bytes: orjson writes most things the same way
+    (compact, UTF-8, keys in order, same escapes), registered transcodings are applied through
+    `default`, and whatever orjson might write differently goes to the parent (UUID-shaped or
+    small-float-shaped output, an integer past 64 bits, a non-string key, a type with a
+    transcoding orjson would not ask for). One difference is not caught: a NaN or
+    infinite float becomes `null` (the parent writes `NaN`, which is not JSON); no Stripe
+    payload holds one.
 
     `decode` gives exactly the parent's objects: the document is read by fastjson.loads, and
     transcoded objects are revived as the parent's object hook would, stopping as soon as all
@@ -150,7 +154,7 @@ class OrjsonTranscoder(JSONTranscoder):
             except orjson.JSONEncodeError:
                 pass  # the parent raises its own error, or writes what orjson cannot
             else:
-                if not _UUID_SHAPED.search(data):
+                if not _may_differ(data):
                     return data
         return super().encode(obj)
 
@@ -185,6 +189,15 @@ class OrjsonTranscoder(JSONTranscoder):
         if _is_container(data):
             transcoded["_data_"] = self._revive(data, expected=1 << 62)
         return self._decode_obj(transcoded)
+
+
+def _may_differ(data: bytes) -> bool:
+    """Whether `json` might have written `data` otherwise (see above)."""
+    return (
+        _SMALL_DECIMAL in data
+        or _UUID_SHAPED.search(data) is not None
+        or _SHORT_NEGATIVE_EXPONENT.search(data) is not None
+    )
 
 
 def _is_container(value: Any) -> bool:
