@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 
+@lru_cache(maxsize=65_536, typed=True)  # pure, and asked again by every event on the object
 def stripe_uuid(account_id: str, livemode: bool, stripe_id: str) -> UUID:
     """uuid5 of `stripe:{account_id}:{livemode}:{stripe_id}` (livemode as `true`/`false`).
 
