@@ -60,10 +60,11 @@ def running_embedded_url(home: Path) -> str | None:
 
 
 def eventsourcing_env(url: str, schema: str) -> dict[str, str]:
-    """The eventsourcing library's Postgres settings from one DSN (a socket dir is a host)."""
+    """The eventsourcing library's Postgres settings from one DSN (a socket dir is a host),
+    with our factory (event_store.py) as the persistence module."""
     params = conninfo_to_dict(url)
     return {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "PERSISTENCE_MODULE": "billing_ledger.event_store:BillingPostgresFactory",
         "POSTGRES_DBNAME": str(params.get("dbname") or params.get("user") or "postgres"),
         "POSTGRES_HOST": str(params.get("host") or "localhost"),
         "POSTGRES_PORT": str(params.get("port") or "5432"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -24,10 +24,12 @@ from billing_ledger.application import BillingApplication
 from billing_ledger.domain.handling import (
     IGNORED_EVENT_TYPES,
     A,
+    Owned,
     UnprocessableEvent,
     aggregate_ids,
     apply_stripe_event,
     is_handled,
+    read_snapshots,
 )
 from billing_ledger.domain.stripe_object import StripeObject
 from billing_ledger.errors import BillingLedgerError
@@ -39,10 +41,10 @@ from billing_ledger.schemas.envelope import MalformedEvent, StripeEvent, parse_e
 log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 1.0
-# Domain events written per transaction. The eventsourcing recorder inserts them with psycopg's
-# pipeline mode, which was seen to hang for good (client waiting in Pipeline.sync, server in
-# ClientRead) from about 500 events of ~2 KB in one insert; commits stay well below that.
-MAX_EVENTS_PER_COMMIT = 100
+# Domain events written per transaction: a log batch (500 records) usually commits whole. The
+# store's recorder (event_store.py) inserts without psycopg's pipeline mode, whose insert hung
+# for good from a few hundred events of ~2 KB; the bound keeps a transaction's size in check.
+MAX_EVENTS_PER_COMMIT = 1_000
 # Aggregates kept in memory between batches (least recently used first out): a bound on memory
 # whatever the history's size, and large enough to hold the objects a stream keeps touching.
 AGGREGATE_CACHE_SIZE = 4_096
@@ -100,9 +102,11 @@ class Processor:
         absent = self._absent(parsed.values())
         chunk = _Chunk(Touched(self._app, self._cache, absent))
         for n, logged in enumerate(batch):
+            read = parsed.get(n)
             try:
-                event = parsed.get(n) or parse_event(logged.record.body)
-                outcome = self._apply_event(event, chunk.touched)
+                event = read.event if read is not None else parse_event(logged.record.body)
+                owned = read.owned if read is not None else None
+                outcome = self._apply_event(event, chunk.touched, owned)
             except (MalformedEvent, UnprocessableEvent) as e:
                 chunk.touched.forget_unkept()
                 chunk.dead.append((logged, e.reason))
@@ -168,24 +172,32 @@ class Processor:
             raise  # a concurrent write to the same aggregate: nothing committed, try again
         return outcome
 
-    def _absent(self, events: Iterable[StripeEvent]) -> set[UUID]:
+    def _absent(self, parsed: Iterable[_Read]) -> set[UUID]:
         """The aggregates a batch will load that the store does not hold (nor the cache):
         asked in one query, instead of one failed load each. Another writer creating one
         meanwhile makes our commit conflict (IntegrityError) and the batch start again."""
-        wanted = {i for event in events for i in _ids_of(event) if i not in self._cache}
+        wanted = {
+            i
+            for read in parsed
+            if read.owned is not None
+            for i in aggregate_ids(read.event, read.owned)
+            if i not in self._cache
+        }
         return wanted - self._app.existing(wanted)
 
     def _apply(self, logged: LoggedEvent, touched: Touched) -> str:
         return self._apply_event(parse_event(logged.record.body), touched)
 
-    def _apply_event(self, event: StripeEvent, touched: Touched) -> str:
+    def _apply_event(
+        self, event: StripeEvent, touched: Touched, owned: Sequence[Owned] | None = None
+    ) -> str:
         if event.type in IGNORED_EVENT_TYPES:
             return "ignored"
         if not is_handled(event.type):
             UNHANDLED_EVENT_TYPES.labels(event.type).inc()
             return "unhandled"
         before = touched.pending_count()
-        touched.keep(apply_stripe_event(event, touched.load))
+        touched.keep(apply_stripe_event(event, touched.load, owned))
         return "applied" if touched.pending_count() > before else "unchanged"
 
     def _dead_letter(self, dead: list[tuple[LoggedEvent, str]]) -> None:
@@ -302,26 +314,31 @@ class Touched:
         return [event for a in self._by_id.values() for event in a.collect_events()]
 
 
-def _parse_all(batch: list[LoggedEvent]) -> dict[int, StripeEvent]:
-    """The batch's readable events by index (the others are dead-lettered when applied)."""
-    parsed: dict[int, StripeEvent] = {}
+@dataclass(frozen=True)
+class _Read:
+    """A readable record: its event and, unless they are unreadable, the event's snapshots."""
+
+    event: StripeEvent
+    owned: Sequence[Owned] | None
+
+
+def _parse_all(batch: list[LoggedEvent]) -> dict[int, _Read]:
+    """The batch's readable events by index, their snapshots read once (what fails here fails
+    again when applied, and is dead-lettered there)."""
+    parsed: dict[int, _Read] = {}
     for n, logged in enumerate(batch):
         try:
-            parsed[n] = parse_event(logged.record.body)
-        except Exception:  # parsed again when applied, and dead-lettered there
+            event = parse_event(logged.record.body)
+        except Exception:
             continue
+        owned: Sequence[Owned] | None = None
+        if event.type not in IGNORED_EVENT_TYPES:
+            try:
+                owned = read_snapshots(event)
+            except Exception:
+                owned = None
+        parsed[n] = _Read(event, owned)
     return parsed
-
-
-def _ids_of(event: StripeEvent) -> list[UUID]:
-    """The aggregates applying `event` will load; none if it will be skipped or fail (that
-    failure is met, and dead-lettered, when it is applied)."""
-    if event.type in IGNORED_EVENT_TYPES:
-        return []
-    try:
-        return aggregate_ids(event)
-    except Exception:
-        return []
 
 
 @dataclass

@@ -183,31 +183,37 @@ def is_handled(event_type: str) -> bool:
     return event_type in ROUTES
 
 
-def aggregate_ids(event: StripeEvent) -> list[UUID]:
-    """The aggregates `apply_stripe_event` will load for `event` (none if it cannot apply it),
-    so that a batch can ask the store about all of them at once."""
+def read_snapshots(event: StripeEvent) -> Sequence[Owned]:
+    """The snapshots `event` carries, each with the Stripe id of the aggregate it belongs to
+    (none for a type we do not handle). Raises UnprocessableEvent if they cannot be read."""
     route = ROUTES.get(event.type)
     if route is None:
         return []
     try:
-        owned = route.snapshots(event)
-    except ValidationError:
-        return []
-    return [stripe_uuid(event.account_id, event.livemode, owner) for owner, _ in owned]
-
-
-def apply_stripe_event(event: StripeEvent, load: Load) -> list[StripeObject]:
-    """Apply `event` to the aggregates it concerns. Unhandled types touch nothing."""
-    route = ROUTES.get(event.type)
-    if route is None:
-        return []
-    try:
-        owned = route.snapshots(event)
+        return route.snapshots(event)
     except ValidationError as e:
         fields = sorted({".".join(str(p) for p in err["loc"]) for err in e.errors()})
         raise UnprocessableEvent(
             f"{event.type}: unreadable {e.title} ({', '.join(fields)})"
         ) from None
+
+
+def aggregate_ids(event: StripeEvent, owned: Sequence[Owned]) -> list[UUID]:
+    """The aggregates `apply_stripe_event` will load for `event`, given its `read_snapshots`,
+    so that a batch can ask the store about all of them at once."""
+    return [stripe_uuid(event.account_id, event.livemode, owner) for owner, _ in owned]
+
+
+def apply_stripe_event(
+    event: StripeEvent, load: Load, owned: Sequence[Owned] | None = None
+) -> list[StripeObject]:
+    """Apply `event` to the aggregates it concerns. Unhandled types touch nothing. `owned` is
+    `read_snapshots(event)` when the caller has read them already (they are read once)."""
+    route = ROUTES.get(event.type)
+    if route is None:
+        return []
+    if owned is None:
+        owned = read_snapshots(event)
     touched: dict[UUID, StripeObject] = {}
     for owner, snapshot in owned:
         aggregate_id = stripe_uuid(event.account_id, event.livemode, owner)

@@ -7,8 +7,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 
 # Each event names the same few objects (its customer, subscription, invoice) again and again:
-# remembering the latest ids saves hashing them anew each time; bounded, so memory stays flat.
-@lru_cache(maxsize=16_384)
+# remembering recent ids saves hashing them anew each time; bounded, so memory stays flat.
+@lru_cache(maxsize=65_536, typed=True)
 def stripe_uuid(account_id: str, livemode: bool, stripe_id: str) -> UUID:
     """uuid5 of `stripe:{account_id}:{livemode}:{stripe_id}` (livemode as `true`/`false`).
 

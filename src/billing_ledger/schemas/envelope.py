@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from billing_ledger import fastjson
 from billing_ledger.errors import BillingLedgerError
 
 
@@ -78,7 +78,7 @@ class StripeEvent(BaseModel):
 def parse_event(body: bytes) -> StripeEvent:
     """Parse a raw webhook body into its envelope, or raise MalformedEvent naming why."""
     try:
-        document = json.loads(body)
+        document = fastjson.loads(body)
     except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors;
         # so are integers past Python's digit limit; deep nesting recurses
         raise MalformedEvent("body is not valid JSON") from None
