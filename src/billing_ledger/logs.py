@@ -23,6 +23,7 @@ FIELDS = (
     "account",
     "livemode",
     "outcome",
+    "outcomes",
     "reason",
     "latency_ms",
     "log_name",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 
@@ -155,3 +156,19 @@ def test_an_aggregate_another_process_wrote_is_reloaded_not_overwritten(pipeline
     assert pipeline.query("SELECT email FROM billing.stripe_customers") == [
         ("renamed@example.com",)
     ]
+
+
+def test_a_commit_logs_one_info_line_with_its_outcomes(
+    pipeline: Pipeline, caplog: pytest.LogCaptureFixture
+) -> None:
+    pipeline.append(body_of(event("customer.created", customer("cus_L1"))))
+    pipeline.append(body_of(event("customer.created", customer("cus_L2"))))
+    pipeline.append(b'{"not": "an event"}')
+    with caplog.at_level(logging.INFO, logger="billing_ledger.processor"):
+        pipeline.process_all()
+    info = [r for r in caplog.records if r.levelno == logging.INFO]
+    assert [r.getMessage() for r in info] == ["events processed"]
+    assert getattr(info[0], "outcomes") == {"applied": 2, "dead_lettered": 1}  # noqa: B009
+    assert getattr(info[0], "position") == 3  # noqa: B009
+    [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert getattr(warning, "outcome") == "dead_lettered"  # noqa: B009
