@@ -166,7 +166,7 @@ def create_app(
         )
         started = time.perf_counter()
         try:
-            await run_in_threadpool(event_log.append, record)
+            await event_log.append_async(record)
         except LogUnavailable:
             raise _Refused(503, LOG_DOWN) from None
         APPEND_SECONDS.observe(time.perf_counter() - started)
