@@ -9,8 +9,9 @@ are signed when each target starts (Stripe-Signature timestamps must be within 3
 
 Placement on a 2-core machine: the server process is pinned to CPU 0 and wrk to CPU 1
 (taskset); PostgreSQL and the Kafka JVM are not pinned and share both cores.
-Prints accepted events/s (2xx only), p50/p99 latency and the ratio to the bare ceiling;
-with several runs, the median of each figure.
+Prints accepted events/s (2xx only), p50/p99 latency, the server's CPU time per accepted
+request (user + system, from /proc: on its one core, the cost that bounds the rate) and the
+ratio to the bare ceiling; with several runs, the median of each figure.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from uuid import uuid4
 
@@ -50,6 +51,7 @@ class Figures:
     p50_ms: float
     p99_ms: float
     refused: int
+    cpu_ms_per_request: float = float("nan")
 
 
 def main() -> int:
@@ -75,8 +77,12 @@ def main() -> int:
     with postgres_server() as server:
         for run in range(args.runs):
             for target in targets:
-                with serving(target, server, kafka) as url:
+                with serving(target, server, kafka) as (url, pid):
+                    before = cpu_seconds(pid)
                     figures = load(url, documents, args.duration, args.concurrency)
+                    spent = cpu_seconds(pid) - before
+                accepted = figures.accepted_per_second * args.duration
+                figures = replace(figures, cpu_ms_per_request=1000 * spent / max(accepted, 1))
                 results.setdefault(target, []).append(figures)
                 print(f"run {run + 1} {target:<9} {describe(figures)}", flush=True)
     print(f"median of {args.runs} run(s):")
@@ -95,7 +101,8 @@ def main() -> int:
 def describe(f: Figures) -> str:
     return (
         f"{f.accepted_per_second:8,.0f} accepted/s  p50 {f.p50_ms:6.1f} ms  "
-        f"p99 {f.p99_ms:6.1f} ms  refused {f.refused}"
+        f"p99 {f.p99_ms:6.1f} ms  refused {f.refused}  "
+        f"server CPU {f.cpu_ms_per_request:.3f} ms/request"
     )
 
 
@@ -107,12 +114,19 @@ def _median(figures: list[Figures]) -> Figures:
         statistics.median(f.p50_ms for f in figures),
         statistics.median(f.p99_ms for f in figures),
         int(statistics.median(f.refused for f in figures)),
+        statistics.median(f.cpu_ms_per_request for f in figures),
     )
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc), all its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def serving(target: str, server_url: str, kafka: str) -> Iterator[str]:
-    """Start the target pinned to CPU 0; yield its base URL; stop it."""
+def serving(target: str, server_url: str, kafka: str) -> Iterator[tuple[str, int]]:
+    """Start the target pinned to CPU 0; yield its base URL and process id; stop it."""
     port = free_port()
     with tempfile.TemporaryDirectory() as workdir, _database(target, server_url) as dsn:
         if target == "bare":
@@ -136,7 +150,7 @@ def serving(target: str, server_url: str, kafka: str) -> Iterator[str]:
         url = f"http://127.0.0.1:{port}"
         try:
             _wait_ready(process, url)
-            yield url
+            yield url, process.pid  # taskset execs the server: same process
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=60)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -73,6 +74,23 @@ def test_appended_records_come_back_whole_and_in_order(event_log: EventLog) -> N
     assert len({logged.log_name for logged in seen}) == 1
     positions = [logged.position for logged in seen]
     assert positions == sorted(positions)
+
+
+def test_records_appended_from_an_event_loop_are_stored_like_appended_ones(
+    event_log: EventLog,
+) -> None:
+    async def append_concurrently() -> None:
+        await asyncio.gather(
+            *(event_log.append_async(record(n, f"cus_{n % 3}")) for n in range(30))
+        )
+
+    asyncio.run(append_concurrently())
+    seen = collect(event_log, 30)
+    assert len(seen) == 30
+    assert {logged.record for logged in seen} == {record(n, f"cus_{n % 3}") for n in range(30)}
+    for customer in ("cus_0", "cus_1", "cus_2"):
+        mine = [logged for logged in seen if logged.record.partition_key.endswith(customer)]
+        assert len({logged.log_name for logged in mine}) == 1
 
 
 def test_follow_starts_after_the_processed_positions(event_log: EventLog) -> None:

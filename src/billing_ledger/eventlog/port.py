@@ -16,6 +16,8 @@ from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+import anyio.to_thread
+
 from billing_ledger.errors import BillingLedgerError
 
 
@@ -61,6 +63,15 @@ class EventLog(ABC):
     @abstractmethod
     def append(self, record: EventRecord) -> None:
         """Store `record` durably before returning; raise LogUnavailable if that is not possible."""
+
+    async def append_async(self, record: EventRecord) -> None:
+        """`append` for a caller on an asyncio loop, with the same guarantee: it returns once
+        `record` is durable and raises LogUnavailable otherwise, without blocking the loop.
+
+        By default `append` runs in a worker thread; an adapter whose client reports the
+        acknowledgement by callback overrides this to wait for it on the loop instead.
+        """
+        await anyio.to_thread.run_sync(self.append, record)
 
     @abstractmethod
     def follow(

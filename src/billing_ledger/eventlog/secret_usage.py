@@ -24,9 +24,9 @@ CREATE TABLE IF NOT EXISTS eventlog.secret_usage (
 RECORD = """
 INSERT INTO eventlog.secret_usage AS u
     (fingerprint, verified_count, first_verified_at, last_verified_at)
-VALUES (%s, 1, now(), now())
+VALUES (%s, %s, now(), now())
 ON CONFLICT (fingerprint) DO UPDATE
-SET verified_count = u.verified_count + 1, last_verified_at = now()
+SET verified_count = u.verified_count + EXCLUDED.verified_count, last_verified_at = now()
 """
 SELECT = """
 SELECT fingerprint, verified_count, last_verified_at FROM eventlog.secret_usage
@@ -56,9 +56,9 @@ class SecretUsage:
             conn.execute("CREATE SCHEMA IF NOT EXISTS eventlog")
             conn.execute(DDL)
 
-    def record(self, secret_fingerprint: str) -> None:
+    def record(self, secret_fingerprint: str, count: int = 1) -> None:
         with self._pool.connection() as conn:
-            conn.execute(RECORD, (secret_fingerprint,))
+            conn.execute(RECORD, (secret_fingerprint, count))
 
     def report(self, fingerprints: list[str]) -> list[Usage]:
         """Usage of each fingerprint, in the order given; never used: count 0, no time."""

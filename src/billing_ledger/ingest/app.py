@@ -27,6 +27,7 @@ from starlette.routing import Route
 from billing_ledger.eventlog.port import EventLog, EventRecord, LogUnavailable
 from billing_ledger.eventlog.secret_usage import fingerprint
 from billing_ledger.ingest.signature import SIGNATURE_REASONS, SignatureError, verify
+from billing_ledger.ingest.usage import GroupedUsage, SecretUsageRecorder
 from billing_ledger.metrics import APPEND_SECONDS, REGISTRY, WEBHOOKS_ACCEPTED, WEBHOOKS_REJECTED
 from billing_ledger.schemas.envelope import MalformedEvent, StripeEvent, parse_event
 
@@ -74,13 +75,6 @@ class RejectedBodies(Protocol):
         """Store durably before returning; raise LogUnavailable if that is not possible."""
 
 
-class SecretUsageRecorder(Protocol):
-    """Counts, per secret fingerprint, the events it verified (tells when one can retire)."""
-
-    def record(self, secret_fingerprint: str) -> None:
-        """Best effort: a failure here must not refuse an event the log already accepted."""
-
-
 class _Refused(Exception):
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(reason)
@@ -103,6 +97,7 @@ def create_app(
     """Build the ingest app around an opened event log; the caller owns the log's lifetime."""
     secrets = tuple(secrets)
     fingerprints = tuple(fingerprint(s) for s in secrets)
+    usage = GroupedUsage(secret_usage)
 
     async def receive_webhook(request: Request) -> Response:
         started = time.perf_counter()
@@ -112,7 +107,7 @@ def create_app(
             _log_refusal(refused.reason, started)
             return _refuse(refused.status, refused.reason)
         try:
-            await run_in_threadpool(secret_usage.record, fingerprints[secret_index])
+            await usage.record(fingerprints[secret_index])
         except Exception:
             log.warning("could not record secret usage", extra={"event_id": event.id})
         WEBHOOKS_ACCEPTED.labels(event.type).inc()
@@ -166,7 +161,7 @@ def create_app(
         )
         started = time.perf_counter()
         try:
-            await run_in_threadpool(event_log.append, record)
+            await event_log.append_async(record)
         except LogUnavailable:
             raise _Refused(503, LOG_DOWN) from None
         APPEND_SECONDS.observe(time.perf_counter() - started)

@@ -1,0 +1,107 @@
+"""The Kafka log's producer: librdkafka (confluent-kafka), idempotent, `acks=all`.
+
+kafka-python's producer is pure Python: on the ingest server (one core for the event loop and
+the sender thread) it cost ~0.35 ms of CPU per 3 KB event, as much as verifying, parsing and
+answering the webhook. librdkafka batches, sends and retries in C threads; this module only
+hands it records and turns its delivery reports into callbacks.
+
+Each `send` reports exactly once: `on_delivery(None)` when the broker acknowledged the record
+(all in-sync replicas), `on_delivery(error)` when it could not, at the latest after the delivery
+timeout. The reports come from one thread of ours that serves librdkafka's report queue.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+
+DeliveryReport = Callable[["ProducerError | None"], None]
+REPORT_POLL_SECONDS = 0.1
+
+# kafka-python option names (Settings.kafka_client_options) -> librdkafka properties.
+_OPTION_NAMES = {
+    "security_protocol": "security.protocol",
+    "ssl_cafile": "ssl.ca.location",
+    "ssl_certfile": "ssl.certificate.location",
+    "ssl_keyfile": "ssl.key.location",
+    "sasl_mechanism": "sasl.mechanism",
+    "sasl_plain_username": "sasl.username",
+    "sasl_plain_password": "sasl.password",
+}
+
+
+class ProducerError(Exception):
+    """The record was not (or not surely) stored; librdkafka's reason is the message."""
+
+
+class AckedProducer:
+    """An idempotent `acks=all` librdkafka producer and the thread serving its reports."""
+
+    def __init__(
+        self,
+        bootstrap_servers: Sequence[str],
+        *,
+        delivery_timeout_ms: int,
+        linger_ms: int,
+        client_options: Mapping[str, Any],
+    ) -> None:
+        config: dict[str, str | int | bool] = {
+            "bootstrap.servers": ",".join(bootstrap_servers),
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": linger_ms,
+            "delivery.timeout.ms": delivery_timeout_ms,
+            # kafka-python's (and Java's) partitioner: a key keeps the partition it had.
+            "partitioner": "murmur2_random",
+        }
+        for option, value in client_options.items():
+            config[_OPTION_NAMES[option]] = value
+        try:
+            self._producer = Producer(config)
+        except KafkaException as e:
+            raise ProducerError(str(e)) from e
+        self._closed = threading.Event()
+        self._reports = threading.Thread(
+            target=self._serve_reports, name="kafka-delivery-reports", daemon=True
+        )
+        self._reports.start()
+
+    def send(
+        self,
+        topic: str,
+        *,
+        key: bytes,
+        value: bytes,
+        headers: list[tuple[str, str | bytes | None]],
+        timestamp_ms: int,
+        on_delivery: DeliveryReport,
+    ) -> None:
+        """Queue one record; raise ProducerError if librdkafka refuses it at once."""
+
+        def report(error: KafkaError | None, message: Message) -> None:
+            on_delivery(None if error is None else ProducerError(error.str()))
+
+        try:
+            self._producer.produce(
+                topic,
+                value=value,
+                key=key,
+                headers=headers,
+                timestamp=timestamp_ms,
+                on_delivery=report,
+            )
+        except (BufferError, KafkaException) as e:
+            raise ProducerError(str(e)) from e
+
+    def close(self, timeout: float) -> None:
+        """Wait up to `timeout` seconds for queued records' reports, then stop."""
+        self._producer.flush(timeout)
+        self._closed.set()
+        self._reports.join()
+
+    def _serve_reports(self) -> None:
+        while not self._closed.is_set():
+            self._producer.poll(REPORT_POLL_SECONDS)
