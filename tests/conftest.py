@@ -14,10 +14,16 @@ from uuid import uuid4
 
 import psycopg
 import pytest
+from hypothesis import settings as hypothesis_settings
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from billing_ledger.database import database_url as provide_database_url
 from billing_ledger.settings import Settings
+
+# No test asserts on time: hypothesis's per-example deadline (200 ms) failed examples that were
+# merely slow on a machine busy with other work. Speed is measured by benchmarks/ instead.
+hypothesis_settings.register_profile("billing-ledger", deadline=None)
+hypothesis_settings.load_profile("billing-ledger")
 
 
 @pytest.fixture(scope="session")
