@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
+from multiprocessing.synchronize import Event as ProcessEvent
 from typing import Any
 
 import psycopg
@@ -130,7 +131,7 @@ class ProjectorProcess:
                     child.terminate()
                     child.join()
 
-    def _start(self, child_stop: Any) -> BaseProcess:
+    def _start(self, child_stop: ProcessEvent) -> BaseProcess:
         level = logging.getLevelName(logging.getLogger().getEffectiveLevel())
         child = self._context.Process(
             target=_project_in_child,
@@ -142,7 +143,7 @@ class ProjectorProcess:
         return child
 
 
-def _project_in_child(settings: Settings, dsn: str, log_level: str, stop: Any) -> None:
+def _project_in_child(settings: Settings, dsn: str, log_level: str, stop: ProcessEvent) -> None:
     """The projector process: project until the parent says stop, or is gone."""
     # SIGINT reaches the whole process group on Ctrl-C: the parent decides when to stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -162,7 +163,7 @@ def _project_in_child(settings: Settings, dsn: str, log_level: str, stop: Any) -
             app.close()
 
 
-def _stop_when_gone(parent: BaseProcess, stop: Any) -> None:
+def _stop_when_gone(parent: BaseProcess, stop: ProcessEvent) -> None:
     """A parent killed outright (SIGKILL) cannot drain its child: the child stops itself."""
     multiprocessing.connection.wait([parent.sentinel])
     stop.set()
