@@ -159,7 +159,13 @@ class Projector:
             for projection in self._projections:
                 behind = positions.get(projection.name, 0)
                 if behind < last:
-                    todo = [e for n, e in zip(notifications, events, strict=True) if n.id > behind]
+                    todo = (
+                        events  # the usual case: every projection at the same position
+                        if behind <= after
+                        else [
+                            e for n, e in zip(notifications, events, strict=True) if n.id > behind
+                        ]
+                    )
                     self._project(conn, cur, projection, todo)
                     cur.execute(self._write, (last, projection.name))
         return len(notifications)
