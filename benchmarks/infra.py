@@ -17,8 +17,9 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from benchmarks.history import Shape, bodies
-from billing_ledger.database import database_url
-from billing_ledger.eventlog.postgres import SCHEMA, TABLE, PostgresEventLog
+from billing_ledger import bootstrap
+from billing_ledger.eventlog.postgres import SCHEMA, TABLE
+from billing_ledger.infra.database import database_url
 from billing_ledger.schemas.envelope import parse_event
 from billing_ledger.settings import Settings
 
@@ -67,7 +68,7 @@ def load_log(dsn: str, shape: Shape, limit: int) -> int:
 
 def load_bodies(dsn: str, raw: Iterable[bytes]) -> int:
     """COPY webhook bodies, in the order given, into the Postgres log table of `dsn`."""
-    event_log = PostgresEventLog(dsn)
+    event_log = bootstrap.postgres_event_log(dsn)
     event_log.open()
     event_log.close()
     received = datetime(2026, 1, 1, tzinfo=UTC)

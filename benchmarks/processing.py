@@ -39,13 +39,10 @@ from benchmarks.infra import (
     postgres_server,
     with_dbname,
 )
-from billing_ledger.application import EVENT_STORE_SCHEMA, BillingApplication
-from billing_ledger.database import eventsourcing_env
-from billing_ledger.eventlog.postgres import LOG_NAME, PostgresEventLog
-from billing_ledger.processor import Processor
-from billing_ledger.projections.catalog import read_projections
-from billing_ledger.projections.migrations import READ_SCHEMA, migrate
-from billing_ledger.projections.projector import Projector
+from billing_ledger import bootstrap
+from billing_ledger.eventlog.postgres import LOG_NAME
+from billing_ledger.processing.application import EVENT_STORE_SCHEMA
+from billing_ledger.projections.migrations import READ_SCHEMA
 
 F = TypeVar("F", bound=Callable[..., Any])
 POLL_SECONDS = 0.5
@@ -151,17 +148,10 @@ def _scalar(conn: psycopg.Connection[Any], query: str, params: tuple[Any, ...] =
 
 def stages(dsn: str, count: int) -> None:
     watch = Stopwatch()
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {EVENT_STORE_SCHEMA}")
-        migrate(conn, READ_SCHEMA)
-    from psycopg_pool import ConnectionPool
-
-    pool = ConnectionPool(dsn, min_size=1, max_size=4, open=True)
-    event_log = PostgresEventLog(dsn)
+    event_log = bootstrap.postgres_event_log(dsn)
     event_log.open()
-    app = BillingApplication(env=eventsourcing_env(dsn, EVENT_STORE_SCHEMA))
-    processor = Processor(app, event_log, pool)
-    processor.create_tables()
+    parts = bootstrap.pipeline(dsn, event_log)
+    app, processor, projector = parts.app, parts.processor, parts.projector
     _time(watch, "log read", event_log, "read")
     _time(watch, "domain apply", processor, "_apply_event")
     _time(watch, "  of which aggregate loads", app, "load")
@@ -173,16 +163,13 @@ def stages(dsn: str, count: int) -> None:
         if batch[-1].position >= count:
             stop.set()
     processing = time.perf_counter() - started
-    projector = Projector(app, pool, READ_SCHEMA, read_projections(READ_SCHEMA))
     _time(watch, "projection: notifications read", app.recorder, "select_notifications")
     started = time.perf_counter()
-    projector.create_tables()
     while projector.run_once():
         pass
     projecting = time.perf_counter() - started
-    app.close()
+    parts.close()
     event_log.close()
-    pool.close()
     print(f"stages (one thread each, sequential): {count} events")
     print(f"  processor total   {processing:7.1f}s  {count / processing:9,.0f} events/s")
     for name in ("log read", "domain apply", "  of which aggregate loads", "domain-event write"):

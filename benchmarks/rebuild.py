@@ -25,7 +25,7 @@ import psycopg
 from benchmarks.history import Shape
 from benchmarks.infra import conditions, fresh_database, load_log, postgres_server
 from benchmarks.processing import end_to_end
-from billing_ledger.application import EVENT_STORE_SCHEMA
+from billing_ledger.processing.application import EVENT_STORE_SCHEMA
 
 
 def replay_seconds(dsn: str) -> float:

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from billing_ledger.database import database_url as provide_database_url
+from billing_ledger.infra.database import database_url as provide_database_url
 from billing_ledger.settings import Settings
 
 # No test asserts on time: hypothesis's per-example deadline (200 ms) failed examples that were

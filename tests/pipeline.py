@@ -7,34 +7,26 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from psycopg_pool import ConnectionPool
 
-from billing_ledger.application import EVENT_STORE_SCHEMA, BillingApplication
-from billing_ledger.database import eventsourcing_env
+from billing_ledger import bootstrap
 from billing_ledger.eventlog.port import EventRecord
-from billing_ledger.eventlog.postgres import LOG_NAME, PostgresEventLog
-from billing_ledger.processor import Processor
-from billing_ledger.projections.catalog import read_projections
+from billing_ledger.eventlog.postgres import LOG_NAME
 from billing_ledger.projections.migrations import READ_SCHEMA
-from billing_ledger.projections.projector import Projector
 from billing_ledger.projections.rebuild import NOT_COMPARED
-from billing_ledger.runtime import prepare_live_schemas
 from billing_ledger.schemas.envelope import parse_event
 
 
 class Pipeline:
+    """The composition root's pipeline on a Postgres log, driven step by step by the test."""
+
     def __init__(self, dsn: str) -> None:
         self.dsn = dsn
-        self.pool = ConnectionPool(dsn, min_size=1, max_size=4, open=True)
-        with self.pool.connection() as conn:
-            prepare_live_schemas(conn)
-        self.log = PostgresEventLog(dsn)
+        self.log = bootstrap.postgres_event_log(dsn)
         self.log.open()
-        self.app = BillingApplication(env=eventsourcing_env(dsn, EVENT_STORE_SCHEMA))
-        self.processor = Processor(self.app, self.log, self.pool)
-        self.processor.create_tables()
-        self.projector = Projector(self.app, self.pool, READ_SCHEMA, read_projections(READ_SCHEMA))
-        self.projector.create_tables()
+        parts = bootstrap.pipeline(dsn, self.log)
+        self.parts = parts
+        self.pool, self.app = parts.pool, parts.app
+        self.processor, self.projector = parts.processor, parts.projector
 
     def deliver(self, document: dict[str, Any]) -> None:
         self.append(json.dumps(document).encode())
@@ -68,9 +60,8 @@ class Pipeline:
             conn.execute(statement)
 
     def close(self) -> None:
-        self.app.close()
+        self.parts.close()
         self.log.close()
-        self.pool.close()
 
     def tables(self, schema: str = READ_SCHEMA) -> dict[str, list[tuple[Any, ...]]]:
         return read_tables(self.dsn, schema)

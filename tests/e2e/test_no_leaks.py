@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from billing_ledger.logs import JsonFormatter
+from billing_ledger.infra.logs import JsonFormatter
 from tests.e2e.cli import running
 from tests.e2e.test_webhook_to_tables import rows
 from tests.http_server import serving

@@ -5,14 +5,14 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from billing_ledger.application import EVENT_STORE_SCHEMA, BillingApplication
-from billing_ledger.database import (
+from billing_ledger.errors import ConfigurationError
+from billing_ledger.infra.database import (
     LIBPQ_ENVIRONMENT,
     eventsourcing_env,
     export_libpq_environment,
     libpq_environment,
 )
-from billing_ledger.errors import ConfigurationError
+from billing_ledger.processing.application import EVENT_STORE_SCHEMA, BillingApplication
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from uuid import uuid4
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent, Tracking
 
-from billing_ledger.event_store import BillingProcessRecorder
+from billing_ledger.processing.event_store import BillingProcessRecorder
 from tests.pipeline import Pipeline
 
 

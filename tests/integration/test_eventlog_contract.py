@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from billing_ledger import bootstrap
 from billing_ledger.eventlog.kafka import KafkaEventLog
 from billing_ledger.eventlog.port import EventLog, EventRecord, LoggedEvent
 from billing_ledger.eventlog.postgres import PostgresEventLog
@@ -19,7 +20,7 @@ from billing_ledger.eventlog.postgres import PostgresEventLog
 def event_log(request: pytest.FixtureRequest) -> Iterator[EventLog]:
     opened: PostgresEventLog | KafkaEventLog
     if request.param == "postgres":
-        opened = PostgresEventLog(request.getfixturevalue("database_url"))
+        opened = bootstrap.postgres_event_log(request.getfixturevalue("database_url"))
     else:
         opened = KafkaEventLog(
             request.getfixturevalue("kafka_bootstrap").split(","),

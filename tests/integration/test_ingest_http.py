@@ -14,10 +14,9 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from psycopg_pool import ConnectionPool
 
+from billing_ledger import bootstrap
 from billing_ledger.eventlog.dead_letters import DeadLetters
-from billing_ledger.eventlog.postgres import PostgresEventLog
 from billing_ledger.eventlog.secret_usage import SecretUsage, fingerprint
 from billing_ledger.ingest.app import REFUSAL_REASONS, create_app
 from billing_ledger.ingest.signature import sign
@@ -32,9 +31,9 @@ class Edge:
     """The ingest app's durable parts, opened on one test database."""
 
     def __init__(self, dsn: str) -> None:
-        self.log = PostgresEventLog(dsn)
+        self.log = bootstrap.postgres_event_log(dsn)
         self.log.open()
-        self.pool = ConnectionPool(dsn, min_size=1, max_size=4, open=True)
+        self.pool = bootstrap.connection_pool(dsn)
         self.dead_letters = DeadLetters(self.pool)
         self.dead_letters.create_table()
         self.secret_usage = SecretUsage(self.pool)
@@ -331,7 +330,9 @@ def test_wrong_method_and_unknown_path_answer_json(client: httpx.Client) -> None
 
 
 def test_log_outage_answers_503_so_stripe_retries(edge: Edge) -> None:
-    unreachable = PostgresEventLog("host=127.0.0.1 port=1 dbname=none connect_timeout=1")
+    unreachable = bootstrap.postgres_event_log(
+        "host=127.0.0.1 port=1 dbname=none connect_timeout=1"
+    )
     app = create_app(
         unreachable, [SECRET], dead_letters=edge.dead_letters, secret_usage=edge.secret_usage
     )

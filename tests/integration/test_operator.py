@@ -8,11 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from eventsourcing.persistence import Tracking
 
+from billing_ledger.cli.dead_letters import list_dead_letters, retry_dead_letters
+from billing_ledger.cli.webhook_secrets import check_secrets
 from billing_ledger.eventlog.dead_letters import DeadLetters
 from billing_ledger.eventlog.postgres import LOG_NAME
 from billing_ledger.eventlog.secret_usage import SecretUsage, fingerprint
-from billing_ledger.operator import check_secrets, list_dead_letters, retry_dead_letters
-from billing_ledger.processor import AlreadyReapplied
+from billing_ledger.processing.processor import AlreadyReapplied
 from tests.pipeline import Pipeline
 from tests.stripe_events import body_of, customer, event
 

@@ -10,6 +10,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 import psycopg
 import pytest
 
+from billing_ledger import bootstrap
 from billing_ledger.eventlog.port import LogUnavailable
 from billing_ledger.eventlog.postgres import SCHEMA, TABLE, PostgresEventLog
 from tests.integration.test_eventlog_contract import record
@@ -20,7 +21,7 @@ WAIT_SECONDS = 60  # a bound on waiting for a condition, never a measured expect
 
 @pytest.fixture
 def postgres_log(database_url: str) -> Iterator[PostgresEventLog]:
-    opened = PostgresEventLog(database_url)
+    opened = bootstrap.postgres_event_log(database_url)
     opened.open()
     yield opened
     opened.close()

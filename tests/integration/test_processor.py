@@ -9,11 +9,9 @@ from collections.abc import Iterator
 import pytest
 from eventsourcing.persistence import IntegrityError, PersistenceError
 
-from billing_ledger.application import EVENT_STORE_SCHEMA, BillingApplication
-from billing_ledger.database import eventsourcing_env
-from billing_ledger.eventlog.postgres import LOG_NAME, PostgresEventLog
-from billing_ledger.metrics import REGISTRY
-from billing_ledger.processor import Processor
+from billing_ledger import bootstrap
+from billing_ledger.eventlog.postgres import LOG_NAME
+from billing_ledger.infra.metrics import REGISTRY
 from tests.pipeline import Pipeline
 from tests.stripe_events import body_of, customer, event, subscription
 
@@ -89,7 +87,7 @@ def test_only_one_processor_follows_the_postgres_log(pipeline: Pipeline) -> None
     first = pipeline.log.follow(lambda _: None, stop)
     pipeline.append(body_of(event("customer.created", customer("cus_L"))))
     assert len(next(first)) == 1  # holds the lock now
-    second_log = PostgresEventLog(pipeline.dsn)
+    second_log = bootstrap.postgres_event_log(pipeline.dsn)
     second_log.open()
     second_got: list[int] = []
 
@@ -143,9 +141,9 @@ def test_an_aggregate_another_process_wrote_is_reloaded_not_overwritten(pipeline
     renamed = customer("cus_Shared", email="renamed@example.com")
     pipeline.deliver(event("customer.updated", renamed, created=1_767_225_700))
     [logged] = pipeline.log.read(1, 10)
-    other_app = BillingApplication(env=eventsourcing_env(pipeline.dsn, EVENT_STORE_SCHEMA))
+    other_app = bootstrap.application(pipeline.dsn)
     try:
-        Processor(other_app, pipeline.log, pipeline.pool).reapply(logged, "dead-letter:2")
+        bootstrap.processor(other_app, pipeline.log, pipeline.pool).reapply(logged, "dead-letter:2")
     finally:
         other_app.close()
     with pytest.raises(IntegrityError):
@@ -164,7 +162,7 @@ def test_a_commit_logs_one_info_line_with_its_outcomes(
     pipeline.append(body_of(event("customer.created", customer("cus_L1"))))
     pipeline.append(body_of(event("customer.created", customer("cus_L2"))))
     pipeline.append(b'{"not": "an event"}')
-    with caplog.at_level(logging.INFO, logger="billing_ledger.processor"):
+    with caplog.at_level(logging.INFO, logger="billing_ledger.processing.processor"):
         pipeline.process_all()
     info = [r for r in caplog.records if r.levelno == logging.INFO]
     assert [r.getMessage() for r in info] == ["events processed"]

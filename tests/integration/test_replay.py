@@ -13,9 +13,8 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from billing_ledger import roles
-from billing_ledger.application import EVENT_STORE_SCHEMA, BillingApplication
-from billing_ledger.database import eventsourcing_env
+from billing_ledger import bootstrap
+from billing_ledger.infra import roles
 from billing_ledger.projections import rebuild
 from tests.e2e.cli import cli_env
 from tests.integration.test_convergence import history
@@ -71,7 +70,7 @@ def test_verify_reports_differences_and_exits_non_zero(pipeline: Pipeline) -> No
 
 
 def test_an_interrupted_rebuild_resumes_where_it_stopped(pipeline: Pipeline) -> None:
-    app = BillingApplication(env=eventsourcing_env(pipeline.dsn, EVENT_STORE_SCHEMA))
+    app = bootstrap.application(pipeline.dsn)
     try:
         with psycopg.connect(pipeline.dsn) as conn:
             rebuild.prepare(conn, "billing_rebuild", restart=False)
@@ -86,7 +85,7 @@ def test_an_interrupted_rebuild_resumes_where_it_stopped(pipeline: Pipeline) -> 
 
 
 def test_swap_is_atomic_and_finance_still_reads(pipeline: Pipeline) -> None:
-    roles.bootstrap(pipeline.dsn)
+    bootstrap.app_role_dsn(pipeline.dsn)
     before = pipeline.tables()
     result = replay(pipeline.dsn, "--swap")
     assert result.returncode == 0, result.stdout + result.stderr

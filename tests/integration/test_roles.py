@@ -9,7 +9,8 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from billing_ledger import audit, roles
+from billing_ledger import bootstrap
+from billing_ledger.infra import audit, roles
 from tests.pipeline import Pipeline
 from tests.stripe_events import body_of, customer, event
 
@@ -28,7 +29,7 @@ def run(dsn: str, statement: str, *params: Any) -> list[tuple[Any, ...]]:
 
 @pytest.fixture
 def app_dsn(database_url: str) -> Iterator[str]:
-    dsn = roles.bootstrap(database_url)
+    dsn = bootstrap.app_role_dsn(database_url)
     pipeline = Pipeline(dsn)  # migrations, log, event store, workers' tables: all as the app
     pipeline.append(body_of(event("customer.created", customer("cus_Role"))))
     pipeline.process_all()
@@ -43,7 +44,7 @@ def test_the_app_role_is_not_a_superuser(app_dsn: str) -> None:
 
 
 def test_bootstrap_is_idempotent(database_url: str, app_dsn: str) -> None:
-    assert roles.bootstrap(database_url) == app_dsn
+    assert bootstrap.app_role_dsn(database_url) == app_dsn
     assert run(app_dsn, "SELECT stripe_customer_id FROM billing.stripe_customers") == [
         ("cus_Role",)
     ]

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from billing_ledger import logs
+from billing_ledger.infra import logs
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ from eventsourcing.persistence import (
 from hypothesis import given
 from hypothesis import strategies as st
 
-from billing_ledger.event_store import OrjsonTranscoder
-from billing_ledger.fastjson import loads
+from billing_ledger.processing.event_store import OrjsonTranscoder
+from billing_ledger.schemas.fastjson import loads
 
 
 def registered(transcoder: JSONTranscoder) -> JSONTranscoder:

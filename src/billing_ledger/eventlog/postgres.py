@@ -91,11 +91,10 @@ class _Append:
 
 
 class PostgresEventLog(EventLog):
-    def __init__(self, conninfo: str, pool_size: int = 8) -> None:
-        self._conninfo = conninfo
-        self._pool = ConnectionPool(
-            conninfo, min_size=1, max_size=pool_size, open=False, timeout=5.0
-        )
+    def __init__(self, pool: ConnectionPool) -> None:
+        """Appends and reads through `pool` (opened by `open`, closed by `close`); a follower
+        also holds one connection of its own to the same database for LISTEN."""
+        self._pool = pool
         self._queue: queue.SimpleQueue[_Append | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._writer_lock = threading.Lock()
@@ -188,7 +187,9 @@ class PostgresEventLog(EventLog):
     def follow(
         self, processed: PositionLookup, stop: threading.Event, batch_size: int = 500
     ) -> Generator[list[LoggedEvent], None, None]:
-        with psycopg.connect(self._conninfo, autocommit=True) as listener:
+        conninfo = self._pool.conninfo
+        dsn = conninfo() if callable(conninfo) else conninfo
+        with psycopg.connect(dsn, autocommit=True) as listener:
             while not stop.is_set():
                 locked = listener.execute(
                     "SELECT pg_try_advisory_lock(%s)", (FOLLOWER_LOCK_KEY,)

@@ -26,9 +26,14 @@ from starlette.routing import Route
 
 from billing_ledger.eventlog.port import EventLog, EventRecord, LogUnavailable
 from billing_ledger.eventlog.secret_usage import fingerprint
+from billing_ledger.infra.metrics import (
+    APPEND_SECONDS,
+    REGISTRY,
+    WEBHOOKS_ACCEPTED,
+    WEBHOOKS_REJECTED,
+)
 from billing_ledger.ingest.signature import SIGNATURE_REASONS, SignatureError, verify
 from billing_ledger.ingest.usage import GroupedUsage, SecretUsageRecorder
-from billing_ledger.metrics import APPEND_SECONDS, REGISTRY, WEBHOOKS_ACCEPTED, WEBHOOKS_REJECTED
 from billing_ledger.schemas.envelope import MalformedEvent, StripeEvent, parse_event
 
 WEBHOOK_PATH = "/webhooks/stripe"

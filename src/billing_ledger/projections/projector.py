@@ -19,8 +19,8 @@ import psycopg
 from eventsourcing.persistence import PersistenceError
 from psycopg_pool import ConnectionPool
 
-from billing_ledger.application import BillingApplication
-from billing_ledger.metrics import PROJECTOR_LAG, PROJECTOR_POSITION
+from billing_ledger.infra.metrics import PROJECTOR_LAG, PROJECTOR_POSITION
+from billing_ledger.processing.application import BillingApplication
 from billing_ledger.projections.sqltext import in_schema
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from billing_ledger.application import BillingApplication
+from billing_ledger.processing.application import BillingApplication
 from billing_ledger.projections.catalog import read_projections
 from billing_ledger.projections.migrations import migrate
 from billing_ledger.projections.projector import Projector

@@ -6,8 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from billing_ledger import fastjson
 from billing_ledger.errors import BillingLedgerError
+from billing_ledger.schemas import fastjson
 
 
 class MalformedEvent(BillingLedgerError):

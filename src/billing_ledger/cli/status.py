@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
+
 import psycopg
 
-from billing_ledger.runtime import open_event_log
+from billing_ledger.bootstrap import open_event_log, running_database
 from billing_ledger.settings import Settings
+
+
+def status(settings: Settings, args: argparse.Namespace) -> int:
+    return print_status(settings, running_database(settings))
 
 
 def print_status(settings: Settings, dsn: str) -> int:

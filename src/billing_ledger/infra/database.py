@@ -34,22 +34,6 @@ def database_url(settings: Settings) -> Iterator[str]:
         server.cleanup()
 
 
-@contextmanager
-def application_database_url(settings: Settings) -> Iterator[str]:
-    """Like `database_url`, but on the embedded server as the application's own role.
-
-    The embedded server trusts local connections as the `postgres` superuser; the processes
-    connect as `billing_ledger_app` instead, created here with the reader role (roles.py).
-    """
-    with database_url(settings) as dsn:
-        if settings.DATABASE_URL:
-            yield dsn
-            return
-        from billing_ledger.roles import bootstrap
-
-        yield bootstrap(dsn)
-
-
 def running_embedded_url(home: Path) -> str | None:
     """The DSN of an embedded server already running under `home`, if there is one."""
     _ensure_runtime_dir()
@@ -64,7 +48,7 @@ def eventsourcing_env(url: str, schema: str) -> dict[str, str]:
     with our factory (event_store.py) as the persistence module."""
     params = conninfo_to_dict(url)
     return {
-        "PERSISTENCE_MODULE": "billing_ledger.event_store:BillingPostgresFactory",
+        "PERSISTENCE_MODULE": "billing_ledger.processing.event_store:BillingPostgresFactory",
         "POSTGRES_DBNAME": str(params.get("dbname") or params.get("user") or "postgres"),
         "POSTGRES_HOST": str(params.get("host") or "localhost"),
         "POSTGRES_PORT": str(params.get("port") or "5432"),

@@ -6,6 +6,7 @@ exactly as Stripe would, so the running instance verifies and stores them like r
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
 from importlib import resources
@@ -15,10 +16,18 @@ import httpx
 import psycopg
 from psycopg.rows import dict_row
 
+from billing_ledger.infra.database import running_embedded_url
 from billing_ledger.ingest.app import WEBHOOK_PATH
 from billing_ledger.ingest.signature import sign
+from billing_ledger.settings import Settings
 
 ROWS_TIMEOUT_SECONDS = 10.0
+
+
+def send_sample(settings: Settings, args: argparse.Namespace) -> int:
+    url = args.url or f"http://{settings.HOST}:{settings.PORT}"
+    dsn = settings.DATABASE_URL or running_embedded_url(settings.BILLING_LEDGER_HOME)
+    return send_samples(url, settings.webhook_secrets()[0], dsn)
 
 
 def sample_events() -> list[dict[str, Any]]:

@@ -20,7 +20,6 @@ import psycopg
 from eventsourcing.persistence import IntegrityError, PersistenceError, Tracking
 from psycopg_pool import ConnectionPool
 
-from billing_ledger.application import BillingApplication
 from billing_ledger.domain.handling import (
     IGNORED_EVENT_TYPES,
     A,
@@ -35,7 +34,8 @@ from billing_ledger.domain.stripe_object import StripeObject
 from billing_ledger.errors import BillingLedgerError
 from billing_ledger.eventlog.dead_letters import DeadLetters
 from billing_ledger.eventlog.port import EventLog, LoggedEvent, LogUnavailable
-from billing_ledger.metrics import EVENTS_PROCESSED, UNHANDLED_EVENT_TYPES
+from billing_ledger.infra.metrics import EVENTS_PROCESSED, UNHANDLED_EVENT_TYPES
+from billing_ledger.processing.application import BillingApplication
 from billing_ledger.schemas.envelope import MalformedEvent, StripeEvent, parse_event
 
 log = logging.getLogger(__name__)

@@ -31,7 +31,7 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
-from billing_ledger import fastjson
+from billing_ledger.schemas import fastjson
 
 __all__ = ["BillingPostgresFactory", "BillingProcessRecorder", "OrjsonTranscoder"]
 

@@ -7,7 +7,7 @@
     billing_reader      LOGIN; SELECT on every table of schema `billing`, now and later
                         (default privileges); no access to `eventlog` or `eventstore`.
 
-`bootstrap` runs as a superuser: `up` and `process` do it on the embedded server, whose local
+`create_roles` runs as a superuser: `up` and `process` do it on the embedded server, whose local
 connections are trusted. With DATABASE_URL, the DBA runs the equivalent SQL (README) and
 `ensure_reader` creates the reader if the connecting role may.
 """
@@ -21,8 +21,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from billing_ledger import audit
-from billing_ledger.eventlog.postgres import PostgresEventLog
+from billing_ledger.infra import audit
 
 APP_ROLE = "billing_ledger_app"
 READER_ROLE = "billing_reader"
@@ -34,11 +33,12 @@ PROTECTED = (("eventlog", "stripe_events"), ("billing", "audit_log"))
 log = logging.getLogger(__name__)
 
 
-def bootstrap(superuser_dsn: str) -> str:
-    """Create both roles and their grants (idempotent); return the DSN of the app role."""
-    created_here = PostgresEventLog(superuser_dsn)
-    created_here.open()
-    created_here.close()
+def create_roles(superuser_dsn: str) -> str:
+    """Create both roles and their grants (idempotent); return the DSN of the app role.
+
+    The log of record's table must exist already, created by the superuser (see
+    `bootstrap.app_role_dsn`), so that the app role may only read and append it.
+    """
     with psycopg.connect(superuser_dsn, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (ROLES_LOCK_KEY,))
         app = sql.Identifier(APP_ROLE)

@@ -13,26 +13,26 @@ command continues where it stopped (`--restart` starts over).
 
 from __future__ import annotations
 
+import argparse
 import re
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from billing_ledger import audit
-from billing_ledger.application import EVENT_STORE_SCHEMA, BillingApplication
-from billing_ledger.database import eventsourcing_env, export_libpq_environment
+from billing_ledger import bootstrap
+from billing_ledger.cli.progress import ProgressLine
 from billing_ledger.errors import BillingLedgerError
 from billing_ledger.eventlog.postgres import FOLLOWER_LOCK_KEY
-from billing_ledger.processor import Processor
+from billing_ledger.infra import audit
+from billing_ledger.processing.application import EVENT_STORE_SCHEMA, BillingApplication
 from billing_ledger.projections import rebuild
 from billing_ledger.projections.migrations import READ_SCHEMA
-from billing_ledger.runtime import open_event_log, prepare_live_schemas
 from billing_ledger.settings import Settings
 
 REBUILT_STORE = f"{EVENT_STORE_SCHEMA}_rebuild"
@@ -44,36 +44,6 @@ FOLLOWER_RUNNING = (
 
 class ReplayError(BillingLedgerError):
     """The replay cannot go on; the message says why and what to do."""
-
-
-class ProgressLine:
-    """`label: done/total (pct) rate/s ETA` on stderr: redrawn on a terminal, else every 5 s."""
-
-    def __init__(self, label: str, total: int) -> None:
-        self._label, self._total, self._done = label, max(total, 0), 0
-        self._started = self._shown = time.monotonic()
-        self._tty = sys.stderr.isatty()
-
-    def __call__(self, done: int) -> None:
-        self._done += done
-        now = time.monotonic()
-        if now - self._shown >= (0.2 if self._tty else 5.0):
-            self._shown = now
-            self._show(final=False)
-
-    def finish(self) -> None:
-        self._show(final=True)
-
-    def _show(self, final: bool) -> None:
-        elapsed = max(time.monotonic() - self._started, 1e-9)
-        rate = self._done / elapsed
-        total = max(self._total, self._done)
-        pct = 100.0 * self._done / total if total else 100.0
-        eta = (total - self._done) / rate if rate > 0 else 0.0
-        text = f"{self._label}: {self._done:,}/{total:,} ({pct:.0f}%) {rate:,.0f}/s"
-        text += f" in {elapsed:.1f}s" if final else f" ETA {eta:.0f}s"
-        end = "\n" if final or not self._tty else ""
-        print(("\r" if self._tty else "") + text, end=end, file=sys.stderr, flush=True)
 
 
 @dataclass(frozen=True)
@@ -95,6 +65,11 @@ RESERVED_SCHEMAS = re.compile(
 )
 
 
+def replay(settings: Settings, args: argparse.Namespace) -> int:
+    request = ReplayRequest(args.schema, args.from_log, args.restart, args.verify, args.swap)
+    return run_replay(settings, bootstrap.running_database(settings), request)
+
+
 def run_replay(settings: Settings, dsn: str, request: ReplayRequest) -> int:
     if not REBUILD_SCHEMA_NAME.match(request.schema) or RESERVED_SCHEMAS.match(request.schema):
         raise ReplayError(
@@ -111,20 +86,17 @@ def run_replay(settings: Settings, dsn: str, request: ReplayRequest) -> int:
 def _replay(settings: Settings, dsn: str, request: ReplayRequest) -> int:
     schema, from_log = request.schema, request.from_log
     with ExitStack() as stack:
-        pool = ConnectionPool(dsn, min_size=1, max_size=4, open=True)
-        stack.callback(pool.close)
+        pool = stack.enter_context(bootstrap.connection_pool(dsn))
         with pool.connection() as conn:
-            prepare_live_schemas(conn)
+            bootstrap.prepare_live_schemas(conn)
             rebuild.prepare(conn, schema, request.restart)
-        export_libpq_environment(dsn)
-        event_log = open_event_log(settings, dsn) if from_log else None
+        event_log = bootstrap.open_event_log(settings, dsn) if from_log else None
         if event_log is not None:
             stack.callback(event_log.close)
         store = REBUILT_STORE if from_log else EVENT_STORE_SCHEMA
         with _application(dsn, store, request.restart and from_log) as app:
             if event_log is not None:
-                processor = Processor(app, event_log, pool)
-                processor.create_tables()
+                processor = bootstrap.processor(app, event_log, pool)
                 until = event_log.head()
                 todo = sum(last - (processor.processed(name) or -1) for name, last in until.items())
                 progress = ProgressLine("log records applied", todo)
@@ -159,13 +131,13 @@ def _replay(settings: Settings, dsn: str, request: ReplayRequest) -> int:
 @contextmanager
 def _application(dsn: str, store: str, restart: bool) -> Iterator[BillingApplication]:
     if store != EVENT_STORE_SCHEMA:
-        with ConnectionPool(dsn, min_size=1, max_size=1) as pool, pool.connection() as conn:
+        with psycopg.connect(dsn, autocommit=True) as conn:
             if restart:
                 conn.execute(
                     sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(store))
                 )
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(store)))
-    app = BillingApplication(env=eventsourcing_env(dsn, store))
+    app = bootstrap.application(dsn, store)
     try:
         yield app
     finally:

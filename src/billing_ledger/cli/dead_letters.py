@@ -1,69 +1,40 @@
-"""Operator commands: `secrets check` and `dead-letters [--retry]`, each recorded in the audit log.
+"""`billing-ledger dead-letters [--retry]`: list what could not be applied, re-apply it after a
+fix. Each retry is recorded in the audit log.
 
-Output names secrets by position and fingerprint, and dead letters by id, position, event id and
-type: never a secret, a body or anything read from one.
+Output names dead letters by id, position, event id and type: never a body or anything read
+from one.
 """
 
 from __future__ import annotations
 
-import logging
-from datetime import UTC, datetime, timedelta
+import argparse
+from datetime import UTC
 from typing import Any
 
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from billing_ledger import audit
-from billing_ledger.application import EVENT_STORE_SCHEMA, BillingApplication
-from billing_ledger.database import eventsourcing_env, export_libpq_environment
+from billing_ledger import bootstrap
 from billing_ledger.domain.handling import UnprocessableEvent
 from billing_ledger.eventlog.dead_letters import DeadLetter, DeadLetters
 from billing_ledger.eventlog.port import EventLog, EventRecord, LoggedEvent
-from billing_ledger.eventlog.secret_usage import SecretUsage, fingerprint
-from billing_ledger.processor import AlreadyReapplied, Processor
+from billing_ledger.infra import audit
+from billing_ledger.processing.application import EVENT_STORE_SCHEMA
+from billing_ledger.processing.processor import AlreadyReapplied, Processor
 from billing_ledger.schemas.envelope import MalformedEvent
-
-RECENT = timedelta(days=7)
-
-log = logging.getLogger(__name__)
+from billing_ledger.settings import Settings
 
 
-def check_secrets(dsn: str, secrets: list[str], now: datetime | None = None) -> int:
-    """Print which configured secrets verified events recently; exit 0 (1 if none ever did)."""
-    now = now or datetime.now(UTC)
-    with ConnectionPool(dsn, min_size=1, max_size=1, open=True) as pool:
-        usage = SecretUsage(pool)
-        usage.create_table()
-        report = usage.report([fingerprint(s) for s in secrets])
-        print(
-            f"{'#':>2}  {'fingerprint':<12}  {'verified':>8}  {'last verified (UTC)':<25}  advice"
-        )
-        for index, used in enumerate(report, start=1):
-            last = used.last_verified_at
-            if last is None:
-                advice = "never verified an event: safe to retire"
-            elif now - last > RECENT:
-                advice = f"idle for over {RECENT.days} days: likely safe to retire"
-            else:
-                advice = "in use"
-            shown = last.astimezone(UTC).isoformat(timespec="seconds") if last else "-"
-            count = used.verified_count
-            print(f"{index:>2}  {used.fingerprint:<12}  {count:>8}  {shown:<25}  {advice}")
-        with pool.connection() as conn:
-            audit.record(
-                conn,
-                "secrets.check",
-                "ok",
-                {
-                    "fingerprints": [u.fingerprint for u in report],
-                    "verified_counts": [u.verified_count for u in report],
-                },
-            )
-    return 0 if any(u.verified_count for u in report) else 1
+def dead_letters(settings: Settings, args: argparse.Namespace) -> int:
+    dsn = bootstrap.running_database(settings)
+    if not args.retry:
+        return list_dead_letters(dsn)
+    with bootstrap.opened_event_log(settings, dsn) as event_log:
+        return retry_dead_letters(dsn, event_log)
 
 
 def list_dead_letters(dsn: str) -> int:
-    with ConnectionPool(dsn, min_size=1, max_size=1, open=True) as pool:
+    with bootstrap.connection_pool(dsn, 1) as pool:
         letters = DeadLetters(pool)
         letters.create_table()
         retried = _retried(pool)
@@ -88,13 +59,12 @@ def list_dead_letters(dsn: str) -> int:
 def retry_dead_letters(dsn: str, event_log: EventLog) -> int:
     """Re-apply every open processor dead letter; exit 1 if any still fails."""
     failures = 0
-    with ConnectionPool(dsn, min_size=1, max_size=2, open=True) as pool:
+    with bootstrap.connection_pool(dsn, 2) as pool:
         letters = DeadLetters(pool)
         letters.create_table()
-        export_libpq_environment(dsn)
-        app = BillingApplication(env=eventsourcing_env(dsn, EVENT_STORE_SCHEMA))
+        app = bootstrap.application(dsn)
         try:
-            processor = Processor(app, event_log, pool)
+            processor = bootstrap.processor(app, event_log, pool)
             retried = _retried(pool)
             for letter in letters.all():
                 if letter.source != "processor" or letter.retry_tracking_name() in retried:

@@ -3,7 +3,7 @@
 The log of record already holds every Stripe event; this table holds what people did to the
 system: secret checks, dead-letter retries, and (later) replays and schema swaps. It is
 append-only twice over: the application's role is granted only SELECT and INSERT (see
-`roles.bootstrap`, where the table is owned by another role), and a trigger refuses UPDATE and
+`roles.create_roles`, where the table is owned by another role), and a trigger refuses UPDATE and
 DELETE for whoever owns it when no separate role could be created.
 
 It lives in the `billing` schema but outside the projection migrations, because it is not a

@@ -1,0 +1,273 @@
+"""The composition root: the one place that builds a process's objects from its settings.
+
+Connection pools, the eventsourcing application, the log of record, the processor, the
+projector and the ingest app are made here and nowhere else; `cli/`, tests and benchmarks get
+theirs from these functions. Nothing connects at import time.
+
+    up       database (embedded unless DATABASE_URL) + ingest + processor + projector
+    ingest   the HTTP edge alone (appends to the log)
+    process  the processor and projector alone (follow the log)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from multiprocessing.synchronize import Event as ProcessEvent
+from typing import Any
+
+import psycopg
+from eventsourcing.persistence import PersistenceError
+from psycopg_pool import ConnectionPool
+from starlette.applications import Starlette
+
+from billing_ledger.errors import ConfigurationError
+from billing_ledger.eventlog.dead_letters import DeadLetters
+from billing_ledger.eventlog.kafka import KafkaEventLog
+from billing_ledger.eventlog.port import EventLog
+from billing_ledger.eventlog.postgres import PostgresEventLog
+from billing_ledger.eventlog.secret_usage import SecretUsage
+from billing_ledger.infra import audit, roles
+from billing_ledger.infra.database import (
+    database_url,
+    eventsourcing_env,
+    export_libpq_environment,
+    running_embedded_url,
+)
+from billing_ledger.infra.supervision import ChildProcess, Workers
+from billing_ledger.ingest.app import create_app
+from billing_ledger.processing.application import EVENT_STORE_SCHEMA, BillingApplication
+from billing_ledger.processing.processor import Processor
+from billing_ledger.projections.catalog import read_projections
+from billing_ledger.projections.migrations import READ_SCHEMA, migrate
+from billing_ledger.projections.projector import Projector
+from billing_ledger.settings import Settings
+
+log = logging.getLogger(__name__)
+
+POOL_SIZE = 4
+
+
+def connection_pool(
+    dsn: str, max_size: int = POOL_SIZE, *, open: bool = True, timeout: float = 30.0
+) -> ConnectionPool:
+    """A pool of connections to `dsn` (opened, unless the owner opens it later)."""
+    return ConnectionPool(dsn, min_size=1, max_size=max_size, open=open, timeout=timeout)
+
+
+# --- the database --------------------------------------------------------------------------
+
+
+@contextmanager
+def database(settings: Settings) -> Iterator[str]:
+    """The DSN the processes use: DATABASE_URL, or the embedded server (run for the duration)
+    as the application's own role.
+
+    The embedded server trusts local connections as the `postgres` superuser; the processes
+    connect as `billing_ledger_app` instead, created here with the reader role.
+    """
+    with database_url(settings) as dsn:
+        yield dsn if settings.DATABASE_URL else app_role_dsn(dsn)
+
+
+def app_role_dsn(superuser_dsn: str) -> str:
+    """Create the log of record's table as the superuser (so the app role may only read and
+    append it), then both roles and their grants; the DSN of the app role. Idempotent."""
+    created_here = postgres_event_log(superuser_dsn)
+    created_here.open()
+    created_here.close()
+    return roles.create_roles(superuser_dsn)
+
+
+def running_database(settings: Settings) -> str:
+    """The DSN of the database a running `up` (or DATABASE_URL) serves, for one-off commands."""
+    dsn = settings.DATABASE_URL or running_embedded_url(settings.BILLING_LEDGER_HOME)
+    if dsn is None:
+        raise ConfigurationError("no database: set DATABASE_URL or start `billing-ledger up`")
+    return dsn
+
+
+def prepare_live_schemas(conn: psycopg.Connection[Any]) -> None:
+    """The event store's schema, the read schema (migrated) and the audit trail (idempotent)."""
+    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {EVENT_STORE_SCHEMA}")
+    migrate(conn, READ_SCHEMA)
+    audit.create_table(conn)
+
+
+# --- the log of record ---------------------------------------------------------------------
+
+
+def postgres_event_log(dsn: str, pool_size: int = 8) -> PostgresEventLog:
+    """The Postgres log of record on `dsn`, not yet opened."""
+    return PostgresEventLog(connection_pool(dsn, pool_size, open=False, timeout=5.0))
+
+
+def open_event_log(settings: Settings, dsn: str) -> EventLog:
+    """The configured log of record, opened (tables or topic created if missing)."""
+    event_log: EventLog
+    if settings.EVENT_LOG == "kafka":
+        event_log = KafkaEventLog(
+            settings.kafka_bootstrap_servers(),
+            settings.KAFKA_TOPIC,
+            partitions=settings.KAFKA_TOPIC_PARTITIONS,
+            replication_factor=settings.KAFKA_REPLICATION_FACTOR,
+            consumer_group=settings.KAFKA_CONSUMER_GROUP,
+            client_options=settings.kafka_client_options(),
+        )
+    else:
+        event_log = postgres_event_log(dsn)
+    event_log.open()
+    return event_log
+
+
+@contextmanager
+def opened_event_log(settings: Settings, dsn: str) -> Iterator[EventLog]:
+    """`open_event_log`, closed on exit."""
+    event_log = open_event_log(settings, dsn)
+    try:
+        yield event_log
+    finally:
+        event_log.close()
+
+
+# --- processing and projection -------------------------------------------------------------
+
+
+def application(dsn: str, schema: str = EVENT_STORE_SCHEMA) -> BillingApplication:
+    """The eventsourcing application on the event store in `schema` of `dsn`."""
+    export_libpq_environment(dsn)
+    return BillingApplication(env=eventsourcing_env(dsn, schema))
+
+
+def processor(app: BillingApplication, event_log: EventLog, pool: ConnectionPool) -> Processor:
+    """The processor of `event_log` into `app`, its dead-letter table created."""
+    built = Processor(app, event_log, pool)
+    built.create_tables()
+    return built
+
+
+def projector(
+    app: BillingApplication, pool: ConnectionPool, schema: str = READ_SCHEMA
+) -> Projector:
+    """Every projection of the read schema `schema`, fed by `app`'s domain events."""
+    built = Projector(app, pool, schema, read_projections(schema))
+    built.create_tables()
+    return built
+
+
+@dataclass
+class Pipeline:
+    """The processing side on one database: the log is followed into the aggregates, whose
+    domain events are projected into the read schema."""
+
+    dsn: str
+    pool: ConnectionPool
+    app: BillingApplication
+    event_log: EventLog
+    processor: Processor
+    projector: Projector
+
+    def close(self) -> None:
+        """Close what this pipeline opened (the event log belongs to its caller)."""
+        self.app.close()
+        self.pool.close()
+
+
+def pipeline(dsn: str, event_log: EventLog, *, grant_reader: bool = False) -> Pipeline:
+    """Migrated live schemas, the application, the processor and the projector on `dsn`.
+
+    `grant_reader` (with DATABASE_URL) creates and grants `billing_reader` where the role may.
+    """
+    pool = connection_pool(dsn)
+    try:
+        with pool.connection() as conn:
+            prepare_live_schemas(conn)
+        if grant_reader:
+            roles.ensure_reader(dsn)
+        app = application(dsn)
+    except BaseException:
+        pool.close()
+        raise
+    return Pipeline(
+        dsn, pool, app, event_log, processor(app, event_log, pool), projector(app, pool)
+    )
+
+
+@contextmanager
+def running_pipeline(settings: Settings, dsn: str, event_log: EventLog) -> Iterator[Workers]:
+    """The pipeline at work: the processor in a thread, the projector in a child process
+    (restarted if it dies); drained, then closed, on exit."""
+    parts = pipeline(dsn, event_log, grant_reader=bool(settings.DATABASE_URL))
+    try:
+        child = ChildProcess(
+            "projector", project_in_child, settings, (dsn,), lambda: _report(parts.projector)
+        )
+        workers = Workers({"processor": parts.processor.run, "projector": child.supervise})
+        workers.start()
+        try:
+            yield workers
+        finally:
+            workers.drain()
+    finally:
+        parts.close()
+
+
+def project_in_child(settings: Settings, dsn: str, stop: ProcessEvent) -> None:
+    """The projector process: project the live read schema until `stop` is set."""
+    with connection_pool(dsn, 2) as pool:
+        app = application(dsn)
+        try:
+            projector(app, pool).run(stop)
+        finally:
+            app.close()
+
+
+def _report(projector_: Projector) -> None:
+    """The parent's copy of the child projector's positions and lag, for /metrics."""
+    try:
+        projector_.report()
+    except (PersistenceError, psycopg.Error) as e:
+        log.warning("projector positions unavailable: %s", type(e).__name__)
+
+
+# --- the webhook edge ----------------------------------------------------------------------
+
+
+def ingest_app(settings: Settings, event_log: EventLog, pool: ConnectionPool) -> Starlette:
+    """The webhook endpoint around `event_log`, with its dead-letter and secret-usage tables."""
+    dead_letters = DeadLetters(pool)
+    dead_letters.create_table()
+    secret_usage = SecretUsage(pool)
+    secret_usage.create_table()
+    return create_app(
+        event_log,
+        settings.webhook_secrets(),
+        dead_letters=dead_letters,
+        secret_usage=secret_usage,
+        tolerance_seconds=settings.WEBHOOK_TOLERANCE_SECONDS,
+        max_body_bytes=settings.MAX_BODY_BYTES,
+        body_read_timeout_seconds=settings.BODY_READ_TIMEOUT_SECONDS,
+        stripe_mode=settings.STRIPE_MODE,
+    )
+
+
+__all__ = [
+    "Pipeline",
+    "app_role_dsn",
+    "application",
+    "connection_pool",
+    "database",
+    "ingest_app",
+    "open_event_log",
+    "opened_event_log",
+    "pipeline",
+    "postgres_event_log",
+    "prepare_live_schemas",
+    "processor",
+    "project_in_child",
+    "projector",
+    "running_database",
+    "running_pipeline",
+]

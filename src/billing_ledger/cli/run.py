@@ -1,0 +1,85 @@
+"""`up`, `ingest` and `process`: the long-running commands."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from billing_ledger import bootstrap
+from billing_ledger.eventlog.port import EventLog
+from billing_ledger.ingest.server import serve
+from billing_ledger.settings import Settings
+
+
+def up(settings: Settings, args: argparse.Namespace) -> int:
+    """The webhook endpoint, the processor and the projector on one database."""
+    settings.webhook_secrets()  # fail before starting anything
+    with (
+        bootstrap.database(settings) as dsn,
+        bootstrap.opened_event_log(settings, dsn) as event_log,
+        bootstrap.running_pipeline(settings, dsn, event_log),
+    ):
+        _serve(settings, event_log, dsn)
+    print("billing-ledger stopped cleanly", flush=True)
+    return 0
+
+
+def ingest(settings: Settings, args: argparse.Namespace) -> int:
+    """Only the webhook endpoint: verify and append to the log."""
+    settings.webhook_secrets()
+    with (
+        bootstrap.database(settings) as dsn,
+        bootstrap.opened_event_log(settings, dsn) as event_log,
+    ):
+        _serve(settings, event_log, dsn)
+    print("billing-ledger stopped cleanly", flush=True)
+    return 0
+
+
+def process(settings: Settings, args: argparse.Namespace) -> int:
+    """Only the processor and the projector: follow the log until SIGINT or SIGTERM."""
+    with (
+        bootstrap.database(settings) as dsn,
+        bootstrap.opened_event_log(settings, dsn) as event_log,
+        bootstrap.running_pipeline(settings, dsn, event_log) as workers,
+    ):
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: workers.stop.set())
+        print(f"billing-ledger processing {_log_description(settings)}", flush=True)
+        print(f"  database: {_redact(dsn)}", flush=True)
+        workers.stop.wait()
+    print("billing-ledger stopped cleanly", flush=True)
+    return 0
+
+
+def _serve(settings: Settings, event_log: EventLog, dsn: str) -> None:
+    with bootstrap.connection_pool(dsn) as pool:
+        app = bootstrap.ingest_app(settings, event_log, pool)
+        serve(app, settings, lambda: _announce(settings, dsn))
+
+
+def _announce(settings: Settings, dsn: str) -> None:
+    scheme = "https" if settings.tls_files() else "http"
+    print(
+        f"billing-ledger listening on {scheme}://{settings.HOST}:{settings.PORT}/webhooks/stripe",
+        flush=True,
+    )
+    print(f"  event log: {_log_description(settings)}", flush=True)
+    print(f"  database:  {_redact(dsn)}", flush=True)
+    print("  Ctrl-C to stop", flush=True)
+
+
+def _log_description(settings: Settings) -> str:
+    if settings.EVENT_LOG == "kafka":
+        return f"kafka topic {settings.KAFKA_TOPIC} at {settings.KAFKA_BOOTSTRAP_SERVERS}"
+    return "postgres table eventlog.stripe_events"
+
+
+def _redact(dsn: str) -> str:
+    params = conninfo_to_dict(dsn)
+    if not params.get("password"):
+        return dsn
+    params["password"] = "***"
+    return make_conninfo(**params)  # type: ignore[arg-type]
