@@ -23,7 +23,6 @@ from eventsourcing.persistence import PersistenceError
 from psycopg_pool import ConnectionPool
 from starlette.applications import Starlette
 
-from billing_ledger.errors import ConfigurationError
 from billing_ledger.eventlog.dead_letters import DeadLetters
 from billing_ledger.eventlog.kafka import KafkaEventLog
 from billing_ledger.eventlog.port import EventLog
@@ -34,7 +33,6 @@ from billing_ledger.infra.database import (
     database_url,
     eventsourcing_env,
     export_libpq_environment,
-    running_embedded_url,
 )
 from billing_ledger.infra.supervision import ChildProcess, Workers
 from billing_ledger.ingest.app import create_app
@@ -66,7 +64,9 @@ def database(settings: Settings) -> Iterator[str]:
     as the application's own role.
 
     The embedded server trusts local connections as the `postgres` superuser; the processes
-    connect as `billing_ledger_app` instead, created here with the reader role.
+    connect as `billing_ledger_app` instead, created here with the reader role, so that what
+    any command creates is the application's. A one-off command shares the server a running
+    `up` serves, or starts it for its own duration.
     """
     with database_url(settings) as dsn:
         yield dsn if settings.DATABASE_URL else app_role_dsn(dsn)
@@ -79,14 +79,6 @@ def app_role_dsn(superuser_dsn: str) -> str:
     created_here.open()
     created_here.close()
     return roles.create_roles(superuser_dsn)
-
-
-def running_database(settings: Settings) -> str:
-    """The DSN of the database a running `up` (or DATABASE_URL) serves, for one-off commands."""
-    dsn = settings.DATABASE_URL or running_embedded_url(settings.BILLING_LEDGER_HOME)
-    if dsn is None:
-        raise ConfigurationError("no database: set DATABASE_URL or start `billing-ledger up`")
-    return dsn
 
 
 def prepare_live_schemas(conn: psycopg.Connection[Any]) -> None:
@@ -268,6 +260,5 @@ __all__ = [
     "processor",
     "project_in_child",
     "projector",
-    "running_database",
     "running_pipeline",
 ]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -14,6 +17,7 @@ from billing_ledger.eventlog.dead_letters import DeadLetters
 from billing_ledger.eventlog.postgres import LOG_NAME
 from billing_ledger.eventlog.secret_usage import SecretUsage, fingerprint
 from billing_ledger.processing.processor import AlreadyReapplied
+from tests.e2e.cli import cli_env
 from tests.pipeline import Pipeline
 from tests.stripe_events import body_of, customer, event
 
@@ -90,4 +94,38 @@ def test_secrets_check_reports_use_by_fingerprint_and_is_audited(
     assert pipeline.query("SELECT action, outcome FROM billing.audit_log") == [
         ("secrets.check", "ok"),
         ("secrets.check", "ok"),
+    ]
+
+
+@pytest.mark.parametrize("argv", [["mrr", "--json"], ["mrr"], ["ledger", "balances"]])
+def test_a_reader_that_went_away_gets_no_traceback(pipeline: Pipeline, argv: list[str]) -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # like `billing-ledger mrr --json | head -0`
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "billing_ledger", *argv],
+            env=cli_env({"DATABASE_URL": pipeline.dsn}),
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert done.stderr == ""
+    assert done.returncode == 141  # as a shell reports a command that SIGPIPE ended
+
+
+def test_a_retry_with_only_ingest_dead_letters_says_so_and_is_audited(
+    pipeline: Pipeline, capsys: pytest.CaptureFixture[str]
+) -> None:
+    DeadLetters(pipeline.pool).keep_rejected(
+        b'{"signed": "but not an event"}', "not a Stripe event"
+    )
+    assert retry_dead_letters(pipeline.dsn, pipeline.log) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("nothing to retry: no open processor dead letters; 1 from ingest")
+    assert pipeline.query("SELECT action, outcome, detail FROM billing.audit_log") == [
+        ("dead_letters.retry", "nothing to retry", {"open": 0, "already_retried": 0, "ingest": 1})
     ]

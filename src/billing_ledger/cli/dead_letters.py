@@ -26,11 +26,11 @@ from billing_ledger.settings import Settings
 
 
 def dead_letters(settings: Settings, args: argparse.Namespace) -> int:
-    dsn = bootstrap.running_database(settings)
-    if not args.retry:
-        return list_dead_letters(dsn)
-    with bootstrap.opened_event_log(settings, dsn) as event_log:
-        return retry_dead_letters(dsn, event_log)
+    with bootstrap.database(settings) as dsn:
+        if not args.retry:
+            return list_dead_letters(dsn)
+        with bootstrap.opened_event_log(settings, dsn) as event_log:
+            return retry_dead_letters(dsn, event_log)
 
 
 def list_dead_letters(dsn: str) -> int:
@@ -66,9 +66,15 @@ def retry_dead_letters(dsn: str, event_log: EventLog) -> int:
         try:
             processor = bootstrap.processor(app, event_log, pool)
             retried = _retried(pool)
-            for letter in letters.all():
-                if letter.source != "processor" or letter.retry_tracking_name() in retried:
-                    continue
+            kept = letters.all()
+            open_letters = [
+                letter
+                for letter in kept
+                if letter.source == "processor" and letter.retry_tracking_name() not in retried
+            ]
+            if not open_letters:
+                _nothing_to_retry(pool, kept, retried)
+            for letter in open_letters:
                 outcome = _retry_one(processor, letters, letter)
                 failures += outcome not in ("applied", "unchanged", "unhandled")
                 print(f"dead letter {letter.id} ({letter.event_id}): {outcome}")
@@ -87,6 +93,29 @@ def retry_dead_letters(dsn: str, event_log: EventLog) -> int:
         finally:
             app.close()
     return 1 if failures else 0
+
+
+def _nothing_to_retry(pool: ConnectionPool, kept: list[DeadLetter], retried: set[str]) -> None:
+    """Say why nothing was retried, and record that the retry was asked for."""
+    ingest = sum(letter.source == "ingest" for letter in kept)
+    done = sum(letter.retry_tracking_name() in retried for letter in kept)
+    reasons = [f"{done} already retried"] if done else []
+    if ingest:
+        reasons.append(
+            f"{ingest} from ingest, kept for inspection only (verified bodies that are not "
+            "Stripe events never reach the log, so there is nothing to apply)"
+        )
+    print(
+        "nothing to retry: no open processor dead letters"
+        + (f"; {'; '.join(reasons)}" if reasons else "")
+    )
+    with pool.connection() as conn:
+        audit.record(
+            conn,
+            "dead_letters.retry",
+            "nothing to retry",
+            {"open": 0, "already_retried": done, "ingest": ingest},
+        )
 
 
 def _retry_one(processor: Processor, letters: DeadLetters, letter: DeadLetter) -> str:

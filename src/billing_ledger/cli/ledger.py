@@ -14,10 +14,9 @@ from billing_ledger.settings import Settings
 
 
 def ledger(settings: Settings, args: argparse.Namespace) -> int:
-    as_of = reports.end_of(args.as_of) if getattr(args, "as_of", None) else None
-    dsn = bootstrap.running_database(settings)
+    as_of = getattr(args, "as_of", None)
     try:
-        with psycopg.connect(dsn) as conn:
+        with bootstrap.database(settings) as dsn, psycopg.connect(dsn) as conn:
             if args.ledger_command == "balances":
                 return reports.print_balances(conn, READ_SCHEMA, as_of)
             if args.ledger_command == "entries":

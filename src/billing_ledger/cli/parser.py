@@ -1,64 +1,165 @@
-"""Every command's arguments. Each names its `module:function` in this package (see main)."""
+"""Every command's arguments. Each names its `module:function` in this package (see main).
+
+A bad argument is one line on stderr and exit 2, before anything connects.
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import TypeAlias
+import sys
+from datetime import date, datetime
+from typing import NoReturn, TypeAlias
 
 from billing_ledger import __version__
+from billing_ledger.errors import ConfigurationError
+from billing_ledger.projections.journal_reports import end_of
+from billing_ledger.projections.mrr_report import parse_month
 
-Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+Commands: TypeAlias = "argparse._SubParsersAction[OneLineErrors]"
+
+DATABASE = "DATABASE_URL (or the embedded server under BILLING_LEDGER_HOME)"
+LOG_OF_RECORD = "EVENT_LOG, KAFKA_BOOTSTRAP_SERVERS, KAFKA_TOPIC and the other KAFKA_* settings"
+SECRETS = "STRIPE_WEBHOOK_SECRETS (or STRIPE_WEBHOOK_SECRETS_FILE)"
+SERVER = "HOST, PORT, TLS_CERTFILE, TLS_KEYFILE, WEBHOOK_TOLERANCE_SECONDS, MAX_BODY_BYTES"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="billing-ledger", description="An event-sourced ledger of Stripe billing."
+class OneLineErrors(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (what is wrong, and where help is) and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"{self.prog}: {message} (see `{self.prog} --help`)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def build_parser() -> OneLineErrors:
+    parser = OneLineErrors(
+        prog="billing-ledger",
+        description="An event-sourced ledger of Stripe billing.",
+        epilog="Every command also reads LOG_FORMAT and LOG_LEVEL. See the README for settings.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="log at DEBUG level (default LOG_LEVEL)"
     )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
-    for name, command, help_text in (
-        ("up", "run:up", "webhook endpoint, processor and projector (embedded Postgres default)"),
-        ("ingest", "run:ingest", "only the webhook endpoint: verify and append to the log"),
-        ("process", "run:process", "only the processor and projectors: follow the log"),
-        ("status", "status:status", "log head, tracked positions and lag"),
-    ):
-        commands.add_parser(name, help=help_text).set_defaults(command=command)
-    sample = commands.add_parser("send-sample", help="sign and post the shipped sample events")
+    _command(
+        commands,
+        "up",
+        "run:up",
+        "the webhook endpoint, the processor and the projector (in a child process), until "
+        "Ctrl-C; PostgreSQL is embedded unless DATABASE_URL is set",
+        SECRETS,
+        DATABASE,
+        LOG_OF_RECORD,
+        SERVER,
+    )
+    _command(
+        commands,
+        "ingest",
+        "run:ingest",
+        "only the webhook endpoint: verify each signature and append to the log of record",
+        SECRETS,
+        DATABASE,
+        LOG_OF_RECORD,
+        SERVER,
+    )
+    _command(
+        commands,
+        "process",
+        "run:process",
+        "only the processor and the projector: follow the log of record into the tables",
+        DATABASE,
+        LOG_OF_RECORD,
+    )
+    _command(
+        commands,
+        "status",
+        "status:status",
+        "the log's head, the positions processed and projected, and the lag",
+        DATABASE,
+        LOG_OF_RECORD,
+    )
+    sample = _command(
+        commands,
+        "send-sample",
+        "sample:send_sample",
+        "sign the shipped sample events as Stripe would, post them to a running instance and "
+        "print the rows they produced",
+        SECRETS,
+        "HOST, PORT",
+        DATABASE,
+    )
     sample.add_argument("--url", help="base URL of the running instance (default HOST:PORT)")
-    sample.set_defaults(command="sample:send_sample")
     _mrr(commands)
     _replay(commands)
-    secrets = commands.add_parser("secrets", help="webhook secrets: `secrets check`")
-    secrets.add_argument(
-        "action", choices=["check"], help="report which secrets verified events recently"
+    _secrets(commands)
+    letters = _command(
+        commands,
+        "dead-letters",
+        "dead_letters:dead_letters",
+        "list the dead letters (never their bodies), or retry the processor's after a fix",
+        DATABASE,
+        LOG_OF_RECORD + " (with --retry)",
     )
-    secrets.set_defaults(command="webhook_secrets:secrets")
-    letters = commands.add_parser("dead-letters", help="list dead letters (never their bodies)")
     letters.add_argument(
         "--retry", action="store_true", help="re-apply processor dead letters after a fix"
     )
-    letters.set_defaults(command="dead_letters:dead_letters")
     _ledger(commands)
     return parser
 
 
+def _command(
+    commands: Commands, name: str, command: str, description: str, *environment: str
+) -> OneLineErrors:
+    """A command whose help says what it does and which settings it reads."""
+    first_sentence = description.split(";")[0].split(":")[0]
+    parser = commands.add_parser(
+        name,
+        help=first_sentence,
+        description=description[0].upper() + description[1:] + ".",
+        epilog="Reads " + "; ".join(environment) + "." if environment else None,
+    )
+    parser.set_defaults(command=command)
+    return parser
+
+
+def _month(text: str) -> date:
+    try:
+        return parse_month(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a month (YYYY-MM)") from None
+
+
+def _moment(text: str) -> datetime:
+    try:
+        return end_of(text)
+    except ConfigurationError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO date or date-time (2026-01-31 or 2026-01-31T12:00:00Z)"
+        ) from None
+
+
 def _mrr(commands: Commands) -> None:
-    mrr = commands.add_parser("mrr", help="MRR by month with its movements")
-    mrr.add_argument("--from", dest="start", metavar="YYYY-MM", help="first month")
-    mrr.add_argument("--to", dest="end", metavar="YYYY-MM", help="last month")
+    mrr = _command(
+        commands, "mrr", "mrr:mrr", "MRR at the end of each month with its movements", DATABASE
+    )
+    mrr.add_argument("--from", dest="start", type=_month, metavar="YYYY-MM", help="first month")
+    mrr.add_argument("--to", dest="end", type=_month, metavar="YYYY-MM", help="last month")
     mrr.add_argument("--currency", help="only this currency (e.g. usd)")
     mrr.add_argument("--account", help="only this Connect account ('' for the platform)")
     mrr.add_argument("--mode", choices=("live", "test"), help="only live or test mode")
     mrr.add_argument("--json", action="store_true", help="machine-readable, minor units")
-    mrr.set_defaults(command="mrr:mrr")
 
 
 def _replay(commands: Commands) -> None:
-    replay = commands.add_parser(
-        "replay", help="rebuild the read schema from history beside the live one"
+    replay = _command(
+        commands,
+        "replay",
+        "replay:replay",
+        "rebuild the read schema from history beside the live one; compare it, or swap it in. "
+        "Resumable: run the same command again after an interruption",
+        DATABASE,
+        LOG_OF_RECORD + " (with --from-log)",
     )
     replay.add_argument(
         "--from-log",
@@ -73,19 +174,59 @@ def _replay(commands: Commands) -> None:
     replay.add_argument(
         "--swap", action="store_true", help="make the rebuild live, atomically, keeping grants"
     )
-    replay.set_defaults(command="replay:replay")
+
+
+def _secrets(commands: Commands) -> None:
+    secrets = commands.add_parser(
+        "secrets",
+        help="webhook secrets: `secrets check`",
+        description="Webhook secrets, by position and fingerprint (never the secret itself).",
+    )
+    actions = secrets.add_subparsers(required=True, dest="secrets_command", metavar="ACTION")
+    _command(
+        actions,
+        "check",
+        "webhook_secrets:secrets",
+        "which configured webhook secrets verified events recently, so a rotated-out one can "
+        "be retired safely; exit 1 if none ever did",
+        SECRETS,
+        DATABASE,
+    )
 
 
 def _ledger(commands: Commands) -> None:
     ledger = commands.add_parser(
-        "ledger", help="the double-entry journal: balances, entries, check"
+        "ledger",
+        help="the double-entry journal: balances, entries, check",
+        description="The double-entry journal projected from Stripe's events.",
     )
-    ledger.set_defaults(command="ledger:ledger")
     actions = ledger.add_subparsers(required=True, dest="ledger_command", metavar="ACTION")
-    balances = actions.add_parser("balances", help="balance per ledger account and currency")
-    balances.add_argument(
-        "--as-of", metavar="DATE", help="trial balance at the end of DATE (UTC) or at a date-time"
+    balances = _command(
+        actions,
+        "balances",
+        "ledger:ledger",
+        "the balance of each ledger account per currency, and the trial balance's sum",
+        DATABASE,
     )
-    entries = actions.add_parser("entries", help="a customer's journal entries with their lines")
+    balances.add_argument(
+        "--as-of",
+        type=_moment,
+        metavar="DATE",
+        help="trial balance at the end of DATE (UTC) or at a date-time",
+    )
+    entries = _command(
+        actions,
+        "entries",
+        "ledger:ledger",
+        "a customer's journal entries with their lines",
+        DATABASE,
+    )
     entries.add_argument("--customer", required=True, metavar="cus_…", help="Stripe customer id")
-    actions.add_parser("check", help="verify the journal's invariants; non-zero on a violation")
+    _command(
+        actions,
+        "check",
+        "ledger:ledger",
+        "verify the journal's invariants (every entry balances, the trial balance is zero at "
+        "every moment, receivables, revenue and refunds reconcile); exit 1 on a violation",
+        DATABASE,
+    )

@@ -67,7 +67,8 @@ RESERVED_SCHEMAS = re.compile(
 
 def replay(settings: Settings, args: argparse.Namespace) -> int:
     request = ReplayRequest(args.schema, args.from_log, args.restart, args.verify, args.swap)
-    return run_replay(settings, bootstrap.running_database(settings), request)
+    with bootstrap.database(settings) as dsn:
+        return run_replay(settings, dsn, request)
 
 
 def run_replay(settings: Settings, dsn: str, request: ReplayRequest) -> int:

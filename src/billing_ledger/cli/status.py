@@ -6,12 +6,13 @@ import argparse
 
 import psycopg
 
-from billing_ledger.bootstrap import open_event_log, running_database
+from billing_ledger.bootstrap import database, open_event_log
 from billing_ledger.settings import Settings
 
 
 def status(settings: Settings, args: argparse.Namespace) -> int:
-    return print_status(settings, running_database(settings))
+    with database(settings) as dsn:
+        return print_status(settings, dsn)
 
 
 def print_status(settings: Settings, dsn: str) -> int:

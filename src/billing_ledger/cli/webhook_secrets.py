@@ -18,7 +18,9 @@ RECENT = timedelta(days=7)
 
 
 def secrets(settings: Settings, args: argparse.Namespace) -> int:
-    return check_secrets(bootstrap.running_database(settings), settings.webhook_secrets())
+    configured = settings.webhook_secrets()
+    with bootstrap.database(settings) as dsn:
+        return check_secrets(dsn, configured)
 
 
 def check_secrets(dsn: str, secrets: list[str], now: datetime | None = None) -> int:

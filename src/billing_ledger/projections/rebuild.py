@@ -2,7 +2,7 @@
 
 A rebuild writes into its own schema (`billing_rebuild` by default) while `billing` keeps
 serving; its projection positions live inside it, so an interrupted rebuild resumes where it
-stopped. The swap renames schemas in one transaction: readers see the old tables or the new
+stopped. The swap moves the tables in one transaction: readers see the old tables or the new
 ones, never a mix, and keep every privilege they had (schema, tables, views, defaults).
 """
 
@@ -98,21 +98,67 @@ def lock_live_positions(conn: Connection, live: str) -> None:
 
 
 def swap(conn: Connection, live: str, rebuilt: str, retired: str) -> None:
-    """Inside the caller's transaction: give `rebuilt` the live schema's owners and privileges,
-    carry the record tables over, and rename `live` → `retired`, `rebuilt` → `live`."""
+    """Inside the caller's transaction: give `rebuilt`'s objects the live ones' owners and
+    privileges, move the live objects to a new schema `retired` and the rebuilt ones into
+    `live`, then drop the emptied `rebuilt`.
+
+    Objects move, not schemas, so that the record tables (CARRIED_OVER) never move: the audit
+    trail belongs to the role that bootstrapped the database, which the application's role
+    (running the swap) cannot alter. The live schema keeps its own grants and defaults.
+    """
     match_owners(conn, live, rebuilt)
     copy_privileges(conn, live, rebuilt)
     ident = sql.Identifier
-    conn.execute(sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(ident(live), ident(retired)))
-    conn.execute(sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(ident(rebuilt), ident(live)))
-    for table in CARRIED_OVER:
-        exists = conn.execute("SELECT to_regclass(%s)", (f'"{retired}"."{table}"',)).fetchone()
-        if exists and exists[0] is not None:
-            conn.execute(
-                sql.SQL("ALTER TABLE {}.{} SET SCHEMA {}").format(
-                    ident(retired), ident(table), ident(live)
-                )
+    conn.execute(sql.SQL("CREATE SCHEMA {}").format(ident(retired)))
+    _move_objects(conn, live, retired, keep=CARRIED_OVER)
+    _move_objects(conn, rebuilt, live)
+    conn.execute(sql.SQL("DROP SCHEMA {}").format(ident(rebuilt)))
+
+
+def _move_objects(conn: Connection, source: str, target: str, keep: tuple[str, ...] = ()) -> None:
+    """Move `source`'s tables (with their indexes, triggers and owned sequences), views,
+    free-standing sequences and functions to `target`, except the tables named in `keep` and
+    the functions their triggers call.
+
+    References between them are by object id (and the journal's SQL functions have parsed
+    bodies, see migration 0005), so they follow the move."""
+    relations = conn.execute(
+        "SELECT c.relname, c.relkind FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'v', 'm', 'S') "
+        "AND NOT (c.relkind = 'S' AND EXISTS (SELECT 1 FROM pg_depend d "
+        "WHERE d.objid = c.oid AND d.deptype IN ('a', 'i')))",
+        (source,),
+    ).fetchall()
+    kinds = {"r": "TABLE", "p": "TABLE", "v": "VIEW", "m": "MATERIALIZED VIEW", "S": "SEQUENCE"}
+    ident = sql.Identifier
+    for name, kind in relations:
+        if name in keep:
+            continue
+        conn.execute(
+            sql.SQL("ALTER {} {}.{} SET SCHEMA {}").format(
+                sql.SQL(kinds[kind]), ident(source), ident(name), ident(target)
             )
+        )
+    # Functions the kept tables' triggers call stay with them.
+    functions = conn.execute(
+        "SELECT p.proname, pg_get_function_identity_arguments(p.oid), p.prokind FROM pg_proc p "
+        "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = %(schema)s "
+        "AND p.oid NOT IN (SELECT t.tgfoid FROM pg_trigger t "
+        "JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace cn ON cn.oid = c.relnamespace "
+        "WHERE cn.nspname = %(schema)s AND c.relname = ANY(%(keep)s))",
+        {"schema": source, "keep": list(keep)},
+    ).fetchall()
+    for name, arguments, kind in functions:
+        conn.execute(
+            sql.SQL("ALTER {} {}.{}({}) SET SCHEMA {}").format(
+                sql.SQL("PROCEDURE" if kind == "p" else "FUNCTION"),
+                ident(source),
+                ident(name),
+                sql.SQL(arguments),
+                ident(target),
+            )
+        )
 
 
 def match_owners(conn: Connection, source: str, target: str) -> None:

@@ -1,0 +1,65 @@
+"""The CLI as a user meets it before anything connects: help, bad arguments, closed pipes."""
+
+from __future__ import annotations
+
+import pytest
+
+from billing_ledger.cli import main
+from billing_ledger.cli.parser import build_parser
+
+COMMANDS = [
+    ["up"],
+    ["ingest"],
+    ["process"],
+    ["status"],
+    ["send-sample"],
+    ["mrr"],
+    ["replay"],
+    ["secrets", "check"],
+    ["dead-letters"],
+    ["ledger", "balances"],
+    ["ledger", "entries"],
+    ["ledger", "check"],
+]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["mrr", "--from", "2026-13"],
+        ["mrr", "--from", "jan"],
+        ["mrr", "--to", "2026"],
+        ["mrr", "--mode", "sandbox"],
+        ["ledger", "balances", "--as-of", "yesterday"],
+        ["ledger", "entries"],
+        ["secrets", "rotate"],
+        ["no-such-command"],
+    ],
+)
+def test_a_bad_argument_is_one_line_and_exit_2(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith("billing-ledger") and "--help" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv", COMMANDS, ids=" ".join)
+def test_every_command_describes_itself_and_the_settings_it_reads(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*argv, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: billing-ledger {' '.join(argv)} ")
+    description = out.split("\n\n")[1]
+    assert len(description) > 20, out
+    reads = " ".join(out.split("Reads ", 1)[1].split())
+    assert "DATABASE_URL" in reads or argv == ["ingest"] and "STRIPE" in reads
+
+
+def test_the_top_level_help_does_not_say_one_process() -> None:
+    text = build_parser().format_help()
+    assert "one process" not in text
+    assert "child process" in text
