@@ -327,6 +327,10 @@ def test_wrong_method_and_unknown_path_answer_json(client: httpx.Client) -> None
     assert rejected_metric(client, "method not allowed") == before + 1
     missing = client.post("/nowhere", content=BODY, headers=signed_headers(BODY))
     assert (missing.status_code, missing.json()) == (404, {"error": "not found"})
+    before = rejected_metric(client, "not found")
+    slashed = client.post(URL + "/", content=BODY, headers=signed_headers(BODY))
+    assert (slashed.status_code, slashed.json()) == (404, {"error": "not found"})
+    assert rejected_metric(client, "not found") == before + 1
 
 
 def test_log_outage_answers_503_so_stripe_retries(edge: Edge) -> None:

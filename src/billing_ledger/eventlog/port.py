@@ -15,6 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import ClassVar
 
 import anyio.to_thread
 
@@ -59,6 +60,13 @@ PositionLookup = Callable[[str], "int | None"]
 
 class EventLog(ABC):
     """The log of record. Thread-safe: `append` may be called from many threads at once."""
+
+    first_position: ClassVar[int] = 1
+    """The position of a log name's first record (Kafka offsets start at 0)."""
+
+    def unprocessed(self, last: int, processed: int | None) -> int:
+        """How many records up to `last` come after `processed` (None: nothing processed)."""
+        return last - (processed if processed is not None else self.first_position - 1)
 
     @abstractmethod
     def append(self, record: EventRecord) -> None:

@@ -140,6 +140,7 @@ def _start_embedded(home: Path) -> Any:
 
     home.mkdir(parents=True, exist_ok=True)
     _forget_dead_handles(_pgdata(home))
+    _remove_stale_socket_locks(_pgdata(home))
     try:
         return get_server(_pgdata(home), cleanup_mode="stop")
     except (subprocess.SubprocessError, OSError, AssertionError) as e:
@@ -161,7 +162,31 @@ def _forget_dead_handles(pgdata: Path) -> None:
     handles.write_text(json.dumps(pids))
 
 
+def _remove_stale_socket_locks(pgdata: Path) -> None:
+    """Remove socket lock files that a stopped server of `pgdata` left behind.
+
+    PostgreSQL replaces a stale lock itself when its PID is gone, but not while that PID is a
+    zombie: under an init that reaps late (some containers and micro-VMs), a server stopped a
+    moment ago would keep the next one from starting on the same socket.
+    """
+    sockets = Path(os.environ["XDG_RUNTIME_DIR"]) / "python_PostgresServer"
+    for lock in sockets.glob("*/.s.PGSQL.*.lock"):
+        try:
+            pid, data_directory = lock.read_text().splitlines()[:2]
+        except (OSError, ValueError):
+            continue
+        if Path(data_directory) == pgdata and not _alive(int(pid)):
+            lock.unlink(missing_ok=True)
+
+
 def _alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        pass  # no /proc: ask the kernel below
+    else:
+        return state != "Z"
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -189,7 +189,7 @@ def create_app(
         reason = {404: NOT_FOUND, 405: WRONG_METHOD}.get(exc.status_code, BAD_REQUEST)
         return _refuse(exc.status_code, reason, headers=exc.headers)
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route(WEBHOOK_PATH, receive_webhook, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
@@ -198,6 +198,10 @@ def create_app(
         ],
         exception_handlers={HTTPException: http_error},
     )
+    # Stripe does not follow redirects: `/webhooks/stripe/` is an unknown path (404, counted),
+    # not a 307 with an empty body.
+    app.router.redirect_slashes = False
+    return app
 
 
 def _is_json(content_type: str | None) -> bool:

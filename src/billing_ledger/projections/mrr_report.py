@@ -82,7 +82,7 @@ def render(rows: list[MrrRow], as_json: bool) -> str:
     if as_json:
         return json.dumps([asdict(row) for row in rows], indent=2)
     if not rows:
-        return "no MRR yet: no subscription events have been processed for this selection"
+        return "no MRR in this selection"
     header = f"{'month':<8} {'cur':<4} {'mrr':>12} {'cust':>6}" + "".join(
         f" {k:>12}" for k in KINDS
     )
