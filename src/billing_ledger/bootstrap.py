@@ -142,10 +142,11 @@ def application(dsn: str, schema: str = EVENT_STORE_SCHEMA) -> BillingApplicatio
 
 
 def processor(app: BillingApplication, event_log: EventLog, pool: ConnectionPool) -> Processor:
-    """The processor of `event_log` into `app`, its dead-letter table created."""
-    built = Processor(app, event_log, pool)
-    built.create_tables()
-    return built
+    """The processor of `event_log` into `app`, dead-lettering into the table on `pool`
+    (created if missing)."""
+    dead_letters = DeadLetters(pool)
+    dead_letters.create_table()
+    return Processor(app, event_log, dead_letters)
 
 
 def projector(
