@@ -7,6 +7,9 @@ theirs from these functions. Nothing connects at import time.
     up       database (embedded unless DATABASE_URL) + ingest + processor + projector
     ingest   the HTTP edge alone (appends to the log)
     process  the processor and projector alone (follow the log)
+
+`memory_processing` builds the processor on the in-memory adapters instead (log, store and
+dead letters in this process, no server), for unit tests.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from starlette.applications import Starlette
 
 from billing_ledger.eventlog.dead_letters import DeadLetters
 from billing_ledger.eventlog.kafka import KafkaEventLog
+from billing_ledger.eventlog.memory import MemoryEventLog
+from billing_ledger.eventlog.memory_dead_letters import MemoryDeadLetters
 from billing_ledger.eventlog.port import EventLog
 from billing_ledger.eventlog.postgres import PostgresEventLog
 from billing_ledger.eventlog.secret_usage import SecretUsage
@@ -133,11 +138,18 @@ def application(dsn: str, schema: str = EVENT_STORE_SCHEMA) -> BillingApplicatio
     return BillingApplication(env=eventsourcing_env(dsn, schema))
 
 
+def memory_application() -> BillingApplication:
+    """The eventsourcing application on the library's in-memory store (`eventsourcing.popo`:
+    process recorder and tracking included); nothing survives the process."""
+    return BillingApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+
+
 def processor(app: BillingApplication, event_log: EventLog, pool: ConnectionPool) -> Processor:
-    """The processor of `event_log` into `app`, its dead-letter table created."""
-    built = Processor(app, event_log, pool)
-    built.create_tables()
-    return built
+    """The processor of `event_log` into `app`, dead-lettering into the table on `pool`
+    (created if missing)."""
+    dead_letters = DeadLetters(pool)
+    dead_letters.create_table()
+    return Processor(app, event_log, dead_letters)
 
 
 def projector(
@@ -147,6 +159,24 @@ def projector(
     built = Projector(app, pool, schema, read_projections(schema))
     built.create_tables()
     return built
+
+
+@dataclass
+class MemoryProcessing:
+    """The processor on in-memory adapters, with them, for a test to fill and inspect."""
+
+    app: BillingApplication
+    event_log: MemoryEventLog
+    dead_letters: MemoryDeadLetters
+    processor: Processor
+
+
+def memory_processing(app: BillingApplication | None = None) -> MemoryProcessing:
+    """A processor of a new in-memory log into `app` (by default a new in-memory application;
+    given one, a second processor of the same store), dead-lettering in memory."""
+    app = app if app is not None else memory_application()
+    event_log, dead_letters = MemoryEventLog(), MemoryDeadLetters()
+    return MemoryProcessing(app, event_log, dead_letters, Processor(app, event_log, dead_letters))
 
 
 @dataclass
@@ -246,12 +276,15 @@ def ingest_app(settings: Settings, event_log: EventLog, pool: ConnectionPool) ->
 
 
 __all__ = [
+    "MemoryProcessing",
     "Pipeline",
     "app_role_dsn",
     "application",
     "connection_pool",
     "database",
     "ingest_app",
+    "memory_application",
+    "memory_processing",
     "open_event_log",
     "opened_event_log",
     "pipeline",

@@ -1,4 +1,4 @@
-"""The EventLog contract, run against every adapter (real PostgreSQL, real Kafka)."""
+"""The EventLog contract, run against every adapter (real PostgreSQL, real Kafka, in memory)."""
 
 from __future__ import annotations
 
@@ -12,15 +12,18 @@ import pytest
 
 from billing_ledger import bootstrap
 from billing_ledger.eventlog.kafka import KafkaEventLog
+from billing_ledger.eventlog.memory import MemoryEventLog
 from billing_ledger.eventlog.port import EventLog, EventRecord, LoggedEvent
 from billing_ledger.eventlog.postgres import PostgresEventLog
 
 
-@pytest.fixture(params=["postgres", "kafka"])
+@pytest.fixture(params=["postgres", "kafka", "memory"])
 def event_log(request: pytest.FixtureRequest) -> Iterator[EventLog]:
-    opened: PostgresEventLog | KafkaEventLog
+    opened: PostgresEventLog | KafkaEventLog | MemoryEventLog
     if request.param == "postgres":
         opened = bootstrap.postgres_event_log(request.getfixturevalue("database_url"))
+    elif request.param == "memory":
+        opened = MemoryEventLog()
     else:
         opened = KafkaEventLog(
             request.getfixturevalue("kafka_bootstrap").split(","),

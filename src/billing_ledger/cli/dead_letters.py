@@ -16,7 +16,8 @@ from psycopg_pool import ConnectionPool
 
 from billing_ledger import bootstrap
 from billing_ledger.domain.handling import UnprocessableEvent
-from billing_ledger.eventlog.dead_letters import DeadLetter, DeadLetters
+from billing_ledger.eventlog.dead_letter_port import DeadLetter
+from billing_ledger.eventlog.dead_letters import DeadLetters
 from billing_ledger.eventlog.port import EventLog, EventRecord, LoggedEvent
 from billing_ledger.infra import audit
 from billing_ledger.processing.application import EVENT_STORE_SCHEMA

@@ -1,4 +1,4 @@
-"""The log of record: one port (`EventLog`) and two adapters, Postgres and Kafka."""
+"""The log of record: one port (`EventLog`) and three adapters: Postgres, Kafka, in memory."""
 
 from __future__ import annotations
 

@@ -5,21 +5,20 @@ it never reaches the log of record, but it was verified, so it is kept for inspe
 `processor` keeps a logged record it could not apply, with its log position; such a letter can
 be retried after a fix (see `processor.Processor.reapply`). Rows are never updated: whether a
 processor letter was retried successfully is recorded by its own tracking row in the event store,
-in the same transaction as the effects.
+in the same transaction as the effects. A processor letter is kept once per log position (an
+ingest letter has none). The processor sees this table through `UnappliedRecords`
+(dead_letter_port.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Literal
+from collections.abc import Sequence
 
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from billing_ledger.eventlog.dead_letter_port import DeadLetter
 from billing_ledger.eventlog.port import LoggedEvent, LogUnavailable
-
-Source = Literal["ingest", "processor"]
 
 DDL = """
 CREATE TABLE IF NOT EXISTS eventlog.dead_letters (
@@ -46,24 +45,6 @@ FROM eventlog.dead_letters ORDER BY id
 SELECT_BODY = "SELECT body FROM eventlog.dead_letters WHERE id = %s"
 
 
-@dataclass(frozen=True)
-class DeadLetter:
-    """What may be shown about a dead letter: never its body."""
-
-    id: int
-    source: Source
-    log_name: str | None
-    position: int | None
-    event_id: str | None
-    event_type: str | None
-    reason: str
-    recorded_at: datetime
-
-    def retry_tracking_name(self) -> str:
-        """The tracking name a successful retry records, so it can happen only once."""
-        return f"dead-letter:{self.id}"
-
-
 class DeadLetters:
     """The dead-letter table on a connection pool. Thread-safe."""
 
@@ -83,24 +64,26 @@ class DeadLetters:
         except (psycopg.OperationalError, PoolTimeout) as e:
             raise LogUnavailable("dead-letter record unavailable") from e
 
-    def keep_unapplied(self, dead: list[tuple[LoggedEvent, str]]) -> None:
-        """Keep logged records the processor could not apply (once per log position)."""
-        with self._pool.connection() as conn, conn.cursor() as cur:
-            cur.executemany(
-                INSERT,
-                [
-                    (
-                        "processor",
-                        logged.log_name,
-                        logged.position,
-                        logged.record.event_id,
-                        logged.record.event_type,
-                        reason,
-                        logged.record.body,
-                    )
-                    for logged, reason in dead
-                ],
+    def keep_unapplied(self, dead: Sequence[tuple[LoggedEvent, str]]) -> None:
+        """Keep logged records the processor could not apply (once per log position), in one
+        transaction; LogUnavailable if not possible."""
+        rows = [
+            (
+                "processor",
+                logged.log_name,
+                logged.position,
+                logged.record.event_id,
+                logged.record.event_type,
+                reason,
+                logged.record.body,
             )
+            for logged, reason in dead
+        ]
+        try:
+            with self._pool.connection() as conn, conn.cursor() as cur:
+                cur.executemany(INSERT, rows)
+        except (psycopg.OperationalError, PoolTimeout) as e:
+            raise LogUnavailable("dead-letter record unavailable") from e
 
     def all(self) -> list[DeadLetter]:
         with self._pool.connection() as conn:

@@ -3,7 +3,12 @@ transaction as the domain events it caused (exactly once, whatever crashes or re
 
 Records are applied in batches of one log name; aggregates touched twice in a batch are kept in
 memory between the two, and the batch is written with the position of its last record. A record
-that cannot be understood goes to the dead-letter table with its reason and the batch goes on.
+that cannot be understood goes to the dead-letter record with its reason and the batch goes on.
+
+It holds no connection of its own: the application's store is whatever eventsourcing's
+`PERSISTENCE_MODULE` chose, the log and the dead-letter record are ports (`EventLog`,
+`UnappliedRecords`). bootstrap builds it on Postgres (and Kafka); unit tests on the in-memory
+adapters.
 """
 
 from __future__ import annotations
@@ -18,7 +23,6 @@ from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import IntegrityError, PersistenceError, Tracking
-from psycopg_pool import ConnectionPool
 
 from billing_ledger.domain.handling import (
     IGNORED_EVENT_TYPES,
@@ -32,7 +36,7 @@ from billing_ledger.domain.handling import (
 )
 from billing_ledger.domain.stripe_object import StripeObject
 from billing_ledger.errors import BillingLedgerError
-from billing_ledger.eventlog.dead_letters import DeadLetters
+from billing_ledger.eventlog.dead_letter_port import UnappliedRecords
 from billing_ledger.eventlog.port import EventLog, LoggedEvent, LogUnavailable
 from billing_ledger.infra.metrics import EVENTS_PROCESSED, UNHANDLED_EVENT_TYPES
 from billing_ledger.processing.application import BillingApplication
@@ -55,15 +59,13 @@ class AlreadyReapplied(BillingLedgerError):
 
 
 class Processor:
-    def __init__(self, app: BillingApplication, log_: EventLog, pool: ConnectionPool) -> None:
+    def __init__(
+        self, app: BillingApplication, log_: EventLog, dead_letters: UnappliedRecords
+    ) -> None:
         self._app = app
         self._log = log_
-        self._pool = pool
-        self._dead_letters = DeadLetters(pool)
+        self._dead_letters = dead_letters
         self._cache = AggregateCache(AGGREGATE_CACHE_SIZE)
-
-    def create_tables(self) -> None:
-        self._dead_letters.create_table()
 
     def processed(self, log_name: str) -> int | None:
         """The last position of `log_name` whose effects are recorded."""
