@@ -10,7 +10,6 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.domain_memory import Memory
 from tests.stripe_events import (
     charge,
     customer,
@@ -21,6 +20,7 @@ from tests.stripe_events import (
     refund,
     subscription,
 )
+from tests.support.domain_memory import Memory
 
 
 def subscription_history() -> list[dict[str, Any]]:

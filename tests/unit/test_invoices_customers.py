@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.domain_memory import Memory
 from tests.stripe_events import customer, event, invoice, subscription, tax_id
+from tests.support.domain_memory import Memory
 
 
 @pytest.mark.parametrize("api", ["current", "old"])

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from tests.books import Books
 from tests.journal_events import dispute, invoice, invoice_payment, payment_intent, refund
 from tests.stripe_events import event
+from tests.support.books import Books
 
 T = 1_767_225_600
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.domain_memory import Memory
 from tests.stripe_events import charge, event, invoice_payment, payment_intent, refund
+from tests.support.domain_memory import Memory
 
 DECLINED = {
     "code": "card_declined",
