@@ -1,23 +1,14 @@
-"""Builders of Stripe events for tests, on Stripe's own sample objects (tests/fixtures/stripe).
-
-We stand in for Stripe only: events are signed with the real scheme and delivered over HTTP.
-"""
+"""Builders of Stripe events for tests, on Stripe's own sample objects (tests/fixtures/stripe)."""
 
 from __future__ import annotations
 
 import copy
 import json
-import time
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from billing_ledger.ingest.signature import sign
-
 FIXTURES = Path(__file__).parent / "fixtures" / "stripe"
-SECRET = "whsec_test_secret_for_billing_ledger"
 API_VERSION = "2025-03-31.basil"
 
 
@@ -111,23 +102,6 @@ def event(
     if account is not None:
         document["account"] = account
     return document
-
-
-def body_of(document: dict[str, Any]) -> bytes:
-    return json.dumps(document).encode()
-
-
-def signed_headers(
-    body: bytes, secret: str = SECRET, timestamp: int | None = None
-) -> dict[str, str]:
-    stamp = int(time.time()) if timestamp is None else timestamp
-    return {"Stripe-Signature": sign(body, secret, stamp), "Content-Type": "application/json"}
-
-
-def deliver(client: httpx.Client, base_url: str, document: dict[str, Any]) -> httpx.Response:
-    """POST `document` signed with SECRET, as Stripe would."""
-    body = body_of(document)
-    return client.post(f"{base_url}/webhooks/stripe", content=body, headers=signed_headers(body))
 
 
 def invoice(

@@ -17,13 +17,13 @@ from tests.e2e.cli import cli_env, running
 from tests.stripe_events import (
     charge,
     customer,
-    deliver,
     event,
     invoice,
     invoice_payment,
     payment_intent,
     subscription,
 )
+from tests.support.webhooks import deliver
 
 USER_ID = "0b6a3f0e-6a52-4c1e-9a43-7d2d5e0c9f11"
 BUSINESS_ID = "5f0c7a52-3c7e-4e9a-b1a4-2a1f0d6c8e21"

@@ -13,7 +13,8 @@ from billing_ledger.projections.journal_checks import check_journal
 from billing_ledger.projections.migrations import READ_SCHEMA
 from tests.journal_events import dispute, invoice, invoice_payment, payment_intent, refund
 from tests.pipeline import Pipeline
-from tests.stripe_events import body_of, event
+from tests.stripe_events import event
+from tests.support.webhooks import body_of
 
 T = 1_767_225_600
 

@@ -11,7 +11,8 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from billing_ledger import audit, roles
 from tests.pipeline import Pipeline
-from tests.stripe_events import body_of, customer, event
+from tests.stripe_events import customer, event
+from tests.support.webhooks import body_of
 
 
 def as_role(dsn: str, role: str) -> str:
