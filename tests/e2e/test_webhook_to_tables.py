@@ -14,7 +14,7 @@ from psycopg.rows import dict_row
 
 from billing_ledger.domain.identity import stripe_uuid
 from tests.e2e.cli import cli_env, running
-from tests.stripe_events import (
+from tests.support.stripe import (
     charge,
     customer,
     event,
@@ -211,6 +211,7 @@ def test_invoice_and_payment_rows_over_http(database_url: str, tmp_path: Path) -
         total=2400,
         tax=400,
         amount_paid=2400,
+        transitions={"finalized_at": 1_767_225_600, "paid_at": 1_767_225_700},
     )
     documents = [
         event(

@@ -21,8 +21,8 @@ from billing_ledger.eventlog.postgres import PostgresEventLog
 from billing_ledger.eventlog.secret_usage import SecretUsage, fingerprint
 from billing_ledger.ingest.app import REFUSAL_REASONS, create_app
 from billing_ledger.ingest.signature import sign
-from tests.stripe_events import customer, event
 from tests.support.http_server import serving
+from tests.support.stripe import customer, event
 from tests.support.webhooks import SECRET, body_of, signed_headers
 
 URL = "/webhooks/stripe"

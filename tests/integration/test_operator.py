@@ -14,7 +14,7 @@ from billing_ledger.eventlog.secret_usage import SecretUsage, fingerprint
 from billing_ledger.operator import check_secrets, list_dead_letters, retry_dead_letters
 from billing_ledger.processor import AlreadyReapplied
 from tests.pipeline import Pipeline
-from tests.stripe_events import customer, event
+from tests.support.stripe import customer, event
 from tests.support.webhooks import body_of
 
 

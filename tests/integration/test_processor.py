@@ -15,7 +15,7 @@ from billing_ledger.eventlog.postgres import LOG_NAME, PostgresEventLog
 from billing_ledger.metrics import REGISTRY
 from billing_ledger.processor import Processor
 from tests.pipeline import Pipeline
-from tests.stripe_events import customer, event, subscription
+from tests.support.stripe import customer, event, subscription
 from tests.support.webhooks import body_of
 
 

@@ -11,7 +11,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from billing_ledger import audit, roles
 from tests.pipeline import Pipeline
-from tests.stripe_events import customer, event
+from tests.support.stripe import customer, event
 from tests.support.webhooks import body_of
 
 

@@ -10,7 +10,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.stripe_events import (
+from tests.support.domain_memory import Memory
+from tests.support.stripe import (
     charge,
     customer,
     event,
@@ -20,7 +21,6 @@ from tests.stripe_events import (
     refund,
     subscription,
 )
-from tests.support.domain_memory import Memory
 
 
 def subscription_history() -> list[dict[str, Any]]:

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from billing_ledger.schemas.envelope import MalformedEvent, parse_event
-from tests.stripe_events import (
+from tests.support.stripe import (
     charge,
     customer,
     dispute,
