@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import psycopg
+import pytest
 from psycopg.rows import dict_row
 
 from billing_ledger.domain.identity import stripe_uuid
@@ -107,6 +108,7 @@ def test_postgres_log_from_webhook_to_tables(database_url: str, tmp_path: Path) 
         assert_rows(database_url)
 
 
+@pytest.mark.kafka
 def test_kafka_log_from_webhook_to_tables(
     database_url: str, kafka_bootstrap: str, kafka_topic: str, tmp_path: Path
 ) -> None:
@@ -120,6 +122,7 @@ def test_kafka_log_from_webhook_to_tables(
         assert_rows(database_url)
 
 
+@pytest.mark.kafka
 def test_kafka_ingest_and_process_as_separate_processes(
     database_url: str, kafka_bootstrap: str, kafka_topic: str, tmp_path: Path
 ) -> None:

@@ -15,7 +15,7 @@ from billing_ledger.eventlog.port import EventLog, EventRecord, LoggedEvent
 from billing_ledger.eventlog.postgres import PostgresEventLog
 
 
-@pytest.fixture(params=["postgres", "kafka"])
+@pytest.fixture(params=["postgres", pytest.param("kafka", marks=pytest.mark.kafka)])
 def event_log(request: pytest.FixtureRequest) -> Iterator[EventLog]:
     opened: PostgresEventLog | KafkaEventLog
     if request.param == "postgres":
