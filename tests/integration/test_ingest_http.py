@@ -20,8 +20,9 @@ from billing_ledger.eventlog.dead_letters import DeadLetters
 from billing_ledger.eventlog.secret_usage import SecretUsage, fingerprint
 from billing_ledger.ingest.app import REFUSAL_REASONS, create_app
 from billing_ledger.ingest.signature import sign
-from tests.http_server import serving
-from tests.stripe_events import SECRET, body_of, customer, event, signed_headers
+from tests.support.http_server import serving
+from tests.support.stripe import customer, event
+from tests.support.webhooks import SECRET, body_of, signed_headers
 
 URL = "/webhooks/stripe"
 LIMIT = 4096

@@ -11,9 +11,9 @@ import pytest
 from billing_ledger.cli import main
 from billing_ledger.projections.journal_checks import check_journal
 from billing_ledger.projections.migrations import READ_SCHEMA
-from tests.journal_events import dispute, invoice, invoice_payment, payment_intent, refund
 from tests.pipeline import Pipeline
-from tests.stripe_events import body_of, event
+from tests.support.stripe import dispute, event, invoice, invoice_payment, payment_intent, refund
+from tests.support.webhooks import body_of
 
 T = 1_767_225_600
 
@@ -41,9 +41,17 @@ def check(pipeline: Pipeline) -> list[str]:
 def a_month_of_billing() -> list[dict[str, Any]]:
     """Two customers: one pays (both payment events), one is written off then pays out of band,
     an invoice is voided, a one-off payment is partly refunded, a dispute is won."""
-    paid = invoice("in_A", "cus_A", status="paid", amount_paid=1200, transitions={"paid_at": T + 5})
+    paid = invoice(
+        "in_A",
+        "cus_A",
+        status="paid",
+        total=1200,
+        tax=200,
+        amount_paid=1200,
+        transitions={"paid_at": T + 5},
+    )
     return [
-        event("invoice.finalized", invoice("in_A", "cus_A"), created=T),
+        event("invoice.finalized", invoice("in_A", "cus_A", total=1200, tax=200), created=T),
         event("invoice.paid", paid, created=T + 5),
         event("invoice.payment_succeeded", paid, created=T + 5),
         event("invoice.finalized", invoice("in_B", "cus_B", total=500, tax=0), created=T),

@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from billing_ledger.projections.journal_checks import check_journal
 from billing_ledger.projections.migrations import READ_SCHEMA
 from tests.integration.test_journal import balances
-from tests.ledger_histories import Docs, any_delivery, billing_history
 from tests.pipeline import Pipeline
-from tests.stripe_events import body_of
+from tests.support.ledger_histories import Docs, any_delivery, billing_history
+from tests.support.webhooks import body_of
 
 ACCOUNTS = itertools.count()
 

@@ -13,7 +13,7 @@ import pytest
 
 from tests.e2e.cli import cli_env
 from tests.pipeline import Pipeline
-from tests.stripe_events import event, stripe_object, subscription
+from tests.support.stripe import event, stripe_object, subscription
 
 JAN, FEB = 1_767_225_600, 1_769_904_000
 

@@ -19,7 +19,8 @@ from billing_ledger.eventlog.secret_usage import SecretUsage, fingerprint
 from billing_ledger.processing.processor import AlreadyReapplied
 from tests.e2e.cli import cli_env
 from tests.pipeline import Pipeline
-from tests.stripe_events import body_of, customer, event
+from tests.support.stripe import customer, event
+from tests.support.webhooks import body_of
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ from billing_ledger import bootstrap
 from billing_ledger.eventlog.postgres import LOG_NAME
 from billing_ledger.infra.metrics import REGISTRY
 from tests.pipeline import Pipeline
-from tests.stripe_events import body_of, customer, event, subscription
+from tests.support.stripe import customer, event, subscription
+from tests.support.webhooks import body_of
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.pipeline import Pipeline
-from tests.stripe_events import event, subscription
+from tests.support.stripe import event, subscription
 
 
 @pytest.fixture

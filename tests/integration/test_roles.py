@@ -12,7 +12,8 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from billing_ledger import bootstrap
 from billing_ledger.infra import audit, roles
 from tests.pipeline import Pipeline
-from tests.stripe_events import body_of, customer, event
+from tests.support.stripe import customer, event
+from tests.support.webhooks import body_of
 
 
 def as_role(dsn: str, role: str) -> str:

@@ -15,7 +15,7 @@ from billing_ledger.domain.customer import Customer
 from billing_ledger.domain.identity import stripe_uuid
 from billing_ledger.domain.subscription import Subscription
 from tests.pipeline import Pipeline
-from tests.stripe_events import event, tax_id
+from tests.support.stripe import event, tax_id
 
 V1_EVENTS = Path(__file__).parent.parent / "fixtures" / "eventstore" / "v1_events.json"
 

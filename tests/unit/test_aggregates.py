@@ -10,8 +10,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.domain_memory import Memory
-from tests.stripe_events import (
+from tests.support.domain_memory import Memory
+from tests.support.stripe import (
     charge,
     customer,
     event,

@@ -5,8 +5,7 @@ from typing import Any
 import pytest
 
 from billing_ledger.schemas.envelope import MalformedEvent, parse_event
-from tests.stripe_events import (
-    body_of,
+from tests.support.stripe import (
     charge,
     customer,
     dispute,
@@ -18,6 +17,7 @@ from tests.stripe_events import (
     subscription,
     tax_id,
 )
+from tests.support.webhooks import body_of
 
 
 @pytest.mark.parametrize(

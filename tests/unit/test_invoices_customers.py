@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.domain_memory import Memory
-from tests.stripe_events import customer, event, invoice, subscription, tax_id
+from tests.support.domain_memory import Memory
+from tests.support.stripe import ApiShape, customer, event, invoice, subscription, tax_id
 
 
-@pytest.mark.parametrize("api", ["current", "old"])
-def test_both_api_shapes_give_the_same_invoice_state(api: str) -> None:
+@pytest.mark.parametrize("api", list(ApiShape))
+def test_both_api_shapes_give_the_same_invoice_state(api: ApiShape) -> None:
     memory = Memory()
-    version = "2025-03-31.basil" if api == "current" else "2024-06-20"
-    memory.apply(
-        event("invoice.finalized", invoice(total=2400, tax=400, api=api), api_version=version)
-    )
+    memory.apply(event("invoice.finalized", invoice(total=2400, tax=400, api=api), api=api))
     state = memory.state("in_Test1")
     assert (state["subscription"], state["tax"], state["total"], state["status"]) == (
         "sub_Test1",
@@ -51,20 +48,12 @@ def test_a_deleted_draft_is_marked_deleted() -> None:
     assert memory.state("in_Test1")["status"] == "deleted"
 
 
-@pytest.mark.parametrize(
-    ("shape", "expected_end"),
-    [("subscription", 1_769_904_000), ("item", 1_769_904_000)],
-)
-def test_subscription_periods_in_both_api_shapes(shape: str, expected_end: int) -> None:
+@pytest.mark.parametrize("api", list(ApiShape))
+def test_subscription_periods_in_both_api_shapes(api: ApiShape) -> None:
     memory = Memory()
-    sub = subscription()
-    if shape == "subscription":  # before 2025-03-31: on the subscription, not on items
-        for item in sub["items"]["data"]:
-            item.pop("current_period_start")
-            item.pop("current_period_end")
-        sub.update(current_period_start=1_767_225_600, current_period_end=expected_end)
-    memory.apply(event("customer.subscription.created", sub))
-    assert memory.state("sub_Test1")["current_period_end"] == expected_end
+    sub = subscription(period=(1_767_225_600, 1_769_904_000), api=api)
+    memory.apply(event("customer.subscription.created", sub, api=api))
+    assert memory.state("sub_Test1")["current_period_end"] == 1_769_904_000
 
 
 def test_tax_ids_arrive_in_any_order_and_deletion_removes_them() -> None:

@@ -9,8 +9,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.books import Books
-from tests.ledger_histories import any_delivery, billing_history
+from tests.support.books import Books
+from tests.support.ledger_histories import any_delivery, billing_history
 
 Document = dict[str, Any]
 

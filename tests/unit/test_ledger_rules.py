@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from tests.books import Books
-from tests.journal_events import dispute, invoice, invoice_payment, payment_intent, refund
-from tests.stripe_events import event
+from typing import Any
+
+from tests.support.books import Books
+from tests.support.stripe import dispute, event, invoice, invoice_payment, payment_intent, refund
 
 T = 1_767_225_600
+
+
+def taxed_invoice(status: str, **fields: Any) -> dict[str, Any]:
+    """The invoice these cases post: 1,200, of which 200 is tax."""
+    return invoice(status=status, total=1200, tax=200, **fields)
 
 
 def transitions(books: Books) -> list[str]:
@@ -15,7 +21,7 @@ def transitions(books: Books) -> list[str]:
 
 def test_finalized_invoice_posts_receivable_revenue_and_tax() -> None:
     books = Books()
-    books.deliver(event("invoice.finalized", invoice(status="open", total=1200, tax=200)))
+    books.deliver(event("invoice.finalized", taxed_invoice("open")))
     assert books.balances() == {
         ("accounts_receivable", "usd"): 1200,
         ("revenue", "usd"): -1000,
@@ -27,9 +33,9 @@ def test_finalized_invoice_posts_receivable_revenue_and_tax() -> None:
 
 def test_the_two_events_stripe_sends_for_one_payment_post_once() -> None:
     books = Books()
-    paid = invoice(status="paid", amount_paid=1200, transitions={"paid_at": T + 5})
+    paid = taxed_invoice("paid", amount_paid=1200, transitions={"paid_at": T + 5})
     books.deliver(
-        event("invoice.finalized", invoice(status="open"), created=T),
+        event("invoice.finalized", taxed_invoice("open"), created=T),
         event("invoice.paid", paid, created=T + 5),
         event("invoice.payment_succeeded", paid, created=T + 5),
     )
@@ -43,13 +49,13 @@ def test_the_two_events_stripe_sends_for_one_payment_post_once() -> None:
 
 def test_an_invoice_seen_first_as_paid_posts_finalized_and_paid() -> None:
     books = Books()
-    books.deliver(event("invoice.paid", invoice(status="paid", amount_paid=1200), created=T + 5))
+    books.deliver(event("invoice.paid", taxed_invoice("paid", amount_paid=1200), created=T + 5))
     assert transitions(books) == ["in_Test1 finalized", "in_Test1 paid"]
 
 
 def test_paid_out_of_band_lands_in_other_receipts() -> None:
     books = Books()
-    paid = invoice(status="paid", amount_paid=1200, paid_out_of_band=True)
+    paid = taxed_invoice("paid", amount_paid=1200, paid_out_of_band=True)
     books.deliver(event("invoice.paid", paid))
     assert books.balances()[("other_receipts", "usd")] == 1200
     assert ("stripe_balance", "usd") not in books.balances()
@@ -58,9 +64,9 @@ def test_paid_out_of_band_lands_in_other_receipts() -> None:
 def test_uncollectible_then_paid_reverses_the_write_off_before_the_payment() -> None:
     books = Books()
     posted = books.deliver(
-        event("invoice.finalized", invoice(status="open"), created=T),
-        event("invoice.marked_uncollectible", invoice(status="uncollectible"), created=T + 1),
-        event("invoice.paid", invoice(status="paid", amount_paid=1200), created=T + 2),
+        event("invoice.finalized", taxed_invoice("open"), created=T),
+        event("invoice.marked_uncollectible", taxed_invoice("uncollectible"), created=T + 1),
+        event("invoice.paid", taxed_invoice("paid", amount_paid=1200), created=T + 2),
     )
     assert [e.transition for e in posted] == [
         "finalized",
@@ -75,7 +81,7 @@ def test_uncollectible_then_paid_reverses_the_write_off_before_the_payment() -> 
 
 def test_uncollectible_invoice_is_written_off_to_bad_debt() -> None:
     books = Books()
-    books.deliver(event("invoice.marked_uncollectible", invoice(status="uncollectible")))
+    books.deliver(event("invoice.marked_uncollectible", taxed_invoice("uncollectible")))
     assert books.balances()[("bad_debt", "usd")] == 1200
     assert books.receivable_of("cus_Test1") == 0
 
@@ -83,8 +89,8 @@ def test_uncollectible_invoice_is_written_off_to_bad_debt() -> None:
 def test_voided_invoice_reverses_its_finalization() -> None:
     books = Books()
     posted = books.deliver(
-        event("invoice.finalized", invoice(status="open"), created=T),
-        event("invoice.voided", invoice(status="void"), created=T + 1),
+        event("invoice.finalized", taxed_invoice("open"), created=T),
+        event("invoice.voided", taxed_invoice("void"), created=T + 1),
     )
     assert [(e.transition, e.reversal_of) for e in posted] == [
         ("finalized", None),
@@ -96,10 +102,10 @@ def test_voided_invoice_reverses_its_finalization() -> None:
 def test_customer_credit_applied_and_partial_payment() -> None:
     books = Books()
     books.deliver(
-        event("invoice.finalized", invoice(status="open", amount_due=1000), created=T),
+        event("invoice.finalized", taxed_invoice("open", amount_due=1000), created=T),
         event(
             "invoice.updated",
-            invoice(status="open", amount_due=1000, amount_paid=400),
+            taxed_invoice("open", amount_due=1000, amount_paid=400),
             created=T + 1,
         ),
     )
@@ -112,7 +118,7 @@ def test_customer_credit_applied_and_partial_payment() -> None:
     }
     books.deliver(
         event(
-            "invoice.paid", invoice(status="paid", amount_due=1000, amount_paid=1000), created=T + 2
+            "invoice.paid", taxed_invoice("paid", amount_due=1000, amount_paid=1000), created=T + 2
         )
     )
     assert books.receivable_of("cus_Test1") == 0
@@ -122,10 +128,10 @@ def test_customer_credit_applied_and_partial_payment() -> None:
 def test_pre_payment_credit_note_revises_the_finalization() -> None:
     books = Books()
     posted = books.deliver(
-        event("invoice.finalized", invoice(status="open"), created=T),
+        event("invoice.finalized", taxed_invoice("open"), created=T),
         event(
             "invoice.updated",
-            invoice(status="open", amount_due=900, pre_payment_credit_notes_amount=300),
+            taxed_invoice("open", amount_due=900, pre_payment_credit_notes_amount=300),
             created=T + 1,
         ),
     )
@@ -154,15 +160,19 @@ def test_a_refund_seen_first_as_failed_posts_nothing() -> None:
 
 def test_dispute_funds_withdrawn_then_reinstated() -> None:
     books = Books()
-    books.deliver(event("charge.dispute.created", dispute(balance_transactions=[]), created=T))
+    books.deliver(
+        event("charge.dispute.created", dispute(amount=1200, balance_transactions=[]), created=T)
+    )
     assert books.entries == {}  # an inquiry, or no money moved yet
     books.deliver(
         event(
-            "charge.dispute.funds_withdrawn", dispute(balance_transactions=[-1200]), created=T + 1
+            "charge.dispute.funds_withdrawn",
+            dispute(amount=1200, balance_transactions=[-1200]),
+            created=T + 1,
         ),
         event(
             "charge.dispute.closed",
-            dispute(status="won", balance_transactions=[-1200, 1200]),
+            dispute(status="won", amount=1200, balance_transactions=[-1200, 1200]),
             created=T + 2,
         ),
     )
@@ -173,7 +183,7 @@ def test_dispute_funds_withdrawn_then_reinstated() -> None:
 
 def test_a_payment_without_invoice_is_a_sale_reversed_when_a_link_arrives() -> None:
     books = Books()
-    books.deliver(event("payment_intent.succeeded", payment_intent("pi_1"), created=T))
+    books.deliver(event("payment_intent.succeeded", payment_intent("pi_1", amount=1200), created=T))
     assert books.balances() == {("stripe_balance", "usd"): 1200, ("revenue", "usd"): -1200}
     books.deliver(
         event(
@@ -194,12 +204,12 @@ def test_a_payment_linked_first_posts_nothing() -> None:
             invoice_payment("inpay_1", "in_1", "pi_1", amount_paid=1200),
             created=T,
         ),
-        event("payment_intent.succeeded", payment_intent("pi_1"), created=T),
+        event("payment_intent.succeeded", payment_intent("pi_1", amount=1200), created=T),
     )
     assert books.entries == {}
 
 
 def test_every_posted_entry_balances() -> None:
     books = Books()
-    books.deliver(event("invoice.paid", invoice(status="paid", amount_paid=1200)))
+    books.deliver(event("invoice.paid", taxed_invoice("paid", amount_paid=1200)))
     assert all(entry.imbalances() == {} for entry in books.entries.values())

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.domain_memory import Memory
-from tests.stripe_events import charge, event, invoice_payment, payment_intent, refund
+from tests.support.domain_memory import Memory
+from tests.support.stripe import ApiShape, charge, event, invoice_payment, payment_intent, refund
 
 DECLINED = {
     "code": "card_declined",
@@ -206,9 +206,7 @@ def test_invoice_payment_links_a_current_api_payment_to_its_invoice() -> None:
 
 def test_older_api_versions_name_the_invoice_on_the_payment_intent() -> None:
     memory = Memory()
-    memory.apply(
-        event(
-            "payment_intent.succeeded", payment_intent(invoice="in_Old"), api_version="2024-06-20"
-        )
-    )
+    pre_basil = ApiShape.PRE_BASIL
+    intent = payment_intent(invoice_id="in_Old", api=pre_basil)
+    memory.apply(event("payment_intent.succeeded", intent, api=pre_basil))
     assert memory.state("pi_Test1")["invoice"] == "in_Old"

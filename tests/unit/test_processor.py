@@ -28,7 +28,8 @@ from billing_ledger.infra.metrics import REGISTRY
 from billing_ledger.processing import processor as processor_module
 from billing_ledger.processing.processor import AlreadyReapplied
 from billing_ledger.schemas.envelope import parse_event
-from tests.stripe_events import body_of, customer, event
+from tests.support.stripe import customer, event
+from tests.support.webhooks import body_of
 
 PROCESSOR_LOGGER = "billing_ledger.processing.processor"
 UNREADABLE_SUBSCRIPTION = (

@@ -76,7 +76,8 @@ def test_loads_reads_or_refuses_as_json_does(data: bytes) -> None:
         got = ("error", type(e))
     assert got[0] == expected[0]
     if got[0] == "ok":
-        assert got == expected
+        # By repr: `NaN` reads as a float that equals nothing, not even itself.
+        assert repr(got) == repr(expected)
 
 
 def test_long_integers_are_read_exactly() -> None:

@@ -10,8 +10,8 @@ from billing_ledger.domain.handling import apply_stripe_event
 from billing_ledger.ledger.entries import Entry, History
 from billing_ledger.ledger.posting import DomainEvent, post, sources_of
 from billing_ledger.schemas.envelope import parse_event
-from tests.domain_memory import Memory
-from tests.stripe_events import body_of
+from tests.support.domain_memory import Memory
+from tests.support.webhooks import body_of
 
 
 class Books(Memory):

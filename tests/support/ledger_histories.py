@@ -12,8 +12,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from tests.journal_events import dispute, invoice, invoice_payment, payment_intent, refund
-from tests.stripe_events import event
+from tests.support.stripe import dispute, event, invoice, invoice_payment, payment_intent, refund
 
 Document = dict[str, Any]
 

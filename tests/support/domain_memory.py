@@ -11,7 +11,7 @@ from billing_ledger.domain.handling import A, apply_stripe_event
 from billing_ledger.domain.identity import stripe_uuid
 from billing_ledger.domain.stripe_object import StripeObject
 from billing_ledger.schemas.envelope import StripeEvent, parse_event
-from tests.stripe_events import body_of
+from tests.support.webhooks import body_of
 
 
 class Memory:
