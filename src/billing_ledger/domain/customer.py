@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from billing_ledger.domain.identity import uuid_or_none
 from billing_ledger.domain.ordering import StatusRules
+from billing_ledger.domain.state import BillingAddress, CustomerPart, TaxIdPart
 from billing_ledger.domain.stripe_object import Part, Snapshot, StripeObject
 from billing_ledger.domain.upcasting import snapshot_v1_to_v2, unchanged
 from billing_ledger.schemas import objects
@@ -54,14 +55,14 @@ def customer_snapshot(event: StripeEvent) -> tuple[str, Snapshot]:
     customer = objects.Customer.model_validate(event.data.object)
     deleted = customer.deleted or event.type == "customer.deleted"
     settings = customer.invoice_settings
-    state = {
+    state: CustomerPart = {
         "email": customer.email,
         "name": customer.name,
         "user_id": uuid_or_none(customer.metadata.get("user_id")),
         "default_payment_method": expandable_id(settings.default_payment_method)
         if settings
         else None,
-        "billing_address": customer.address.model_dump() if customer.address else None,
+        "billing_address": _address(customer.address) if customer.address else None,
         "deleted_at": event.created if deleted else None,
         "created": customer.created,
     }
@@ -74,5 +75,16 @@ def tax_id_snapshot(event: StripeEvent) -> tuple[str, Snapshot] | None:
     if customer_id is None:
         return None  # an account's own tax id, not a customer's
     status = DELETED if event.type == "customer.tax_id.deleted" else ACTIVE
-    state = {"type": tax_id.type, "value": tax_id.value}
+    state: TaxIdPart = {"type": tax_id.type, "value": tax_id.value}
     return customer_id, Snapshot("tax_id", tax_id.id, state, status)
+
+
+def _address(address: objects.Address) -> BillingAddress:
+    return {
+        "line1": address.line1,
+        "line2": address.line2,
+        "city": address.city,
+        "state": address.state,
+        "postal_code": address.postal_code,
+        "country": address.country,
+    }

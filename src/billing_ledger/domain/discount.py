@@ -9,8 +9,9 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from billing_ledger.domain.ordering import StatusRules
+from billing_ledger.domain.state import CouponPart, DiscountPart
 from billing_ledger.domain.stripe_object import Snapshot, StripeObject
-from billing_ledger.domain.subscription import coupon_state
+from billing_ledger.domain.subscription import coupon_state, embedded_coupon_state
 from billing_ledger.schemas import objects
 from billing_ledger.schemas.envelope import StripeEvent
 from billing_ledger.schemas.objects import expandable_id
@@ -48,17 +49,18 @@ class Discount(StripeObject):
 def coupon_snapshot(event: StripeEvent) -> tuple[str, Snapshot]:
     coupon = objects.Coupon.model_validate(event.data.object)
     status = DELETED if event.type == "coupon.deleted" else ACTIVE
-    return coupon.id, Snapshot("coupon", coupon.id, {"coupon": coupon_state(coupon)}, status)
+    state: CouponPart = {"coupon": coupon_state(coupon)}
+    return coupon.id, Snapshot("coupon", coupon.id, state, status)
 
 
 def discount_snapshot(event: StripeEvent) -> tuple[str, Snapshot]:
     discount = objects.Discount.model_validate(event.data.object)
     status = DELETED if event.type == "customer.discount.deleted" else ACTIVE
-    state = {
+    state: DiscountPart = {
         "customer": expandable_id(discount.customer),
         "subscription": discount.subscription,
         "coupon_id": discount.coupon_id(),
-        "coupon": coupon_state(discount.embedded_coupon()),
+        "coupon": embedded_coupon_state(discount),
         "start": discount.start,
         "end": discount.end,
     }

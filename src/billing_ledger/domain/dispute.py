@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from billing_ledger.domain.ordering import StatusRules
+from billing_ledger.domain.state import DisputePart
 from billing_ledger.domain.stripe_object import Snapshot, StripeObject
 from billing_ledger.schemas import objects
 from billing_ledger.schemas.envelope import StripeEvent
@@ -41,7 +42,7 @@ class Dispute(StripeObject):
 
 def dispute_snapshot(event: StripeEvent) -> tuple[str, Snapshot]:
     dispute = objects.Dispute.model_validate(event.data.object)
-    state = {
+    state: DisputePart = {
         "charge": expandable_id(dispute.charge),
         "payment_intent": expandable_id(dispute.payment_intent),
         "amount": dispute.amount,

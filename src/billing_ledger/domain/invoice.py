@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from billing_ledger.domain.ordering import StatusRules
+from billing_ledger.domain.state import InvoicePart
 from billing_ledger.domain.stripe_object import Snapshot, StripeObject
 from billing_ledger.schemas import objects
 from billing_ledger.schemas.envelope import StripeEvent
@@ -41,7 +42,7 @@ class Invoice(StripeObject):
 def invoice_snapshot(event: StripeEvent) -> tuple[str, Snapshot]:
     invoice = objects.Invoice.model_validate(event.data.object)
     status = DELETED if event.type == "invoice.deleted" else (invoice.status or "draft")
-    state = {
+    state: InvoicePart = {
         "customer": expandable_id(invoice.customer),
         "subscription": _subscription(invoice),
         "status": status,

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 from billing_ledger.domain.ordering import StatusRules
+from billing_ledger.domain.state import ChargePart, IntentPart, InvoiceLinkPart, RefundPart
 from billing_ledger.domain.stripe_object import Part, Snapshot, StripeObject
 from billing_ledger.schemas import objects
 from billing_ledger.schemas.envelope import StripeEvent
@@ -111,7 +112,7 @@ class Payment(StripeObject):
 def intent_snapshot(event: StripeEvent) -> tuple[str, Snapshot]:
     intent = objects.PaymentIntent.model_validate(event.data.object)
     error = intent.last_payment_error
-    state = {
+    state: IntentPart = {
         "customer": expandable_id(intent.customer),
         "invoice": expandable_id(intent.invoice),
         "amount": intent.amount,
@@ -134,7 +135,7 @@ def charge_snapshots(event: StripeEvent) -> list[tuple[str, Snapshot]]:
     owner = expandable_id(charge.payment_intent) or charge.id
     details = charge.payment_method_details
     card = details.card if details else None
-    state = {
+    state: ChargePart = {
         "id": charge.id,
         "customer": expandable_id(charge.customer),
         "invoice": expandable_id(charge.invoice),
@@ -171,12 +172,15 @@ def invoice_link_snapshot(event: StripeEvent) -> tuple[str, Snapshot] | None:
     owner = expandable_id(target.payment_intent) or expandable_id(target.charge)
     if owner is None:
         return None  # paid out of band: the invoice itself says so
-    state = {"invoice": expandable_id(link.invoice), "amount_paid": link.amount_paid}
+    state: InvoiceLinkPart = {
+        "invoice": expandable_id(link.invoice),
+        "amount_paid": link.amount_paid,
+    }
     return owner, Snapshot(INVOICE_LINK, link.id, state, link.status)
 
 
 def _refund(refund: objects.Refund, attributes: Mapping[str, Any] | None = None) -> Snapshot:
-    state = {
+    state: RefundPart = {
         "id": refund.id,
         "charge": expandable_id(refund.charge),
         "amount": refund.amount,

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from billing_ledger.domain.ordering import StatusRules
+from billing_ledger.domain.state import PaymentMethodPart
 from billing_ledger.domain.stripe_object import Snapshot, StripeObject
 from billing_ledger.schemas import objects
 from billing_ledger.schemas.envelope import StripeEvent
@@ -35,7 +36,7 @@ def payment_method_snapshot(event: StripeEvent) -> tuple[str, Snapshot]:
     card = method.card
     customer = expandable_id(method.customer)
     status = DETACHED if event.type == "payment_method.detached" or customer is None else ATTACHED
-    state = {
+    state: PaymentMethodPart = {
         # Stripe clears `customer` on detach; the event's previous_attributes keep who it was.
         "customer": customer or _previous_customer(event),
         "status": status,

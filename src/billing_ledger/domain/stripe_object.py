@@ -23,6 +23,7 @@ from eventsourcing.domain import Aggregate
 
 from billing_ledger.domain.identity import stripe_uuid
 from billing_ledger.domain.ordering import StatusRules, Version, current, scalar_attributes
+from billing_ledger.domain.state import PartState
 from billing_ledger.schemas.envelope import StripeEvent
 
 T = TypeVar("T", bound="StripeObject")
@@ -43,7 +44,7 @@ class Snapshot:
 
     kind: str
     stripe_id: str
-    state: dict[str, Any]
+    state: PartState
     status: str | None = None
     attributes: Mapping[str, Any] | None = None  # defaults to the event's data.object
 
