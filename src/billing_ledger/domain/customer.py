@@ -4,12 +4,25 @@ dropped: deletion is terminal, for the customer and for each tax id."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from billing_ledger.domain.identity import uuid_or_none
 from billing_ledger.domain.ordering import StatusRules
-from billing_ledger.domain.state import BillingAddress, CustomerPart, TaxIdPart
-from billing_ledger.domain.stripe_object import Part, Snapshot, StripeObject
+from billing_ledger.domain.state import (
+    BillingAddress,
+    CustomerPart,
+    CustomerState,
+    PartState,
+    TaxIdPart,
+)
+from billing_ledger.domain.stripe_object import (
+    Part,
+    Snapshot,
+    StripeObject,
+    as_kind,
+    last_change,
+    of_kind,
+)
 from billing_ledger.domain.upcasting import snapshot_v1_to_v2, unchanged
 from billing_ledger.schemas import objects
 from billing_ledger.schemas.envelope import StripeEvent
@@ -37,18 +50,18 @@ class Customer(StripeObject):
         """CustomerBackfilled: an older snapshot, recorded as history only."""
 
     @classmethod
-    def view(cls, stripe_id: str, parts: Mapping[str, Part]) -> dict[str, Any]:
-        main = parts.get(stripe_id)
-        state: dict[str, Any] = dict(main.state) if main is not None else {}
+    def view(cls, stripe_id: str, parts: Mapping[str, Part[PartState]]) -> CustomerState:
         # The customer's tax id: the most recently created one that is not deleted.
         tax_ids = sorted(
             (p.version.created, p.state["value"])
-            for p in parts.values()
-            if p.kind == "tax_id" and p.version.status != DELETED
+            for p in of_kind(parts.values(), "tax_id", TaxIdPart)
+            if p.version.status != DELETED
         )
-        state["tax_id"] = tax_ids[-1][1] if tax_ids else None
-        state["seen"] = main is not None  # tax ids can arrive before their customer
-        return state
+        tax_id = tax_ids[-1][1] if tax_ids else None
+        main = as_kind(parts.get(stripe_id), "customer", CustomerPart)
+        if main is None:  # tax ids can arrive before their customer
+            return {"tax_id": tax_id, "seen": False, "updated": last_change(parts)}
+        return {**main.state, "tax_id": tax_id, "seen": True, "updated": last_change(parts)}
 
 
 def customer_snapshot(event: StripeEvent) -> tuple[str, Snapshot]:
