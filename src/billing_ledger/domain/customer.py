@@ -4,7 +4,7 @@ dropped: deletion is terminal, for the customer and for each tax id."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from billing_ledger.domain.identity import uuid_or_none
 from billing_ledger.domain.ordering import StatusRules
@@ -41,10 +41,16 @@ class Customer(StripeObject):
 
         upcast_v1_v2 = snapshot_v1_to_v2("customer", unchanged, V1_EXTRA)
 
+        if TYPE_CHECKING:  # the shape `view` writes (see StripeObject.Recorded)
+            state: CustomerState
+
     class Revised(StripeObject.Revised):
         """CustomerRevised: a later snapshot (update, deletion, tax id change) became current."""
 
         upcast_v1_v2 = snapshot_v1_to_v2("customer", unchanged, V1_EXTRA)
+
+        if TYPE_CHECKING:
+            state: CustomerState
 
     class Backfilled(StripeObject.Backfilled):
         """CustomerBackfilled: an older snapshot, recorded as history only."""

@@ -6,10 +6,10 @@ stops new redemptions."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from billing_ledger.domain.ordering import StatusRules
-from billing_ledger.domain.state import CouponPart, DiscountPart
+from billing_ledger.domain.state import CouponPart, CouponState, DiscountPart, DiscountState
 from billing_ledger.domain.stripe_object import Snapshot, StripeObject
 from billing_ledger.domain.subscription import coupon_state, embedded_coupon_state
 from billing_ledger.schemas import objects
@@ -26,8 +26,14 @@ class Coupon(StripeObject):
     class Recorded(StripeObject.Recorded):
         """CouponRecorded: a coupon's definition."""
 
+        if TYPE_CHECKING:  # the shape `view` writes (see StripeObject.Recorded)
+            state: CouponState
+
     class Revised(StripeObject.Revised):
         """CouponRevised: renamed, or deleted (existing discounts keep applying)."""
+
+        if TYPE_CHECKING:
+            state: CouponState
 
     class Backfilled(StripeObject.Backfilled):
         """CouponBackfilled: an older snapshot, recorded as history only."""
@@ -39,8 +45,14 @@ class Discount(StripeObject):
     class Recorded(StripeObject.Recorded):
         """DiscountRecorded: a coupon applied to a customer or a subscription."""
 
+        if TYPE_CHECKING:  # the shape `view` writes (see StripeObject.Recorded)
+            state: DiscountState
+
     class Revised(StripeObject.Revised):
         """DiscountRevised: the discount changed or ended."""
+
+        if TYPE_CHECKING:
+            state: DiscountState
 
     class Backfilled(StripeObject.Backfilled):
         """DiscountBackfilled: an older snapshot, recorded as history only."""

@@ -13,7 +13,7 @@ it has no `payment_transactions` row.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from billing_ledger.domain.ordering import StatusRules
 from billing_ledger.domain.state import (
@@ -75,8 +75,14 @@ class Payment(StripeObject):
     class Recorded(StripeObject.Recorded):
         """PaymentRecorded: the first snapshot of a payment (intent, charge, refund or link)."""
 
+        if TYPE_CHECKING:  # the shape `view` writes (see StripeObject.Recorded)
+            state: PaymentState
+
     class Revised(StripeObject.Revised):
         """PaymentRevised: a later snapshot of the intent or of one of its parts became current."""
+
+        if TYPE_CHECKING:
+            state: PaymentState
 
     class Backfilled(StripeObject.Backfilled):
         """PaymentBackfilled: an older snapshot, recorded as history only."""

@@ -79,7 +79,10 @@ class StripeObject(Aggregate):
 
         class_version = 2  # v1: one snapshot per aggregate (see upcasting.py)
 
-        state: dict[str, Any]
+        # What `view` made of the parts. Each aggregate's events declare its shape (state.py)
+        # for type checkers: a stored event is decoded into the class of its topic, whose
+        # aggregate's view wrote it (or into what its upcasters make of an older version).
+        state: Mapping[str, object]
 
         def apply(self, aggregate: Any) -> None:
             # Aggregate subclasses get a generated __init__, so the first state is set here.
@@ -97,7 +100,7 @@ class StripeObject(Aggregate):
 
         class_version = 2
 
-        state: dict[str, Any]
+        state: Mapping[str, object]
 
         def apply(self, aggregate: Any) -> None:
             aggregate._record(self)

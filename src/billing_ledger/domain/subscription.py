@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from billing_ledger.domain.identity import uuid_or_none
 from billing_ledger.domain.ordering import StatusRules
@@ -17,6 +17,7 @@ from billing_ledger.domain.state import (
     PricedItem,
     SubscriptionDiscount,
     SubscriptionPart,
+    SubscriptionState,
 )
 from billing_ledger.domain.stripe_object import Snapshot, StripeObject
 from billing_ledger.domain.upcasting import snapshot_v1_to_v2, subscription_part_v1_to_v2
@@ -47,13 +48,24 @@ class Subscription(StripeObject):
 
         upcast_v1_v2 = snapshot_v1_to_v2("subscription", subscription_part_v1_to_v2, {})
 
+        if TYPE_CHECKING:  # the shape `view` writes (see StripeObject.Recorded)
+            state: SubscriptionState
+            part_state: SubscriptionPart
+
     class Revised(StripeObject.Revised):
         """SubscriptionRevised: a later snapshot became current (status, items, period...)."""
 
         upcast_v1_v2 = snapshot_v1_to_v2("subscription", subscription_part_v1_to_v2, {})
 
+        if TYPE_CHECKING:
+            state: SubscriptionState
+            part_state: SubscriptionPart
+
     class Backfilled(StripeObject.Backfilled):
         """SubscriptionBackfilled: an older snapshot, recorded as history only."""
+
+        if TYPE_CHECKING:  # MRR at the end of a past month reads it
+            part_state: SubscriptionPart
 
 
 def subscription_snapshot(event: StripeEvent) -> tuple[str, Snapshot]:
