@@ -36,7 +36,7 @@ class CustomerPart(TypedDict):
     default_payment_method: str | None
     billing_address: BillingAddress | None
     deleted_at: int | None
-    created: int | None  # absent from some deleted-customer stubs
+    created: int | None  # None: some deleted-customer stubs have none
 
 
 class TaxIdPart(TypedDict):
@@ -45,6 +45,8 @@ class TaxIdPart(TypedDict):
 
 
 class SeenCustomerState(CustomerPart, Stamped):
+    """A customer as `billing.stripe_customers` shows it."""
+
     tax_id: str | None  # the newest tax id not deleted
     seen: Literal[True]
 
@@ -115,7 +117,7 @@ class SubscriptionPart(TypedDict):
 
 
 class SubscriptionState(SubscriptionPart, Stamped):
-    pass
+    """A subscription as `billing.subscriptions` and its items show it."""
 
 
 class CouponPart(TypedDict):
@@ -123,7 +125,7 @@ class CouponPart(TypedDict):
 
 
 class CouponState(CouponPart, Stamped):
-    pass
+    """A coupon, as MRR resolves the discounts that name it."""
 
 
 class DiscountPart(TypedDict):
@@ -136,7 +138,7 @@ class DiscountPart(TypedDict):
 
 
 class DiscountState(DiscountPart, Stamped):
-    pass
+    """A coupon applied to a customer or a subscription."""
 
 
 # Invoice (invoice.py).
@@ -167,7 +169,7 @@ class InvoicePart(TypedDict):
 
 
 class InvoiceState(InvoicePart, Stamped):
-    pass
+    """An invoice as `billing.invoices` shows it, and its posting rules read it."""
 
 
 # Payment (payment.py): a PaymentIntent with its charges, refunds and invoice links.
@@ -269,7 +271,7 @@ class DisputePart(TypedDict):
 
 
 class DisputeState(DisputePart, Stamped):
-    pass
+    """A dispute as `billing.disputes` shows it, and its posting rules read it."""
 
 
 class PaymentMethodPart(TypedDict):
@@ -287,7 +289,7 @@ class PaymentMethodPart(TypedDict):
 
 
 class PaymentMethodState(PaymentMethodPart, Stamped):
-    pass
+    """A payment method as `billing.payment_methods` shows it."""
 
 
 PartState = (
