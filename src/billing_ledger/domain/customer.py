@@ -4,11 +4,25 @@ dropped: deletion is terminal, for the customer and for each tax id."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from billing_ledger.domain.identity import uuid_or_none
 from billing_ledger.domain.ordering import StatusRules
-from billing_ledger.domain.stripe_object import Part, Snapshot, StripeObject
+from billing_ledger.domain.state import (
+    BillingAddress,
+    CustomerPart,
+    CustomerState,
+    PartState,
+    TaxIdPart,
+)
+from billing_ledger.domain.stripe_object import (
+    Part,
+    Snapshot,
+    StripeObject,
+    as_kind,
+    last_change,
+    of_kind,
+)
 from billing_ledger.domain.upcasting import snapshot_v1_to_v2, unchanged
 from billing_ledger.schemas import objects
 from billing_ledger.schemas.envelope import StripeEvent
@@ -27,41 +41,47 @@ class Customer(StripeObject):
 
         upcast_v1_v2 = snapshot_v1_to_v2("customer", unchanged, V1_EXTRA)
 
+        if TYPE_CHECKING:  # the shape `view` writes (see StripeObject.Recorded)
+            state: CustomerState
+
     class Revised(StripeObject.Revised):
         """CustomerRevised: a later snapshot (update, deletion, tax id change) became current."""
 
         upcast_v1_v2 = snapshot_v1_to_v2("customer", unchanged, V1_EXTRA)
 
+        if TYPE_CHECKING:
+            state: CustomerState
+
     class Backfilled(StripeObject.Backfilled):
         """CustomerBackfilled: an older snapshot, recorded as history only."""
 
     @classmethod
-    def view(cls, stripe_id: str, parts: Mapping[str, Part]) -> dict[str, Any]:
-        main = parts.get(stripe_id)
-        state: dict[str, Any] = dict(main.state) if main is not None else {}
+    def view(cls, stripe_id: str, parts: Mapping[str, Part[PartState]]) -> CustomerState:
         # The customer's tax id: the most recently created one that is not deleted.
         tax_ids = sorted(
             (p.version.created, p.state["value"])
-            for p in parts.values()
-            if p.kind == "tax_id" and p.version.status != DELETED
+            for p in of_kind(parts.values(), "tax_id", TaxIdPart)
+            if p.version.status != DELETED
         )
-        state["tax_id"] = tax_ids[-1][1] if tax_ids else None
-        state["seen"] = main is not None  # tax ids can arrive before their customer
-        return state
+        tax_id = tax_ids[-1][1] if tax_ids else None
+        main = as_kind(parts.get(stripe_id), "customer", CustomerPart)
+        if main is None:  # tax ids can arrive before their customer
+            return {"tax_id": tax_id, "seen": False, "updated": last_change(parts)}
+        return {**main.state, "tax_id": tax_id, "seen": True, "updated": last_change(parts)}
 
 
 def customer_snapshot(event: StripeEvent) -> tuple[str, Snapshot]:
     customer = objects.Customer.model_validate(event.data.object)
     deleted = customer.deleted or event.type == "customer.deleted"
     settings = customer.invoice_settings
-    state = {
+    state: CustomerPart = {
         "email": customer.email,
         "name": customer.name,
         "user_id": uuid_or_none(customer.metadata.get("user_id")),
         "default_payment_method": expandable_id(settings.default_payment_method)
         if settings
         else None,
-        "billing_address": customer.address.model_dump() if customer.address else None,
+        "billing_address": _address(customer.address) if customer.address else None,
         "deleted_at": event.created if deleted else None,
         "created": customer.created,
     }
@@ -74,5 +94,16 @@ def tax_id_snapshot(event: StripeEvent) -> tuple[str, Snapshot] | None:
     if customer_id is None:
         return None  # an account's own tax id, not a customer's
     status = DELETED if event.type == "customer.tax_id.deleted" else ACTIVE
-    state = {"type": tax_id.type, "value": tax_id.value}
+    state: TaxIdPart = {"type": tax_id.type, "value": tax_id.value}
     return customer_id, Snapshot("tax_id", tax_id.id, state, status)
+
+
+def _address(address: objects.Address) -> BillingAddress:
+    return {
+        "line1": address.line1,
+        "line2": address.line2,
+        "city": address.city,
+        "state": address.state,
+        "postal_code": address.postal_code,
+        "country": address.country,
+    }

@@ -6,11 +6,12 @@ stops new redemptions."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from billing_ledger.domain.ordering import StatusRules
+from billing_ledger.domain.state import CouponPart, CouponState, DiscountPart, DiscountState
 from billing_ledger.domain.stripe_object import Snapshot, StripeObject
-from billing_ledger.domain.subscription import coupon_state
+from billing_ledger.domain.subscription import coupon_state, embedded_coupon_state
 from billing_ledger.schemas import objects
 from billing_ledger.schemas.envelope import StripeEvent
 from billing_ledger.schemas.objects import expandable_id
@@ -25,8 +26,14 @@ class Coupon(StripeObject):
     class Recorded(StripeObject.Recorded):
         """CouponRecorded: a coupon's definition."""
 
+        if TYPE_CHECKING:  # the shape `view` writes (see StripeObject.Recorded)
+            state: CouponState
+
     class Revised(StripeObject.Revised):
         """CouponRevised: renamed, or deleted (existing discounts keep applying)."""
+
+        if TYPE_CHECKING:
+            state: CouponState
 
     class Backfilled(StripeObject.Backfilled):
         """CouponBackfilled: an older snapshot, recorded as history only."""
@@ -38,8 +45,14 @@ class Discount(StripeObject):
     class Recorded(StripeObject.Recorded):
         """DiscountRecorded: a coupon applied to a customer or a subscription."""
 
+        if TYPE_CHECKING:  # the shape `view` writes (see StripeObject.Recorded)
+            state: DiscountState
+
     class Revised(StripeObject.Revised):
         """DiscountRevised: the discount changed or ended."""
+
+        if TYPE_CHECKING:
+            state: DiscountState
 
     class Backfilled(StripeObject.Backfilled):
         """DiscountBackfilled: an older snapshot, recorded as history only."""
@@ -48,17 +61,18 @@ class Discount(StripeObject):
 def coupon_snapshot(event: StripeEvent) -> tuple[str, Snapshot]:
     coupon = objects.Coupon.model_validate(event.data.object)
     status = DELETED if event.type == "coupon.deleted" else ACTIVE
-    return coupon.id, Snapshot("coupon", coupon.id, {"coupon": coupon_state(coupon)}, status)
+    state: CouponPart = {"coupon": coupon_state(coupon)}
+    return coupon.id, Snapshot("coupon", coupon.id, state, status)
 
 
 def discount_snapshot(event: StripeEvent) -> tuple[str, Snapshot]:
     discount = objects.Discount.model_validate(event.data.object)
     status = DELETED if event.type == "customer.discount.deleted" else ACTIVE
-    state = {
+    state: DiscountPart = {
         "customer": expandable_id(discount.customer),
         "subscription": discount.subscription,
         "coupon_id": discount.coupon_id(),
-        "coupon": coupon_state(discount.embedded_coupon()),
+        "coupon": embedded_coupon_state(discount),
         "start": discount.start,
         "end": discount.end,
     }

@@ -4,9 +4,10 @@ dispute's balance transactions (funds withdrawn, funds reinstated), which inquir
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from billing_ledger.domain.ordering import StatusRules
+from billing_ledger.domain.state import DisputePart, DisputeState
 from billing_ledger.domain.stripe_object import Snapshot, StripeObject
 from billing_ledger.schemas import objects
 from billing_ledger.schemas.envelope import StripeEvent
@@ -32,8 +33,14 @@ class Dispute(StripeObject):
     class Recorded(StripeObject.Recorded):
         """DisputeRecorded: the first snapshot of a dispute we hold."""
 
+        if TYPE_CHECKING:  # the shape `view` writes (see StripeObject.Recorded)
+            state: DisputeState
+
     class Revised(StripeObject.Revised):
         """DisputeRevised: a later snapshot became current (evidence, funds moved, closed)."""
+
+        if TYPE_CHECKING:
+            state: DisputeState
 
     class Backfilled(StripeObject.Backfilled):
         """DisputeBackfilled: an older snapshot, recorded as history only."""
@@ -41,7 +48,7 @@ class Dispute(StripeObject):
 
 def dispute_snapshot(event: StripeEvent) -> tuple[str, Snapshot]:
     dispute = objects.Dispute.model_validate(event.data.object)
-    state = {
+    state: DisputePart = {
         "charge": expandable_id(dispute.charge),
         "payment_intent": expandable_id(dispute.payment_intent),
         "amount": dispute.amount,

@@ -10,9 +10,10 @@ names its `subscription`, `tax` and `payment_intent`; since, the subscription si
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from billing_ledger.domain.ordering import StatusRules
+from billing_ledger.domain.state import InvoicePart, InvoiceState
 from billing_ledger.domain.stripe_object import Snapshot, StripeObject
 from billing_ledger.schemas import objects
 from billing_ledger.schemas.envelope import StripeEvent
@@ -31,8 +32,14 @@ class Invoice(StripeObject):
     class Recorded(StripeObject.Recorded):
         """InvoiceRecorded: the first snapshot of an invoice we hold."""
 
+        if TYPE_CHECKING:  # the shape `view` writes (see StripeObject.Recorded)
+            state: InvoiceState
+
     class Revised(StripeObject.Revised):
         """InvoiceRevised: a later snapshot became current (finalized, paid, voided...)."""
+
+        if TYPE_CHECKING:
+            state: InvoiceState
 
     class Backfilled(StripeObject.Backfilled):
         """InvoiceBackfilled: an older snapshot, recorded as history only."""
@@ -41,7 +48,7 @@ class Invoice(StripeObject):
 def invoice_snapshot(event: StripeEvent) -> tuple[str, Snapshot]:
     invoice = objects.Invoice.model_validate(event.data.object)
     status = DELETED if event.type == "invoice.deleted" else (invoice.status or "draft")
-    state = {
+    state: InvoicePart = {
         "customer": expandable_id(invoice.customer),
         "subscription": _subscription(invoice),
         "status": status,

@@ -12,11 +12,26 @@ it has no `payment_transactions` row.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any, ClassVar
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from billing_ledger.domain.ordering import StatusRules
-from billing_ledger.domain.stripe_object import Part, Snapshot, StripeObject
+from billing_ledger.domain.state import (
+    ChargePart,
+    IntentPart,
+    InvoiceLinkPart,
+    PartState,
+    PaymentState,
+    RefundPart,
+)
+from billing_ledger.domain.stripe_object import (
+    Part,
+    Snapshot,
+    StripeObject,
+    as_kind,
+    last_change,
+    of_kind,
+)
 from billing_ledger.schemas import objects
 from billing_ledger.schemas.envelope import StripeEvent
 from billing_ledger.schemas.objects import expandable_id
@@ -60,20 +75,36 @@ class Payment(StripeObject):
     class Recorded(StripeObject.Recorded):
         """PaymentRecorded: the first snapshot of a payment (intent, charge, refund or link)."""
 
+        if TYPE_CHECKING:  # the shape `view` writes (see StripeObject.Recorded)
+            state: PaymentState
+
     class Revised(StripeObject.Revised):
         """PaymentRevised: a later snapshot of the intent or of one of its parts became current."""
+
+        if TYPE_CHECKING:
+            state: PaymentState
 
     class Backfilled(StripeObject.Backfilled):
         """PaymentBackfilled: an older snapshot, recorded as history only."""
 
     @classmethod
-    def view(cls, stripe_id: str, parts: Mapping[str, Part]) -> dict[str, Any]:
-        intent = parts.get(stripe_id)
-        charges = sorted(_of_kind(parts, CHARGE), key=lambda p: (p.version.created, p.state["id"]))
-        refunds = list(_of_kind(parts, REFUND))
-        links = [p for p in _of_kind(parts, INVOICE_LINK) if p.version.status != "canceled"]
-        latest = charges[-1].state if charges else {}
-        i: Mapping[str, Any] = intent.state if intent is not None and intent.kind == INTENT else {}
+    def view(cls, stripe_id: str, parts: Mapping[str, Part[PartState]]) -> PaymentState:
+        main = parts.get(stripe_id)  # a legacy charge's own part is its main part
+        intent = as_kind(main, INTENT, IntentPart)
+        charges = sorted(
+            of_kind(parts.values(), CHARGE, ChargePart),
+            key=lambda p: (p.version.created, p.state["id"]),
+        )
+        refunds = of_kind(parts.values(), REFUND, RefundPart)
+        links = [
+            p
+            for p in of_kind(parts.values(), INVOICE_LINK, InvoiceLinkPart)
+            if p.version.status != "canceled"
+        ]
+        # What the intent says, where it says it (`i and i[key]`: None without one); else what
+        # its latest charge says (`c and c[key]`).
+        i = intent.state if intent is not None else None
+        c = charges[-1].state if charges else None
         # Refund objects are the freshest word on refunds (a refund can fail after its charge
         # said it was refunded); without any, the charges' own amount_refunded.
         if refunds:
@@ -82,36 +113,37 @@ class Payment(StripeObject):
             refunded = sum(p.state["amount_refunded"] for p in charges)
         return {
             "is_intent": stripe_id.startswith("pi_"),
-            "customer": i.get("customer") or latest.get("customer"),
-            "invoice": i.get("invoice") or latest.get("invoice") or _first(links, "invoice"),
-            "amount": i.get("amount", latest.get("amount")),
-            "amount_received": i.get(
-                "amount_received", latest.get("amount") if latest.get("paid") else 0
-            ),
+            "customer": (i and i["customer"]) or (c and c["customer"]),
+            "invoice": (i and i["invoice"]) or (c and c["invoice"]) or _linked_invoice(links),
+            "amount": i["amount"] if i else (c and c["amount"]),
+            "amount_received": i["amount_received"]
+            if i
+            else (c["amount"] if c and c["paid"] else 0),
             "amount_refunded": refunded,
-            "currency": i.get("currency") or latest.get("currency"),
-            "status": i.get("status") or _intent_status_from_charge(latest),
-            "payment_method_id": i.get("payment_method") or latest.get("payment_method"),
-            "payment_method_type": latest.get("payment_method_type")
-            or _only(i.get("payment_method_types")),
-            "wallet": latest.get("wallet"),
-            "failure_code": i.get("failure_code")
-            if intent is not None
-            else latest.get("failure_code"),
-            "failure_message": i.get("failure_message")
-            if intent is not None
-            else latest.get("failure_message"),
-            "decline_code": i.get("decline_code"),
+            "currency": (i and i["currency"]) or (c and c["currency"]),
+            "status": (i and i["status"]) or _intent_status_from_charge(c),
+            "payment_method_id": (i and i["payment_method"]) or (c and c["payment_method"]),
+            "payment_method_type": (c and c["payment_method_type"])
+            or _only(i and i["payment_method_types"]),
+            "wallet": c and c["wallet"],
+            "failure_code": (i and i["failure_code"])
+            if main is not None
+            else (c and c["failure_code"]),
+            "failure_message": (i and i["failure_message"])
+            if main is not None
+            else (c and c["failure_message"]),
+            "decline_code": i and i["decline_code"],
             "receipt_url": _last_receipt(charges),
-            "created": i.get("created") or latest.get("created"),
+            "created": (i and i["created"]) or (c and c["created"]),
             "refunds": {p.state["id"]: {**p.state, "status": p.version.status} for p in refunds},
+            "updated": last_change(parts),
         }
 
 
 def intent_snapshot(event: StripeEvent) -> tuple[str, Snapshot]:
     intent = objects.PaymentIntent.model_validate(event.data.object)
     error = intent.last_payment_error
-    state = {
+    state: IntentPart = {
         "customer": expandable_id(intent.customer),
         "invoice": expandable_id(intent.invoice),
         "amount": intent.amount,
@@ -134,7 +166,7 @@ def charge_snapshots(event: StripeEvent) -> list[tuple[str, Snapshot]]:
     owner = expandable_id(charge.payment_intent) or charge.id
     details = charge.payment_method_details
     card = details.card if details else None
-    state = {
+    state: ChargePart = {
         "id": charge.id,
         "customer": expandable_id(charge.customer),
         "invoice": expandable_id(charge.invoice),
@@ -171,12 +203,15 @@ def invoice_link_snapshot(event: StripeEvent) -> tuple[str, Snapshot] | None:
     owner = expandable_id(target.payment_intent) or expandable_id(target.charge)
     if owner is None:
         return None  # paid out of band: the invoice itself says so
-    state = {"invoice": expandable_id(link.invoice), "amount_paid": link.amount_paid}
+    state: InvoiceLinkPart = {
+        "invoice": expandable_id(link.invoice),
+        "amount_paid": link.amount_paid,
+    }
     return owner, Snapshot(INVOICE_LINK, link.id, state, link.status)
 
 
 def _refund(refund: objects.Refund, attributes: Mapping[str, Any] | None = None) -> Snapshot:
-    state = {
+    state: RefundPart = {
         "id": refund.id,
         "charge": expandable_id(refund.charge),
         "amount": refund.amount,
@@ -188,26 +223,22 @@ def _refund(refund: objects.Refund, attributes: Mapping[str, Any] | None = None)
     return Snapshot(REFUND, refund.id, state, refund.status or "pending", attributes)
 
 
-def _of_kind(parts: Mapping[str, Part], kind: str) -> Iterator[Part]:
-    return (p for p in parts.values() if p.kind == kind)
+def _linked_invoice(links: list[Part[InvoiceLinkPart]]) -> str | None:
+    return next((p.state["invoice"] for p in links if p.state["invoice"]), None)
 
 
-def _first(parts: list[Part], key: str) -> Any:
-    return next((p.state[key] for p in parts if p.state.get(key)), None)
+def _only(values: list[str] | None) -> str | None:
+    return values[0] if values is not None and len(values) == 1 else None
 
 
-def _only(values: Any) -> str | None:
-    return values[0] if isinstance(values, list) and len(values) == 1 else None
-
-
-def _last_receipt(charges: list[Part]) -> str | None:
-    receipts = [p.state["receipt_url"] for p in charges if p.state.get("receipt_url")]
+def _last_receipt(charges: list[Part[ChargePart]]) -> str | None:
+    receipts = [p.state["receipt_url"] for p in charges if p.state["receipt_url"]]
     return receipts[-1] if receipts else None
 
 
-def _intent_status_from_charge(charge: Mapping[str, Any]) -> str | None:
+def _intent_status_from_charge(charge: ChargePart | None) -> str | None:
     return {
         "succeeded": "succeeded",
         "pending": "processing",
         "failed": "requires_payment_method",
-    }.get(charge.get("status") or "")
+    }.get((charge and charge["status"]) or "")

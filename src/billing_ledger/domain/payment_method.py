@@ -4,9 +4,10 @@ never card numbers, CVCs or track data (we never receive them, and we never stor
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from billing_ledger.domain.ordering import StatusRules
+from billing_ledger.domain.state import PaymentMethodPart, PaymentMethodState
 from billing_ledger.domain.stripe_object import Snapshot, StripeObject
 from billing_ledger.schemas import objects
 from billing_ledger.schemas.envelope import StripeEvent
@@ -23,8 +24,14 @@ class PaymentMethod(StripeObject):
     class Recorded(StripeObject.Recorded):
         """PaymentMethodRecorded: the first snapshot of a payment method we hold."""
 
+        if TYPE_CHECKING:  # the shape `view` writes (see StripeObject.Recorded)
+            state: PaymentMethodState
+
     class Revised(StripeObject.Revised):
         """PaymentMethodRevised: attached, detached or updated (for example a new expiry)."""
+
+        if TYPE_CHECKING:
+            state: PaymentMethodState
 
     class Backfilled(StripeObject.Backfilled):
         """PaymentMethodBackfilled: an older snapshot, recorded as history only."""
@@ -35,7 +42,7 @@ def payment_method_snapshot(event: StripeEvent) -> tuple[str, Snapshot]:
     card = method.card
     customer = expandable_id(method.customer)
     status = DETACHED if event.type == "payment_method.detached" or customer is None else ATTACHED
-    state = {
+    state: PaymentMethodPart = {
         # Stripe clears `customer` on detach; the event's previous_attributes keep who it was.
         "customer": customer or _previous_customer(event),
         "status": status,

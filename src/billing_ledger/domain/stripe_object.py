@@ -14,27 +14,29 @@ Stripe's `created` as their timestamp: no clock is read here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
 from eventsourcing.domain import Aggregate
 
 from billing_ledger.domain.identity import stripe_uuid
-from billing_ledger.domain.ordering import StatusRules, Version, current, scalar_attributes
+from billing_ledger.domain.ordering import Scalar, StatusRules, Version, current, scalar_attributes
+from billing_ledger.domain.state import PartState
 from billing_ledger.schemas.envelope import StripeEvent
 
 T = TypeVar("T", bound="StripeObject")
+P = TypeVar("P", bound=Mapping[str, object])
 
 
 @dataclass(frozen=True)
-class Part:
+class Part(Generic[P]):
     """The current snapshot of one part of an aggregate."""
 
     kind: str
     version: Version
-    state: Mapping[str, Any]
+    state: P
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ class Snapshot:
 
     kind: str
     stripe_id: str
-    state: dict[str, Any]
+    state: PartState
     status: str | None = None
     attributes: Mapping[str, Any] | None = None  # defaults to the event's data.object
 
@@ -62,9 +64,11 @@ class SnapshotFields:
     part_id: str
     created: int
     status: str | None
-    attributes: dict[str, Any]
-    previous_attributes: dict[str, Any]
-    part_state: dict[str, Any]
+    attributes: dict[str, Scalar]
+    previous_attributes: dict[str, Scalar]
+    # What the snapshot reader of `part_kind` wrote (or the upcasters made of an older
+    # version): the shape of that kind (state.py; see `as_kind`).
+    part_state: PartState
 
 
 class StripeObject(Aggregate):
@@ -75,7 +79,10 @@ class StripeObject(Aggregate):
 
         class_version = 2  # v1: one snapshot per aggregate (see upcasting.py)
 
-        state: dict[str, Any]
+        # What `view` made of the parts. Each aggregate's events declare its shape (state.py)
+        # for type checkers: a stored event is decoded into the class of its topic, whose
+        # aggregate's view wrote it (or into what its upcasters make of an older version).
+        state: Mapping[str, object]
 
         def apply(self, aggregate: Any) -> None:
             # Aggregate subclasses get a generated __init__, so the first state is set here.
@@ -93,7 +100,7 @@ class StripeObject(Aggregate):
 
         class_version = 2
 
-        state: dict[str, Any]
+        state: Mapping[str, object]
 
         def apply(self, aggregate: Any) -> None:
             aggregate._record(self)
@@ -110,10 +117,10 @@ class StripeObject(Aggregate):
         account_id: str
         livemode: bool
         stripe_id: str
-        parts: dict[str, Part]
-        history: dict[str, list[Part]]
+        parts: dict[str, Part[PartState]]
+        history: dict[str, list[Part[PartState]]]
         applied: set[str]
-        state: dict[str, Any]
+        state: dict[str, Any]  # the latest `Recorded`/`Revised` event's `state`
 
     def _record(
         self, event: StripeObject.Recorded | StripeObject.Revised | StripeObject.Backfilled
@@ -127,10 +134,12 @@ class StripeObject(Aggregate):
         self.applied.add(_applied_key(event.stripe_event_id, event.part_id))
 
     @classmethod
-    def view(cls, stripe_id: str, parts: Mapping[str, Part]) -> dict[str, Any]:
-        """The aggregate's state as the read schema shows it, from its parts' current snapshots."""
+    def view(cls, stripe_id: str, parts: Mapping[str, Part[PartState]]) -> Mapping[str, object]:
+        """The aggregate's state as the read schema shows it, from its parts' current snapshots
+        (the object's own, for an aggregate of one part), with `updated`."""
         main = parts.get(stripe_id)
-        return dict(main.state) if main is not None else {}
+        state: Mapping[str, object] = main.state if main is not None else {}
+        return {**state, "updated": last_change(parts)}
 
     @classmethod
     def observe(
@@ -179,7 +188,7 @@ class StripeObject(Aggregate):
             existing.trigger_event(cls.Backfilled, timestamp=timestamp, **fields)
             return existing
         parts[snapshot.stripe_id] = winner
-        fields["state"] = {**cls.view(stripe_id, parts), "updated": _latest(parts)}
+        fields["state"] = cls.view(stripe_id, parts)
         if existing is None:
             return cls._create(
                 cls.Recorded,
@@ -191,7 +200,7 @@ class StripeObject(Aggregate):
         return existing
 
 
-def _latest(parts: Mapping[str, Part]) -> int:
+def last_change(parts: Mapping[str, Part[PartState]]) -> int:
     """When the object last changed: the newest `created` among its parts' current snapshots.
 
     Not the timestamp of the last domain event, which depends on the order of delivery.
@@ -199,12 +208,27 @@ def _latest(parts: Mapping[str, Part]) -> int:
     return max(part.version.created for part in parts.values())
 
 
-def _current(history: list[Part], rules: Mapping[str, StatusRules]) -> Part:
+def as_kind(part: Part[PartState] | None, kind: str, shape: type[P]) -> Part[P] | None:
+    """`part`, if it is of `kind`, with its state typed as `shape` (that kind's, state.py).
+
+    The one place a part's state is narrowed: a part's kind and state are always written
+    together, by that kind's snapshot reader (stored events hold what it wrote, upcast), so
+    the kind says what the state holds.
+    """
+    return cast("Part[P]", part) if part is not None and part.kind == kind else None
+
+
+def of_kind(parts: Iterable[Part[PartState]], kind: str, shape: type[P]) -> list[Part[P]]:
+    """The parts of `kind`, in order, with their state typed as `shape` (see `as_kind`)."""
+    return [found for part in parts if (found := as_kind(part, kind, shape)) is not None]
+
+
+def _current(history: list[Part[PartState]], rules: Mapping[str, StatusRules]) -> Part[PartState]:
     chosen = current([p.version for p in history], rules.get(history[0].kind, StatusRules()))
     return next(p for p in history if p.version is chosen)
 
 
-def _version(event: Any) -> Version:
+def _version(event: SnapshotFields) -> Version:
     return Version(
         created=event.created,
         stripe_event_id=event.stripe_event_id,

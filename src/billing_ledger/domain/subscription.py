@@ -8,10 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from billing_ledger.domain.identity import uuid_or_none
 from billing_ledger.domain.ordering import StatusRules
+from billing_ledger.domain.state import (
+    CouponTerms,
+    PricedItem,
+    SubscriptionDiscount,
+    SubscriptionPart,
+    SubscriptionState,
+)
 from billing_ledger.domain.stripe_object import Snapshot, StripeObject
 from billing_ledger.domain.upcasting import snapshot_v1_to_v2, subscription_part_v1_to_v2
 from billing_ledger.schemas import objects
@@ -41,13 +48,24 @@ class Subscription(StripeObject):
 
         upcast_v1_v2 = snapshot_v1_to_v2("subscription", subscription_part_v1_to_v2, {})
 
+        if TYPE_CHECKING:  # the shape `view` writes (see StripeObject.Recorded)
+            state: SubscriptionState
+            part_state: SubscriptionPart
+
     class Revised(StripeObject.Revised):
         """SubscriptionRevised: a later snapshot became current (status, items, period...)."""
 
         upcast_v1_v2 = snapshot_v1_to_v2("subscription", subscription_part_v1_to_v2, {})
 
+        if TYPE_CHECKING:
+            state: SubscriptionState
+            part_state: SubscriptionPart
+
     class Backfilled(StripeObject.Backfilled):
         """SubscriptionBackfilled: an older snapshot, recorded as history only."""
+
+        if TYPE_CHECKING:  # MRR at the end of a past month reads it
+            part_state: SubscriptionPart
 
 
 def subscription_snapshot(event: StripeEvent) -> tuple[str, Snapshot]:
@@ -55,7 +73,7 @@ def subscription_snapshot(event: StripeEvent) -> tuple[str, Snapshot]:
     items = subscription.items.data
     licensed = [item for item in items if _usage_type(item) == "licensed"]
     first = items[0] if items else None
-    state = {
+    state: SubscriptionPart = {
         "customer": expandable_id(subscription.customer),
         "status": subscription.status,
         "plan_id": licensed[0].price.id if licensed else None,
@@ -78,7 +96,7 @@ def subscription_snapshot(event: StripeEvent) -> tuple[str, Snapshot]:
     return subscription.id, Snapshot("subscription", subscription.id, state, subscription.status)
 
 
-def _item(item: objects.SubscriptionItem) -> dict[str, Any]:
+def _item(item: objects.SubscriptionItem) -> PricedItem:
     recurring = item.price.recurring
     return {
         "id": item.id,
@@ -107,7 +125,7 @@ def _item(item: objects.SubscriptionItem) -> dict[str, Any]:
     }
 
 
-def _discounts(subscription: objects.Subscription) -> list[dict[str, Any]]:
+def _discounts(subscription: objects.Subscription) -> list[SubscriptionDiscount]:
     """The subscription's discounts, each with its coupon when the payload embeds it (older API
     versions, or expanded); otherwise the coupon comes from `customer.discount.*` events."""
     found = [d for d in subscription.discounts]
@@ -118,14 +136,18 @@ def _discounts(subscription: objects.Subscription) -> list[dict[str, Any]]:
     return [
         {"id": d, "coupon": None}
         if isinstance(d, str)
-        else {"id": d.id, "coupon": coupon_state(d.embedded_coupon())}
+        else {"id": d.id, "coupon": embedded_coupon_state(d)}
         for d in found
     ]
 
 
-def coupon_state(coupon: objects.Coupon | None) -> dict[str, Any] | None:
-    if coupon is None:
-        return None
+def embedded_coupon_state(discount: objects.Discount) -> CouponTerms | None:
+    """The coupon the discount embeds (older API versions, or expanded), if it does."""
+    coupon = discount.embedded_coupon()
+    return coupon_state(coupon) if coupon is not None else None
+
+
+def coupon_state(coupon: objects.Coupon) -> CouponTerms:
     return {
         "id": coupon.id,
         "duration": coupon.duration,

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
+from billing_ledger.domain.state import DisputeState
 from billing_ledger.ledger.accounts import Account
 from billing_ledger.ledger.entries import Entry, History, transfer
 
@@ -22,7 +22,7 @@ WITHDRAWN, REINSTATED = "funds_withdrawn:", "funds_reinstated:"
 
 
 def post_dispute(
-    dispute_id: str, state: Mapping[str, Any], at: datetime, history: History
+    dispute_id: str, state: DisputeState, at: datetime, history: History
 ) -> list[Entry]:
     posted: list[Entry] = []
     known = dict(history)

@@ -24,10 +24,9 @@ drafts post nothing. Dates come from `status_transitions`, or the event's `creat
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
 
+from billing_ledger.domain.state import InvoiceState
 from billing_ledger.ledger.accounts import Account
 from billing_ledger.ledger.entries import (
     Entry,
@@ -44,10 +43,10 @@ FINALIZED = frozenset({"open", "paid", "uncollectible"})
 PAID, VOID, UNCOLLECTIBLE = "paid", "void", "uncollectible"
 PARTIAL_PAYMENT = "partial_payment:"
 
-State = Mapping[str, Any]
 
-
-def post_invoice(invoice_id: str, state: State, at: datetime, history: History) -> list[Entry]:
+def post_invoice(
+    invoice_id: str, state: InvoiceState, at: datetime, history: History
+) -> list[Entry]:
     """The entries the invoice's current state implies that `history` does not hold yet.
 
     Order within the result: a first finalization, then write-off changes (a write-off is
@@ -63,7 +62,7 @@ def post_invoice(invoice_id: str, state: State, at: datetime, history: History) 
 
 
 def post_invoice_finalized(
-    invoice_id: str, state: State, at: datetime, history: History
+    invoice_id: str, state: InvoiceState, at: datetime, history: History
 ) -> list[Entry]:
     """Finalized: receivable against revenue (net of discounts) and tax; voided: reversed.
 
@@ -104,7 +103,7 @@ def post_invoice_finalized(
 
 
 def post_invoice_written_off(
-    invoice_id: str, state: State, at: datetime, history: History
+    invoice_id: str, state: InvoiceState, at: datetime, history: History
 ) -> list[Entry]:
     """Marked uncollectible: what remains is written off to bad debt. Paid or voided later:
     the write-off is reversed (dated when it was paid or voided)."""
@@ -139,7 +138,9 @@ def post_invoice_written_off(
     )
 
 
-def post_invoice_paid(invoice_id: str, state: State, at: datetime, history: History) -> list[Entry]:
+def post_invoice_paid(
+    invoice_id: str, state: InvoiceState, at: datetime, history: History
+) -> list[Entry]:
     """Money received: Dr stripe_balance (other_receipts when paid out of band) / Cr receivable.
 
     Posted as the growth of `amount_paid` over what earlier payment entries received, so

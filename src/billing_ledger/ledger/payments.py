@@ -21,22 +21,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
 
 from billing_ledger.domain.payment import REFUNDING
+from billing_ledger.domain.state import PaymentRefund, PaymentState
 from billing_ledger.ledger.accounts import Account
 from billing_ledger.ledger.entries import Entry, History, Posting, Reversal, converge, transfer
 
-State = Mapping[str, Any]
 
-
-def payment_sources(payment_id: str, state: State) -> list[str]:
+def payment_sources(payment_id: str, state: PaymentState) -> list[str]:
     """The source objects whose entries the payment's rules read: itself and its refunds."""
     return [payment_id, *state["refunds"]]
 
 
 def post_payment(
-    payment_id: str, state: State, at: datetime, histories: Mapping[str, History]
+    payment_id: str, state: PaymentState, at: datetime, histories: Mapping[str, History]
 ) -> list[Entry]:
     posted = post_one_off_payment(payment_id, state, at, histories.get(payment_id, {}))
     for refund_id, refund in sorted(state["refunds"].items()):
@@ -46,20 +44,21 @@ def post_payment(
 
 
 def post_one_off_payment(
-    payment_id: str, state: State, at: datetime, history: History
+    payment_id: str, state: PaymentState, at: datetime, history: History
 ) -> list[Entry]:
     """A succeeded PaymentIntent with no invoice is a sale of its own: Dr stripe_balance /
     Cr revenue `amount_received`. Linked to an invoice later: reversed."""
     one_off = state["is_intent"] and state["status"] == "succeeded" and not state["invoice"]
+    currency = state["currency"]  # a succeeded payment has one (its intent's or its charge's)
     wanted = (
         transfer(
             Account.STRIPE_BALANCE,
             Account.REVENUE,
             state["amount_received"] or 0,
-            state["currency"],
+            currency,
             state["customer"],
         )
-        if one_off
+        if one_off and currency is not None
         else ()
     )
     return converge(
@@ -82,9 +81,9 @@ def post_one_off_payment(
 
 def post_refund(
     refund_id: str,
-    refund: State,
+    refund: PaymentRefund,
     payment_id: str,
-    payment: State,
+    payment: PaymentState,
     at: datetime,
     history: History,
 ) -> list[Entry]:

@@ -31,11 +31,11 @@ def sources_of(event: object) -> list[str]:
 
 def post(event: DomainEvent, histories: Mapping[str, History]) -> list[Entry]:
     """The entries the event's resulting state implies that `histories` do not hold yet."""
-    stripe_id, state, at = event.stripe_id, event.state, event.timestamp
+    stripe_id, at = event.stripe_id, event.timestamp
     if isinstance(event, Invoice.Recorded | Invoice.Revised):
-        return post_invoice(stripe_id, state, at, histories.get(stripe_id, {}))
+        return post_invoice(stripe_id, event.state, at, histories.get(stripe_id, {}))
     if isinstance(event, Payment.Recorded | Payment.Revised):
-        return post_payment(stripe_id, state, at, histories)
+        return post_payment(stripe_id, event.state, at, histories)
     if isinstance(event, Dispute.Recorded | Dispute.Revised):
-        return post_dispute(stripe_id, state, at, histories.get(stripe_id, {}))
+        return post_dispute(stripe_id, event.state, at, histories.get(stripe_id, {}))
     return []

@@ -66,6 +66,10 @@ def entry_id(account_id: str, livemode: bool, source_object: str, transition: st
 
 
 Source = tuple[str, bool, str]  # (account_id, livemode, source object)
+# The parameters of INSERT_ENTRY, INSERT_ORIGIN and INSERT_LINE, in their order.
+EntryRow = tuple[UUID, str, bool, datetime, str, str, str, str, str, UUID | None]
+OriginRow = tuple[UUID, UUID, int]
+LineRow = tuple[UUID, str, bool, UUID, str, str | None, int, int, str]
 
 
 @dataclass(frozen=True)
@@ -88,9 +92,9 @@ class _Posted:
 class _NewRows:
     """The rows a batch posts, written at its end."""
 
-    entries: list[tuple[Any, ...]] = field(default_factory=list)
-    origins: list[tuple[Any, ...]] = field(default_factory=list)
-    lines: list[tuple[Any, ...]] = field(default_factory=list)
+    entries: list[EntryRow] = field(default_factory=list)
+    origins: list[OriginRow] = field(default_factory=list)
+    lines: list[LineRow] = field(default_factory=list)
 
 
 class Journal:
@@ -170,7 +174,7 @@ class Journal:
             ),
             key=lambda p: (p.entry_id, p.line_id),
         )
-        heads: dict[tuple[str, str], tuple[Any, ...]] = {}
+        heads: dict[tuple[str, str], tuple[str, str, datetime, str | None]] = {}
         lines: dict[tuple[str, str], list[Line]] = defaultdict(list)
         for p in posted:
             key = (p.source, p.transition)

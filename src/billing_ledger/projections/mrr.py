@@ -12,12 +12,14 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
+from uuid import UUID
 
 import psycopg
 from psycopg.types.json import Jsonb
 
 from billing_ledger.domain.discount import Coupon, Discount
 from billing_ledger.domain.ordering import Version
+from billing_ledger.domain.state import CouponTerms
 from billing_ledger.domain.stripe_object import StripeObject
 from billing_ledger.domain.subscription import Subscription
 from billing_ledger.projections.mrr_rules import (
@@ -33,6 +35,8 @@ Cursor = psycopg.Cursor[Any]
 Scope = tuple[str, bool]  # (account_id, livemode)
 SUBSCRIPTION_EVENTS = (Subscription.Recorded, Subscription.Revised, Subscription.Backfilled)
 STATEFUL = (StripeObject.Recorded, StripeObject.Revised)
+SubscriptionEvent = Subscription.Recorded | Subscription.Revised | Subscription.Backfilled
+CustomerKey = tuple[str, bool, str | None]  # (account_id, livemode, Stripe customer id)
 
 
 class MrrProjection:
@@ -40,7 +44,7 @@ class MrrProjection:
 
     def __init__(self, schema: str) -> None:
         self._schema_name = schema
-        self._dirty_customers: set[tuple[str, bool, str]] = set()
+        self._dirty_customers: set[CustomerKey] = set()
         self._dirty_scopes: set[Scope] = set()
         # The batch's extent of each scope's months (first subscription month, last month),
         # written once per scope at flush instead of once per event.
@@ -108,7 +112,7 @@ class MrrProjection:
         if row is not None:
             self._dirty_scopes.add(scope)
 
-    def _point(self, cur: Cursor, event: Any) -> None:
+    def _point(self, cur: Cursor, event: SubscriptionEvent) -> None:
         state = event.part_state
         discount_ids = [d["id"] for d in state.get("discounts", [])]
         cur.execute(
@@ -134,7 +138,7 @@ class MrrProjection:
         )
         self._dirty_customers.add((event.account_id, event.livemode, state["customer"]))
 
-    def _coupon(self, cur: Cursor, event: Any) -> None:
+    def _coupon(self, cur: Cursor, event: Coupon.Recorded | Coupon.Revised) -> None:
         cur.execute(
             self._sql(
                 "INSERT INTO {schema}.mrr_coupons (account_id, livemode, stripe_coupon_id, coupon) "
@@ -155,7 +159,7 @@ class MrrProjection:
         ]
         self._mark_customers_using(cur, event, discount_ids)
 
-    def _discount(self, cur: Cursor, event: Any) -> None:
+    def _discount(self, cur: Cursor, event: Discount.Recorded | Discount.Revised) -> None:
         state = event.state
         coupon = state["coupon"]
         cur.execute(
@@ -175,7 +179,12 @@ class MrrProjection:
         )
         self._mark_customers_using(cur, event, [event.stripe_id])
 
-    def _mark_customers_using(self, cur: Cursor, event: Any, discount_ids: list[str]) -> None:
+    def _mark_customers_using(
+        self,
+        cur: Cursor,
+        event: StripeObject.Recorded | StripeObject.Revised,
+        discount_ids: list[str],
+    ) -> None:
         """Customers whose subscriptions use a coupon or discount that just became known."""
         if not discount_ids:
             return
@@ -189,7 +198,7 @@ class MrrProjection:
             self._dirty_customers.add((event.account_id, event.livemode, customer))
 
     def _recompute_customer(
-        self, cur: Cursor, account_id: str, livemode: bool, customer: str
+        self, cur: Cursor, account_id: str, livemode: bool, customer: str | None
     ) -> None:
         rows = cur.execute(
             self._sql(
@@ -199,7 +208,7 @@ class MrrProjection:
             ),
             (account_id, livemode, customer),
         ).fetchall()
-        by_subscription: dict[Any, list[Point]] = defaultdict(list)
+        by_subscription: dict[UUID, list[Point]] = defaultdict(list)
         discount_ids: set[str] = set()
         for sub_id, created, event_id, status, attributes, previous, state, discounts in rows:
             version = Version(created, event_id, status, attributes, previous)
@@ -230,7 +239,9 @@ class MrrProjection:
 
     def _coupons_of(
         self, cur: Cursor, account_id: str, livemode: bool, discount_ids: list[str]
-    ) -> dict[str, dict[str, Any]]:
+    ) -> dict[str, CouponTerms]:
+        """The coupon of each discount that has a known one (as `_coupon` and `_discount` wrote
+        it to the tables)."""
         if not discount_ids:
             return {}
         rows = cur.execute(

@@ -139,7 +139,7 @@ class BillingTables:
         self._stored_invoice_subscription = {}
         self._invoice_of_payment = {}
 
-    def _customer(self, cur: Cursor, event: Snapshot) -> None:
+    def _customer(self, cur: Cursor, event: Customer.Recorded | Customer.Revised) -> None:
         state = event.state
         if not state["seen"]:
             return  # only tax ids so far; the row comes with the customer
@@ -161,7 +161,9 @@ class BillingTables:
             },
         )
 
-    def _subscription(self, cur: Cursor, event: Snapshot) -> None:
+    def _subscription(
+        self, cur: Cursor, event: Subscription.Recorded | Subscription.Revised
+    ) -> None:
         state = event.state
         identity = _identity(event, "stripe_subscription_id")
         self._upsert(
@@ -206,7 +208,7 @@ class BillingTables:
         for item in items:
             self._upsert(cur, "subscription_items", item)
 
-    def _invoice(self, cur: Cursor, event: Snapshot) -> None:
+    def _invoice(self, cur: Cursor, event: Invoice.Recorded | Invoice.Revised) -> None:
         state = event.state
         identity = _identity(event, "stripe_invoice_id")
         subscription_id = _ref(event, state["subscription"])
@@ -244,7 +246,7 @@ class BillingTables:
             if payment_id in self._invoice_of_payment:  # the row exists: it is linked now
                 self._invoice_of_payment[payment_id] = identity["id"]
 
-    def _payment(self, cur: Cursor, event: Snapshot) -> None:
+    def _payment(self, cur: Cursor, event: Payment.Recorded | Payment.Revised) -> None:
         state = event.state
         payment_id = event.originator_id
         for refund_id, refund in state["refunds"].items():
@@ -298,7 +300,7 @@ class BillingTables:
         )
         self._invoice_of_payment[payment_id] = invoice_id
 
-    def _dispute(self, cur: Cursor, event: Snapshot) -> None:
+    def _dispute(self, cur: Cursor, event: Dispute.Recorded | Dispute.Revised) -> None:
         state = event.state
         self._upsert(
             cur,
@@ -316,7 +318,9 @@ class BillingTables:
             },
         )
 
-    def _payment_method(self, cur: Cursor, event: Snapshot) -> None:
+    def _payment_method(
+        self, cur: Cursor, event: PaymentMethod.Recorded | PaymentMethod.Revised
+    ) -> None:
         state = event.state
         self._upsert(
             cur,
