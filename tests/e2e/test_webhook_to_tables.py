@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import sys
 import time
@@ -173,6 +174,11 @@ def test_embedded_default_sends_samples_and_stops_without_orphans(
         assert "billing.stripe_customers" in sample.stdout
         assert "email=ada@example.com" in sample.stdout
         assert "cancel_at_period_end=True" in sample.stdout
+        assert "status=canceled" in sample.stdout  # the story ends: the period ran out
+        assert "NOT livemode" in sample.stdout  # how to find test-mode rows in SQL
+        finance = _finance_psql(app.log())
+        assert finance.returncode == 0, finance.stderr
+        assert finance.stdout.split() == ["cus_SampleAda"]  # read as billing_reader
     assert not _postgres_running_in(home), "the embedded server outlived `up`"
 
 
@@ -190,6 +196,20 @@ def test_a_missing_webhook_secret_is_a_startup_error(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "STRIPE_WEBHOOK_SECRETS is not set" in result.stderr
     assert not (tmp_path / "home").exists(), "nothing may start before the settings are valid"
+
+
+def _finance_psql(app_log: str) -> subprocess.CompletedProcess[str]:
+    """The `finance:` command `up` prints, run as a user would paste it."""
+    [line] = [line for line in app_log.splitlines() if line.strip().startswith("finance:")]
+    command = line.split("finance:", 1)[1].strip()
+    query = "SELECT stripe_customer_id FROM billing.stripe_customers WHERE NOT livemode"
+    return subprocess.run(
+        ["bash", "-c", f"{command} -Atc {shlex.quote(query)}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def _postgres_running_in(home: Path) -> bool:

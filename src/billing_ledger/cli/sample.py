@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from importlib import resources
 from typing import Any
@@ -108,7 +109,7 @@ def _print_rows(dsn: str) -> None:
             results = {t: conn.execute(q, (customer_ids,)).fetchall() for t, q in queries.items()}
             settled = (
                 all(results.values())
-                and all(row["cancel_at_period_end"] for row in results["billing.subscriptions"])
+                and all(row["status"] == "canceled" for row in results["billing.subscriptions"])
                 and all(row["status"] == "paid" for row in results["billing.invoices"])
             )
             if settled or time.monotonic() > deadline:
@@ -118,4 +119,9 @@ def _print_rows(dsn: str) -> None:
         print(f"\n{table}")
         for row in rows:
             print("  " + ", ".join(f"{k}={v}" for k, v in row.items()))
-    print("\nnext: `billing-ledger mrr`, `billing-ledger ledger balances`, `billing-ledger status`")
+    run = os.environ.get("BILLING_LEDGER_COMMAND", "billing-ledger")
+    print(f"\nnext: `{run} mrr`, `{run} ledger balances`, `{run} status`")
+    print(
+        "The samples are test-mode events (livemode false): in SQL, select `NOT livemode` "
+        "(the README's queries select live mode)."
+    )

