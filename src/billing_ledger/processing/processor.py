@@ -110,15 +110,13 @@ class Processor:
                 owned = read.owned if read is not None else None
                 outcome = self._apply_event(event, chunk.touched, owned)
             except (MalformedEvent, UnprocessableEvent) as e:
-                chunk.touched.forget_unkept()
-                chunk.dead.append((logged, e.reason))
+                chunk = self._set_aside(chunk, logged, e.reason)
                 outcome = "dead_lettered"
             except (PersistenceError, psycopg.Error, LogUnavailable):
                 raise  # the infrastructure, not the record: retry the batch from its position
             except Exception as e:  # a bug must not stop the pipeline: keep the record aside
                 log.exception("cannot apply %s", logged.record.event_id)
-                chunk.touched.forget_unkept()
-                chunk.dead.append((logged, f"internal error: {type(e).__name__}"))
+                chunk = self._set_aside(chunk, logged, f"internal error: {type(e).__name__}")
                 outcome = "dead_lettered"
             chunk.done.append((logged, outcome))
             if chunk.touched.pending_count() >= MAX_EVENTS_PER_COMMIT:
@@ -126,6 +124,19 @@ class Processor:
                 chunk = _Chunk(Touched(self._app, self._cache, absent))
         if chunk.done:
             self._commit(chunk)
+
+    def _set_aside(self, chunk: _Chunk, logged: LoggedEvent, reason: str) -> _Chunk:
+        """A record failed part-way: none of its changes may be stored or stay in memory.
+
+        An aggregate the chunk had kept before it carries the failed record's changes in its
+        state: its pending events are cut back to the kept ones and the chunk so far commits
+        now, without the failed record, after which that aggregate is loaded afresh. The record
+        goes to the dead letters of the chunk that follows."""
+        if chunk.touched.undo_failed_changes():
+            self._commit(chunk)
+            chunk = _Chunk(Touched(self._app, self._cache, chunk.touched.absent))
+        chunk.dead.append((logged, reason))
+        return chunk
 
     def _commit(self, chunk: _Chunk) -> None:
         if chunk.dead:
@@ -267,13 +278,22 @@ class Touched:
         # Every aggregate handed out from the cache since the last keep: one an event mutated
         # and then failed on must not stay in the cache with uncommitted changes.
         self._lent: dict[UUID, StripeObject] = {}
+        # Kept aggregates handed out again since the last keep, and those whose in-memory state
+        # a failed record changed (committed, then left out of the cache).
+        self._reused: set[UUID] = set()
+        self._spoiled: set[UUID] = set()
         self._pending: dict[UUID, int] = {}
         self._pending_total = 0
+
+    @property
+    def absent(self) -> set[UUID]:
+        return self._absent
 
     def load(self, cls: type[A], aggregate_id: UUID) -> A | None:
         cached = self._by_id.get(aggregate_id)
         if cached is not None:
             assert isinstance(cached, cls)
+            self._reused.add(aggregate_id)
             return cached
         shared = self._cache.get(aggregate_id)
         if shared is not None:
@@ -292,16 +312,30 @@ class Touched:
             self._pending_total += pending - self._pending.get(aggregate.id, 0)
             self._pending[aggregate.id] = pending
         self._forget_dirty_lent()
+        self._reused.clear()
 
-    def forget_unkept(self) -> None:
-        """After an event failed: cached aggregates it may have changed leave the cache."""
+    def undo_failed_changes(self) -> bool:
+        """After an event failed: cached aggregates it may have changed leave the cache, and the
+        events it added to kept aggregates are dropped. True if it had changed a kept one (whose
+        state in memory is then wrong: commit what was kept, then load it afresh)."""
         self._forget_dirty_lent()
+        for aggregate_id in self._reused:
+            aggregate = self._by_id[aggregate_id]
+            kept = self._pending[aggregate_id]
+            if len(aggregate.pending_events) > kept:
+                del aggregate.pending_events[kept:]
+                self._spoiled.add(aggregate_id)
+        self._reused.clear()
+        return bool(self._spoiled)
 
     def committed(self) -> None:
-        """The batch's events are stored: its aggregates are clean and go to the cache."""
+        """The batch's events are stored: its clean aggregates go to the cache."""
         self._forget_dirty_lent()
         for aggregate in self._by_id.values():
-            self._cache.put(aggregate)
+            if aggregate.id in self._spoiled:
+                self._cache.discard(aggregate.id)
+            else:
+                self._cache.put(aggregate)
             self._absent.discard(aggregate.id)
 
     def _forget_dirty_lent(self) -> None:
