@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -12,6 +13,8 @@ from billing_ledger.errors import ConfigurationError
 
 WEBHOOK_SECRET_PREFIX = "whsec_"
 API_KEY_PREFIXES = ("sk_test_", "sk_live_", "rk_test_", "rk_live_")
+# host[:port], the host a name, an IPv4 address or a bracketed IPv6 one.
+_BROKER_ADDRESS = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::(\d{1,5}))?")
 
 
 def _split_secrets(value: object) -> object:
@@ -151,11 +154,22 @@ class Settings(BaseSettings):
         return self.TLS_CERTFILE, self.TLS_KEYFILE
 
     def kafka_bootstrap_servers(self) -> list[str]:
+        """The brokers to bootstrap from; an address no client could use is a startup error
+        (an unreachable one is not: the log waits for it)."""
         if not self.KAFKA_BOOTSTRAP_SERVERS:
             raise ConfigurationError(
                 "EVENT_LOG=kafka needs KAFKA_BOOTSTRAP_SERVERS (host:port, comma-separated)"
             )
-        return [s.strip() for s in self.KAFKA_BOOTSTRAP_SERVERS.split(",") if s.strip()]
+        servers = [s.strip() for s in self.KAFKA_BOOTSTRAP_SERVERS.split(",") if s.strip()]
+        if not servers:
+            raise ConfigurationError("KAFKA_BOOTSTRAP_SERVERS names no broker (host:port, ...)")
+        for server in servers:
+            matched = _BROKER_ADDRESS.fullmatch(server)
+            if matched is None or not 1 <= int(matched.group(1) or 9092) <= 65535:
+                raise ConfigurationError(
+                    f"KAFKA_BOOTSTRAP_SERVERS: {server!r} is not host:port (port 1-65535)"
+                )
+        return servers
 
 
 def _read_secret_file(name: str, path: Path) -> str:

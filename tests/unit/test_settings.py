@@ -54,6 +54,26 @@ def test_kafka_needs_bootstrap_servers(monkeypatch: pytest.MonkeyPatch) -> None:
         Settings.from_env().kafka_bootstrap_servers()
 
 
+@pytest.mark.parametrize(
+    "servers",
+    ["kafka-1:9092,kafka-2:9092", "10.0.0.7:19092", "[::1]:9092", "broker.internal"],
+)
+def test_bootstrap_servers_are_host_and_port(monkeypatch: pytest.MonkeyPatch, servers: str) -> None:
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", servers)
+    assert Settings.from_env().kafka_bootstrap_servers() == servers.split(",")
+
+
+@pytest.mark.parametrize(
+    "servers", ["kafka:port", "kafka:0", "kafka:65536", "PLAINTEXT://kafka:9092", "kafka 9092", ","]
+)
+def test_a_bootstrap_address_no_client_could_use_is_a_configuration_error(
+    monkeypatch: pytest.MonkeyPatch, servers: str
+) -> None:
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", servers)
+    with pytest.raises(ConfigurationError, match="KAFKA_BOOTSTRAP_SERVERS"):
+        Settings.from_env().kafka_bootstrap_servers()
+
+
 def test_defaults_follow_the_architecture(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("EVENT_LOG", "KAFKA_TOPIC", "HOST", "PORT", "BILLING_LEDGER_HOME"):
         monkeypatch.delenv(name, raising=False)
