@@ -46,9 +46,10 @@ def cli_env(extra: Mapping[str, str]) -> dict[str, str]:
 
 @contextmanager
 def running(
-    command: str, env: Mapping[str, str], workdir: Path, *, http: bool = True
+    command: str, env: Mapping[str, str], workdir: Path, *, http: bool = True, ready: bool = True
 ) -> Iterator[Running]:
-    """Start `billing-ledger COMMAND`, wait until it serves (or has started), stop it on exit."""
+    """Start `billing-ledger COMMAND`, wait until it is ready (/readyz; with `ready=False` until it
+    answers at all: /healthz) or has started, stop it on exit."""
     port = free_port()
     output = workdir / f"{command}-{port}.log"
     workdir.mkdir(parents=True, exist_ok=True)
@@ -63,7 +64,7 @@ def running(
         )
     started = Running(process, f"http://127.0.0.1:{port}", output)
     try:
-        _wait_until_started(started, http)
+        _wait_until_started(started, http, "/readyz" if ready else "/healthz")
         yield started
     finally:
         stop(started)
@@ -77,14 +78,14 @@ def stop(started: Running) -> None:
     assert "stopped cleanly" in started.log()
 
 
-def _wait_until_started(started: Running, http: bool) -> None:
+def _wait_until_started(started: Running, http: bool, path: str) -> None:
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:
         if started.process.poll() is not None:
             raise AssertionError(f"exited with {started.process.returncode}:\n{started.log()}")
         if http:
             try:
-                if httpx.get(f"{started.base_url}/healthz", timeout=1).status_code == 200:
+                if httpx.get(f"{started.base_url}{path}", timeout=5).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass

@@ -19,7 +19,11 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 DeliveryReport = Callable[["ProducerError | None"], None]
+LibrdkafkaConfig = dict[str, str | int | float | bool]
 REPORT_POLL_SECONDS = 0.1
+# librdkafka waits up to 10 s between reconnects by default: a broker back from an outage would
+# go unnoticed that long.
+RECONNECT_BACKOFF_MAX_MS = 1000
 
 # kafka-python option names (Settings.kafka_client_options) -> librdkafka properties.
 _OPTION_NAMES = {
@@ -31,6 +35,20 @@ _OPTION_NAMES = {
     "sasl_plain_username": "sasl.username",
     "sasl_plain_password": "sasl.password",
 }
+
+
+def librdkafka_config(
+    bootstrap_servers: Sequence[str], client_options: Mapping[str, Any]
+) -> LibrdkafkaConfig:
+    """The settings every librdkafka client of ours shares: the brokers, TLS and SASL (given
+    under kafka-python's names), quick reconnects."""
+    config: LibrdkafkaConfig = {
+        "bootstrap.servers": ",".join(bootstrap_servers),
+        "reconnect.backoff.max.ms": RECONNECT_BACKOFF_MAX_MS,
+    }
+    for option, value in client_options.items():
+        config[_OPTION_NAMES[option]] = value
+    return config
 
 
 class ProducerError(Exception):
@@ -48,8 +66,8 @@ class AckedProducer:
         linger_ms: int,
         client_options: Mapping[str, Any],
     ) -> None:
-        config: dict[str, str | int | bool] = {
-            "bootstrap.servers": ",".join(bootstrap_servers),
+        config = librdkafka_config(bootstrap_servers, client_options)
+        config |= {
             "enable.idempotence": True,
             "acks": "all",
             "linger.ms": linger_ms,
@@ -57,8 +75,6 @@ class AckedProducer:
             # kafka-python's (and Java's) partitioner: a key keeps the partition it had.
             "partitioner": "murmur2_random",
         }
-        for option, value in client_options.items():
-            config[_OPTION_NAMES[option]] = value
         try:
             self._producer = Producer(config)
         except KafkaException as e:

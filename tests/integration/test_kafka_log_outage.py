@@ -1,0 +1,44 @@
+"""The Kafka log when no broker answers: it opens at once and refuses in bounded time, and a
+client setting that no broker could accept is a configuration error at once."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from billing_ledger.errors import ConfigurationError
+from billing_ledger.eventlog.kafka import KafkaEventLog
+from billing_ledger.eventlog.port import LogUnavailable
+from tests.e2e.cli import free_port
+
+QUICK_SECONDS = 3.0
+
+
+def unanswered() -> list[str]:
+    """An address where nothing listens."""
+    return [f"127.0.0.1:{free_port()}"]
+
+
+def test_opens_at_once_while_no_broker_answers_and_is_not_ready() -> None:
+    event_log = KafkaEventLog(unanswered(), "test.unanswered")
+    started = time.monotonic()
+    event_log.open()
+    try:
+        assert time.monotonic() - started < QUICK_SECONDS
+        with pytest.raises(LogUnavailable):
+            event_log.ping()
+    finally:
+        event_log.close()
+    assert time.monotonic() - started < 2 * QUICK_SECONDS
+
+
+def test_tls_files_no_client_can_load_are_a_configuration_error(tmp_path: Path) -> None:
+    event_log = KafkaEventLog(
+        unanswered(),
+        "test.unanswered",
+        client_options={"security_protocol": "SSL", "ssl_cafile": str(tmp_path / "absent.pem")},
+    )
+    with pytest.raises(ConfigurationError, match="ssl.ca.location"):
+        event_log.open()
