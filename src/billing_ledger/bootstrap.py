@@ -250,6 +250,7 @@ def ingest_app(settings: Settings, event_log: EventLog, pool: ConnectionPool) ->
         max_body_bytes=settings.MAX_BODY_BYTES,
         body_read_timeout_seconds=settings.BODY_READ_TIMEOUT_SECONDS,
         stripe_mode=settings.STRIPE_MODE,
+        log_timeout_seconds=settings.EVENT_LOG_TIMEOUT_SECONDS,
     )
 
 

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     KAFKA_SASL_USERNAME: str | None = None
     KAFKA_SASL_PASSWORD: SecretStr | None = None
     KAFKA_SASL_PASSWORD_FILE: Path | None = None
+    # How long a webhook waits for the log's durable acknowledgement, and /readyz for the log's
+    # answer, before answering 503: Stripe and load balancers give up on slow endpoints.
+    EVENT_LOG_TIMEOUT_SECONDS: float = Field(default=2.0, ge=0.1, le=60)
     HOST: str = "127.0.0.1"
     PORT: int = Field(default=8000, ge=0, le=65535)
     TLS_CERTFILE: Path | None = None

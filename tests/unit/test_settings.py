@@ -97,6 +97,20 @@ def test_stripe_mode_and_body_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
         Settings.from_env()
 
 
+def test_the_log_timeout_is_two_seconds_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("EVENT_LOG_TIMEOUT_SECONDS", raising=False)
+    assert Settings.from_env().EVENT_LOG_TIMEOUT_SECONDS == 2.0
+    monkeypatch.setenv("EVENT_LOG_TIMEOUT_SECONDS", "0.5")
+    assert Settings.from_env().EVENT_LOG_TIMEOUT_SECONDS == 0.5
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "0.05", "61", "soon"])
+def test_a_log_timeout_out_of_range_is_refused(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("EVENT_LOG_TIMEOUT_SECONDS", value)
+    with pytest.raises(ConfigurationError, match="EVENT_LOG_TIMEOUT_SECONDS"):
+        Settings.from_env()
+
+
 def test_stripe_api_key_from_env_or_file_never_in_repr(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
