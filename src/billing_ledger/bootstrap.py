@@ -115,6 +115,7 @@ def open_event_log(settings: Settings, dsn: str) -> EventLog:
             replication_factor=settings.KAFKA_REPLICATION_FACTOR,
             consumer_group=settings.KAFKA_CONSUMER_GROUP,
             client_options=settings.kafka_client_options(),
+            timeout=settings.EVENT_LOG_TIMEOUT_SECONDS,
         )
     else:
         event_log = postgres_event_log(dsn)

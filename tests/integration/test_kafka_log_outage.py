@@ -3,6 +3,7 @@ client setting that no broker could accept is a configuration error at once."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -12,8 +13,10 @@ from billing_ledger.errors import ConfigurationError
 from billing_ledger.eventlog.kafka import KafkaEventLog
 from billing_ledger.eventlog.port import LogUnavailable
 from tests.e2e.cli import free_port
+from tests.integration.test_eventlog_contract import record
 
 QUICK_SECONDS = 3.0
+TIMEOUT_SECONDS = 1.0
 
 
 def unanswered() -> list[str]:
@@ -32,6 +35,23 @@ def test_opens_at_once_while_no_broker_answers_and_is_not_ready() -> None:
     finally:
         event_log.close()
     assert time.monotonic() - started < 2 * QUICK_SECONDS
+
+
+def test_appends_refuse_within_the_timeout_while_no_broker_answers() -> None:
+    event_log = KafkaEventLog(unanswered(), "test.unanswered", timeout=TIMEOUT_SECONDS)
+    event_log.open()
+    try:
+        for append in (event_log.append, lambda r: asyncio.run(event_log.append_async(r))):
+            started = time.monotonic()
+            with pytest.raises(LogUnavailable):
+                append(record(1))
+            assert time.monotonic() - started < TIMEOUT_SECONDS + QUICK_SECONDS
+        started = time.monotonic()
+        with pytest.raises(LogUnavailable):
+            event_log.ping()
+        assert time.monotonic() - started < TIMEOUT_SECONDS + QUICK_SECONDS
+    finally:
+        event_log.close()
 
 
 def test_tls_files_no_client_can_load_are_a_configuration_error(tmp_path: Path) -> None:

@@ -2,10 +2,13 @@
 
 Producer: librdkafka's (`kafka_producer`), idempotent, `acks=all`, small linger so concurrent
 requests share a batch (group commit); `append` returns, and `append_async` resolves, only after
-the broker acknowledged the write. The message key is the record's `partition_key` (account,
-livemode, customer-or-object id) so one customer's events stay in one partition, in order; the
-partitioner is Java's murmur2, as kafka-python's was, so a key keeps its partition. The topic
-is created if missing with infinite retention (`kafka_topic`).
+the broker acknowledged the write, and raise LogUnavailable if it did not within `timeout`
+seconds (librdkafka gives the record up then too; one that was in flight may still land, so
+Stripe's retry may leave a duplicate in the log, which processing applies once). The message
+key is the record's `partition_key` (account, livemode, customer-or-object id) so one
+customer's events stay in one partition, in order; the partitioner is Java's murmur2, as
+kafka-python's was, so a key keeps its partition. The topic is created if missing with
+infinite retention (`kafka_topic`).
 
 Opening never waits for a broker: a service started during an outage serves its health
 endpoints and answers 503 until the topic exists, then works (`kafka_topic` keeps trying).
@@ -48,7 +51,7 @@ from billing_ledger.eventlog.port import (
 
 log = logging.getLogger(__name__)
 
-ACK_TIMEOUT_SECONDS = 15.0
+DEFAULT_TIMEOUT_SECONDS = 2.0
 LINGER_MS = 5  # measured: 5 ms gave ~6-9% less server CPU per event than 2 ms; 0 ms more
 POLL_TIMEOUT_MS = 500
 READY_POLL_SECONDS = 0.05
@@ -77,7 +80,10 @@ class KafkaEventLog(EventLog):
         replication_factor: int = 1,
         consumer_group: str = "billing-ledger-processor",
         client_options: dict[str, Any] | None = None,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
     ) -> None:
+        """`timeout`: how long an append waits for the acknowledgement (readiness included),
+        and `ping` for a broker's answer, before LogUnavailable."""
         self._servers = bootstrap_servers
         self._topic = TopicSpec(topic, partitions, replication_factor)
         self._group = consumer_group
@@ -87,6 +93,7 @@ class KafkaEventLog(EventLog):
         self._producer_lock = threading.Lock()
         self._probe: KafkaConsumer | None = None
         self._probe_lock = threading.Lock()
+        self._timeout = timeout
         self._ready = threading.Event()
         self._closing = threading.Event()
 
@@ -118,8 +125,8 @@ class KafkaEventLog(EventLog):
         ).start()
 
     def append(self, record: EventRecord) -> None:
-        deadline = time.monotonic() + ACK_TIMEOUT_SECONDS
-        if not self._ready.wait(ACK_TIMEOUT_SECONDS):
+        deadline = time.monotonic() + self._timeout
+        if not self._ready.wait(self._timeout):
             raise LogUnavailable(NOT_READY)
         acked = threading.Event()
         outcome: list[ProducerError | None] = []
@@ -130,13 +137,15 @@ class KafkaEventLog(EventLog):
 
         producer = self._send(record, report)
         if not acked.wait(max(0.0, deadline - time.monotonic())) or outcome[0] is not None:
-            self._discard_producer(producer)
-            raise LogUnavailable("Kafka log unavailable") from (outcome[0] if outcome else None)
+            error = outcome[0] if outcome else None
+            if error is not None and error.fatal:
+                self._discard_producer(producer)
+            raise LogUnavailable("Kafka log unavailable") from error
 
     async def append_async(self, record: EventRecord) -> None:
         """`append` without a thread: the delivery report resolves a future on the loop."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + ACK_TIMEOUT_SECONDS
+        deadline = loop.time() + self._timeout
         while not self._ready.is_set():  # only until the topic exists, after a start in an outage
             if loop.time() >= deadline:
                 raise LogUnavailable(NOT_READY)
@@ -154,7 +163,8 @@ class KafkaEventLog(EventLog):
             async with asyncio.timeout_at(deadline):
                 await acked
         except (ProducerError, TimeoutError) as e:
-            self._discard_producer(producer)
+            if isinstance(e, ProducerError) and e.fatal:
+                self._discard_producer(producer)
             raise LogUnavailable("Kafka log unavailable") from e
 
     def _send(self, record: EventRecord, report: DeliveryReport) -> AckedProducer:
@@ -171,7 +181,7 @@ class KafkaEventLog(EventLog):
                 on_delivery=report,
             )
         except ProducerError as e:
-            if producer is not None:
+            if producer is not None and e.fatal:
                 self._discard_producer(producer)
             raise LogUnavailable("Kafka log unavailable") from e
         return producer
@@ -278,15 +288,20 @@ class KafkaEventLog(EventLog):
         return {tracking_name(tp.topic, tp.partition): end - 1 for tp, end in ends.items() if end}
 
     def ping(self) -> None:
+        """A broker answers for the topic within the timeout, every partition with a leader:
+        asked through the producer, the client that appends."""
         if not self._ready.is_set():
             raise LogUnavailable(NOT_READY)
-        self.head()
+        try:
+            self._get_producer().check_topic(self._topic.name, self._timeout)
+        except ProducerError as e:
+            raise LogUnavailable("Kafka log unavailable") from e
 
     def close(self) -> None:
         self._closing.set()
         with self._producer_lock:
             if self._producer is not None:
-                self._producer.close(timeout=ACK_TIMEOUT_SECONDS)
+                self._producer.close(timeout=self._timeout)
                 self._producer = None
         with self._probe_lock:
             if self._probe is not None:
@@ -294,17 +309,20 @@ class KafkaEventLog(EventLog):
                 self._probe = None
 
     def _discard_producer(self, failed: AckedProducer) -> None:
-        """Replace a producer whose record was not acknowledged, so the next record goes out
-        with a new producer id whatever state the failure left this one in. Its other records
-        still get their reports (it is closed in the background, up to the ack timeout).
-        Re-sent events may be duplicated in the log, which processing absorbs (effects are
-        keyed by event)."""
+        """Replace a producer that failed fatally, so the next record goes out with a new
+        producer id. Its other records still get their reports (it is closed in the background,
+        up to the timeout). Re-sent events may be duplicated in the log, which processing
+        absorbs (effects are keyed by event).
+
+        Only fatal errors: a producer is not broken by records that timed out (librdkafka
+        recovers), and replacing it after each would start one producer per failed webhook
+        during an outage."""
         with self._producer_lock:
             if self._producer is not failed:
                 return
             self._producer = None
         threading.Thread(
-            target=failed.close, kwargs={"timeout": ACK_TIMEOUT_SECONDS}, daemon=True
+            target=failed.close, kwargs={"timeout": self._timeout}, daemon=True
         ).start()
 
     def _get_producer(self) -> AckedProducer:
@@ -312,7 +330,9 @@ class KafkaEventLog(EventLog):
             if self._producer is None:
                 self._producer = AckedProducer(
                     self._servers,
-                    delivery_timeout_ms=int(ACK_TIMEOUT_SECONDS * 1000) - 1000,
+                    # Given up when the caller stops waiting: no record lingers in the queue
+                    # to land long after its webhook was answered 503.
+                    delivery_timeout_ms=int(self._timeout * 1000),
                     linger_ms=LINGER_MS,
                     client_options=self._options,
                 )

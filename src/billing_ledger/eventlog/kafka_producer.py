@@ -52,7 +52,21 @@ def librdkafka_config(
 
 
 class ProducerError(Exception):
-    """The record was not (or not surely) stored; librdkafka's reason is the message."""
+    """The record was not (or not surely) stored; librdkafka's reason is the message.
+
+    `fatal`: the producer can send nothing more (librdkafka's fatal errors, e.g. a fenced
+    idempotent producer) and must be replaced. Anything else (a timeout, a broker away) is
+    recovered by librdkafka itself: it reconnects, and bumps its idempotent epoch after
+    records that timed out in flight.
+    """
+
+    def __init__(self, reason: str, *, fatal: bool = False) -> None:
+        super().__init__(reason)
+        self.fatal = fatal
+
+    @classmethod
+    def of(cls, error: KafkaError) -> ProducerError:
+        return cls(error.str(), fatal=error.fatal())
 
 
 class AckedProducer:
@@ -78,7 +92,7 @@ class AckedProducer:
         try:
             self._producer = Producer(config)
         except KafkaException as e:
-            raise ProducerError(str(e)) from e
+            raise _translated(e) from e
         self._closed = threading.Event()
         self._reports = threading.Thread(
             target=self._serve_reports, name="kafka-delivery-reports", daemon=True
@@ -98,7 +112,7 @@ class AckedProducer:
         """Queue one record; raise ProducerError if librdkafka refuses it at once."""
 
         def report(error: KafkaError | None, message: Message) -> None:
-            on_delivery(None if error is None else ProducerError(error.str()))
+            on_delivery(None if error is None else ProducerError.of(error))
 
         try:
             self._producer.produce(
@@ -109,8 +123,22 @@ class AckedProducer:
                 timestamp=timestamp_ms,
                 on_delivery=report,
             )
-        except (BufferError, KafkaException) as e:
+        except BufferError as e:  # the local queue is full: not stored, nothing broken
             raise ProducerError(str(e)) from e
+        except KafkaException as e:
+            raise _translated(e) from e
+
+    def check_topic(self, topic: str, timeout: float) -> None:
+        """Ask a broker, within `timeout` seconds, for `topic`; raise ProducerError unless every
+        partition of it has a leader (so a record could be acknowledged now)."""
+        try:
+            metadata = self._producer.list_topics(topic, timeout=timeout).topics.get(topic)
+        except KafkaException as e:
+            raise _translated(e) from e
+        if metadata is None or metadata.error is not None or not metadata.partitions:
+            raise ProducerError(f"topic {topic} unavailable")
+        if any(p.leader < 0 or p.error is not None for p in metadata.partitions.values()):
+            raise ProducerError(f"a partition of {topic} has no leader")
 
     def close(self, timeout: float) -> None:
         """Wait up to `timeout` seconds for queued records' reports, then stop."""
@@ -121,3 +149,8 @@ class AckedProducer:
     def _serve_reports(self) -> None:
         while not self._closed.is_set():
             self._producer.poll(REPORT_POLL_SECONDS)
+
+
+def _translated(e: KafkaException) -> ProducerError:
+    error = e.args[0] if e.args else None
+    return ProducerError.of(error) if isinstance(error, KafkaError) else ProducerError(str(e))
