@@ -114,6 +114,14 @@ class Settings(BaseSettings):
             )
         return list(self.STRIPE_WEBHOOK_SECRETS)
 
+    def secret_values(self) -> list[str]:
+        """Every configured secret, for the logs to mask wherever one would appear."""
+        found = [*self.STRIPE_WEBHOOK_SECRETS]
+        for secret in (self.STRIPE_API_KEY, self.KAFKA_SASL_PASSWORD):
+            if secret is not None:
+                found.append(secret.get_secret_value())
+        return found
+
     def stripe_api_key(self) -> str | None:
         """The Stripe API key (optional: nothing calls Stripe's API yet)."""
         if self.STRIPE_API_KEY is None:

@@ -23,7 +23,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env()
-        logs.configure(settings.LOG_FORMAT, "DEBUG" if args.verbose else settings.LOG_LEVEL)
+        logs.configure(
+            settings.LOG_FORMAT,
+            "DEBUG" if args.verbose else settings.LOG_LEVEL,
+            secrets=settings.secret_values(),
+        )
         result: int = _command(args.command)(settings, args)
     except BillingLedgerError as e:
         print(f"billing-ledger: {e}", file=sys.stderr)
