@@ -4,6 +4,7 @@ client setting that no broker could accept is a configuration error at once."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from pathlib import Path
 
@@ -62,3 +63,17 @@ def test_tls_files_no_client_can_load_are_a_configuration_error(tmp_path: Path) 
     )
     with pytest.raises(ConfigurationError, match="ssl.ca.location"):
         event_log.open()
+
+
+def test_reading_the_head_warns_about_nothing(
+    kafka_bootstrap: str, kafka_topic: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    event_log = KafkaEventLog(kafka_bootstrap.split(","), kafka_topic, partitions=1)
+    event_log.open()
+    try:
+        event_log.append(record(1))
+        with caplog.at_level(logging.WARNING):
+            assert list(event_log.head().values()) == [0]
+    finally:
+        event_log.close()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []

@@ -279,7 +279,10 @@ class KafkaEventLog(EventLog):
         try:
             with self._probe_lock:
                 if self._probe is None:
-                    self._probe = KafkaConsumer(bootstrap_servers=self._servers, **self._clients)
+                    # No group, so no commits (kafka-python warns about auto-commit otherwise).
+                    self._probe = KafkaConsumer(
+                        bootstrap_servers=self._servers, enable_auto_commit=False, **self._clients
+                    )
                 topic = self._topic.name
                 partitions = self._probe.partitions_for_topic(topic) or set()
                 ends = self._probe.end_offsets([TopicPartition(topic, p) for p in partitions])

@@ -12,6 +12,7 @@ timeout. The reports come from one thread of ours that serves librdkafka's repor
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -21,6 +22,9 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 DeliveryReport = Callable[["ProducerError | None"], None]
 LibrdkafkaConfig = dict[str, str | int | float | bool]
 REPORT_POLL_SECONDS = 0.1
+# librdkafka's own lines go through our logging (infra/logs.py), not raw to stderr. They are
+# handed over when a client is polled: the producer's report thread does it for the producer.
+LIBRDKAFKA_LOGGER = logging.getLogger("librdkafka")
 # librdkafka waits up to 10 s between reconnects by default: a broker back from an outage would
 # go unnoticed that long.
 RECONNECT_BACKOFF_MAX_MS = 1000
@@ -90,7 +94,7 @@ class AckedProducer:
             "partitioner": "murmur2_random",
         }
         try:
-            self._producer = Producer(config)
+            self._producer = Producer(config, logger=LIBRDKAFKA_LOGGER)
         except KafkaException as e:
             raise _translated(e) from e
         self._closed = threading.Event()

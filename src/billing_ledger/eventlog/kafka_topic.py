@@ -17,7 +17,7 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from billing_ledger.eventlog.kafka_producer import LibrdkafkaConfig
+from billing_ledger.eventlog.kafka_producer import LIBRDKAFKA_LOGGER, LibrdkafkaConfig
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def create_when_reachable(
 ) -> None:
     """Create `spec`'s topic unless it exists, retrying until a broker answers; then set
     `ready`. Returns early once `stop` is set."""
-    admin = AdminClient(config)
+    admin = AdminClient(config, logger=LIBRDKAFKA_LOGGER)
     reported: str | None = None
     while not stop.is_set():
         try:
@@ -58,6 +58,7 @@ def create_when_reachable(
             if reason != reported:  # once per outage and reason, not once per attempt
                 _report(spec, servers, error, reason)
                 reported = reason
+            admin.poll(0)  # hands librdkafka's lines of the attempt to our logging
             continue
         ready.set()
         log.info("Kafka topic %s ready at %s", spec.name, servers)
