@@ -3,8 +3,9 @@
 A service started during a Kafka outage (a supervisor restarts it, the broker is down) must ride
 the outage out rather than exit: `create_when_reachable` runs in a thread of its own, tries until
 the topic exists, and sets `ready`. It uses librdkafka's admin client, which reconnects by itself
-(at most a second apart, see `kafka_producer.librdkafka_config`); each attempt is bounded, so a
-broker that comes back is found within about a second, however long it was away.
+(at most a second apart, see `kafka_producer.librdkafka_config`); attempts are bounded and a
+second apart, so a broker that comes back is found within a second or two, however long it was
+away.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from billing_ledger.eventlog.kafka_producer import LIBRDKAFKA_LOGGER, Librdkafka
 log = logging.getLogger(__name__)
 
 ATTEMPT_SECONDS = 5.0
+RETRY_SECONDS = 1.0  # between attempts, so a broker that refuses at once is not hammered
 
 
 @dataclass(frozen=True)
@@ -48,17 +50,18 @@ def create_when_reachable(
     """Create `spec`'s topic unless it exists, retrying until a broker answers; then set
     `ready`. Returns early once `stop` is set."""
     admin = AdminClient(config, logger=LIBRDKAFKA_LOGGER)
-    reported: str | None = None
+    reported: set[str] = set()
     while not stop.is_set():
         try:
             _create(admin, spec)
         except KafkaException as e:
             error = e.args[0] if e.args and isinstance(e.args[0], KafkaError) else None
             reason = error.name() if error is not None else type(e).__name__
-            if reason != reported:  # once per outage and reason, not once per attempt
+            if reason not in reported:  # once per reason, not once per attempt
                 _report(spec, servers, error, reason)
-                reported = reason
+                reported.add(reason)
             admin.poll(0)  # hands librdkafka's lines of the attempt to our logging
+            stop.wait(RETRY_SECONDS)
             continue
         ready.set()
         log.info("Kafka topic %s ready at %s", spec.name, servers)
