@@ -112,6 +112,7 @@ def open_event_log(settings: Settings, dsn: str) -> EventLog:
             replication_factor=settings.KAFKA_REPLICATION_FACTOR,
             consumer_group=settings.KAFKA_CONSUMER_GROUP,
             client_options=settings.kafka_client_options(),
+            timeout=settings.EVENT_LOG_TIMEOUT_SECONDS,
         )
     else:
         event_log = postgres_event_log(dsn)
@@ -272,6 +273,7 @@ def ingest_app(settings: Settings, event_log: EventLog, pool: ConnectionPool) ->
         max_body_bytes=settings.MAX_BODY_BYTES,
         body_read_timeout_seconds=settings.BODY_READ_TIMEOUT_SECONDS,
         stripe_mode=settings.STRIPE_MODE,
+        log_timeout_seconds=settings.EVENT_LOG_TIMEOUT_SECONDS,
     )
 
 

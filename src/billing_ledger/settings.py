@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -12,6 +13,8 @@ from billing_ledger.errors import ConfigurationError
 
 WEBHOOK_SECRET_PREFIX = "whsec_"
 API_KEY_PREFIXES = ("sk_test_", "sk_live_", "rk_test_", "rk_live_")
+# host[:port], the host a name, an IPv4 address or a bracketed IPv6 one.
+_BROKER_ADDRESS = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::(\d{1,5}))?")
 
 
 def _split_secrets(value: object) -> object:
@@ -48,6 +51,9 @@ class Settings(BaseSettings):
     KAFKA_SASL_USERNAME: str | None = None
     KAFKA_SASL_PASSWORD: SecretStr | None = None
     KAFKA_SASL_PASSWORD_FILE: Path | None = None
+    # How long a webhook waits for the log's durable acknowledgement, and /readyz for the log's
+    # answer, before answering 503: Stripe and load balancers give up on slow endpoints.
+    EVENT_LOG_TIMEOUT_SECONDS: float = Field(default=2.0, ge=0.1, le=60)
     HOST: str = "127.0.0.1"
     PORT: int = Field(default=8000, ge=0, le=65535)
     TLS_CERTFILE: Path | None = None
@@ -108,6 +114,14 @@ class Settings(BaseSettings):
             )
         return list(self.STRIPE_WEBHOOK_SECRETS)
 
+    def secret_values(self) -> list[str]:
+        """Every configured secret, for the logs to mask wherever one would appear."""
+        found = [*self.STRIPE_WEBHOOK_SECRETS]
+        for secret in (self.STRIPE_API_KEY, self.KAFKA_SASL_PASSWORD):
+            if secret is not None:
+                found.append(secret.get_secret_value())
+        return found
+
     def stripe_api_key(self) -> str | None:
         """The Stripe API key (optional: nothing calls Stripe's API yet)."""
         if self.STRIPE_API_KEY is None:
@@ -151,11 +165,22 @@ class Settings(BaseSettings):
         return self.TLS_CERTFILE, self.TLS_KEYFILE
 
     def kafka_bootstrap_servers(self) -> list[str]:
+        """The brokers to bootstrap from; an address no client could use is a startup error
+        (an unreachable one is not: the log waits for it)."""
         if not self.KAFKA_BOOTSTRAP_SERVERS:
             raise ConfigurationError(
                 "EVENT_LOG=kafka needs KAFKA_BOOTSTRAP_SERVERS (host:port, comma-separated)"
             )
-        return [s.strip() for s in self.KAFKA_BOOTSTRAP_SERVERS.split(",") if s.strip()]
+        servers = [s.strip() for s in self.KAFKA_BOOTSTRAP_SERVERS.split(",") if s.strip()]
+        if not servers:
+            raise ConfigurationError("KAFKA_BOOTSTRAP_SERVERS names no broker (host:port, ...)")
+        for server in servers:
+            matched = _BROKER_ADDRESS.fullmatch(server)
+            if matched is None or not 1 <= int(matched.group(1) or 9092) <= 65535:
+                raise ConfigurationError(
+                    f"KAFKA_BOOTSTRAP_SERVERS: {server!r} is not host:port (port 1-65535)"
+                )
+        return servers
 
 
 def _read_secret_file(name: str, path: Path) -> str:

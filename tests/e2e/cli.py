@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,9 +25,12 @@ class Running:
     process: subprocess.Popen[str]
     base_url: str
     output: Path
+    errors: Path | None = None
+    """stderr, when kept apart from stdout (`running(..., split=True)`)."""
 
     def log(self) -> str:
-        return self.output.read_text()
+        written = self.output.read_text()
+        return written if self.errors is None else written + self.errors.read_text()
 
 
 def free_port() -> int:
@@ -46,24 +49,35 @@ def cli_env(extra: Mapping[str, str]) -> dict[str, str]:
 
 @contextmanager
 def running(
-    command: str, env: Mapping[str, str], workdir: Path, *, http: bool = True
+    command: str,
+    env: Mapping[str, str],
+    workdir: Path,
+    *,
+    http: bool = True,
+    ready: bool = True,
+    split: bool = False,
 ) -> Iterator[Running]:
-    """Start `billing-ledger COMMAND`, wait until it serves (or has started), stop it on exit."""
+    """Start `billing-ledger COMMAND`, wait until it is ready (/readyz; with `ready=False` until it
+    answers at all: /healthz) or has started, stop it on exit. Its stdout and stderr go to one
+    file, or (`split`) to two."""
     port = free_port()
     output = workdir / f"{command}-{port}.log"
+    errors = workdir / f"{command}-{port}.err" if split else None
     workdir.mkdir(parents=True, exist_ok=True)
-    with output.open("w") as sink:
+    with ExitStack() as files:
+        sink = files.enter_context(output.open("w"))
+        error_sink = files.enter_context(errors.open("w")) if errors else subprocess.STDOUT
         process = subprocess.Popen(
             [sys.executable, "-m", "billing_ledger", command],
             env=cli_env({"PORT": str(port), **env}),
             cwd=workdir,
             stdout=sink,
-            stderr=subprocess.STDOUT,
+            stderr=error_sink,
             text=True,
         )
-    started = Running(process, f"http://127.0.0.1:{port}", output)
+    started = Running(process, f"http://127.0.0.1:{port}", output, errors)
     try:
-        _wait_until_started(started, http)
+        _wait_until_started(started, http, "/readyz" if ready else "/healthz")
         yield started
     finally:
         stop(started)
@@ -77,14 +91,14 @@ def stop(started: Running) -> None:
     assert "stopped cleanly" in started.log()
 
 
-def _wait_until_started(started: Running, http: bool) -> None:
+def _wait_until_started(started: Running, http: bool, path: str) -> None:
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:
         if started.process.poll() is not None:
             raise AssertionError(f"exited with {started.process.returncode}:\n{started.log()}")
         if http:
             try:
-                if httpx.get(f"{started.base_url}/healthz", timeout=1).status_code == 200:
+                if httpx.get(f"{started.base_url}{path}", timeout=5).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass

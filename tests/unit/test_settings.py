@@ -54,6 +54,26 @@ def test_kafka_needs_bootstrap_servers(monkeypatch: pytest.MonkeyPatch) -> None:
         Settings.from_env().kafka_bootstrap_servers()
 
 
+@pytest.mark.parametrize(
+    "servers",
+    ["kafka-1:9092,kafka-2:9092", "10.0.0.7:19092", "[::1]:9092", "broker.internal"],
+)
+def test_bootstrap_servers_are_host_and_port(monkeypatch: pytest.MonkeyPatch, servers: str) -> None:
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", servers)
+    assert Settings.from_env().kafka_bootstrap_servers() == servers.split(",")
+
+
+@pytest.mark.parametrize(
+    "servers", ["kafka:port", "kafka:0", "kafka:65536", "PLAINTEXT://kafka:9092", "kafka 9092", ","]
+)
+def test_a_bootstrap_address_no_client_could_use_is_a_configuration_error(
+    monkeypatch: pytest.MonkeyPatch, servers: str
+) -> None:
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", servers)
+    with pytest.raises(ConfigurationError, match="KAFKA_BOOTSTRAP_SERVERS"):
+        Settings.from_env().kafka_bootstrap_servers()
+
+
 def test_defaults_follow_the_architecture(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("EVENT_LOG", "KAFKA_TOPIC", "HOST", "PORT", "BILLING_LEDGER_HOME"):
         monkeypatch.delenv(name, raising=False)
@@ -74,6 +94,20 @@ def test_stripe_mode_and_body_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
     assert Settings.from_env().STRIPE_MODE == "live"
     monkeypatch.setenv("STRIPE_MODE", "production")
     with pytest.raises(ConfigurationError, match="STRIPE_MODE"):
+        Settings.from_env()
+
+
+def test_the_log_timeout_is_two_seconds_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("EVENT_LOG_TIMEOUT_SECONDS", raising=False)
+    assert Settings.from_env().EVENT_LOG_TIMEOUT_SECONDS == 2.0
+    monkeypatch.setenv("EVENT_LOG_TIMEOUT_SECONDS", "0.5")
+    assert Settings.from_env().EVENT_LOG_TIMEOUT_SECONDS == 0.5
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "0.05", "61", "soon"])
+def test_a_log_timeout_out_of_range_is_refused(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("EVENT_LOG_TIMEOUT_SECONDS", value)
+    with pytest.raises(ConfigurationError, match="EVENT_LOG_TIMEOUT_SECONDS"):
         Settings.from_env()
 
 

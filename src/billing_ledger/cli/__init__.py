@@ -33,7 +33,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         except SystemExit as e:  # --help, --version, or a usage error already explained
             return e.code if isinstance(e.code, int) else 2
         settings = Settings.from_env()
-        logs.configure(settings.LOG_FORMAT, "DEBUG" if args.verbose else settings.LOG_LEVEL)
+        logs.configure(
+            settings.LOG_FORMAT,
+            "DEBUG" if args.verbose else settings.LOG_LEVEL,
+            secrets=settings.secret_values(),
+        )
         result: int = _command(args.command)(settings, args)
         sys.stdout.flush()  # inside the try: a reader gone by now is one more broken pipe
     except BillingLedgerError as e:

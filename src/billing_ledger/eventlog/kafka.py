@@ -2,10 +2,17 @@
 
 Producer: librdkafka's (`kafka_producer`), idempotent, `acks=all`, small linger so concurrent
 requests share a batch (group commit); `append` returns, and `append_async` resolves, only after
-the broker acknowledged the write. The message key is the record's `partition_key` (account,
-livemode, customer-or-object id) so one customer's events stay in one partition, in order; the
-partitioner is Java's murmur2, as kafka-python's was, so a key keeps its partition. The topic
-is created if missing with infinite retention.
+the broker acknowledged the write, and raise LogUnavailable if it did not within `timeout`
+seconds (librdkafka gives the record up then too; one that was in flight may still land, so
+Stripe's retry may leave a duplicate in the log, which processing applies once). The message
+key is the record's `partition_key` (account, livemode, customer-or-object id) so one
+customer's events stay in one partition, in order; the partitioner is Java's murmur2, as
+kafka-python's was, so a key keeps its partition. The topic is created if missing with
+infinite retention (`kafka_topic`).
+
+Opening never waits for a broker: a service started during an outage serves its health
+endpoints and answers 503 until the topic exists, then works (`kafka_topic` keeps trying).
+Only client settings that no broker could accept fail `open`, as a ConfigurationError.
 
 Consumer: a consumer group; positions of record live in Postgres tracking rows named
 `{topic}:{partition}`, written in the same transaction as the effects, so on every assignment
@@ -17,16 +24,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Generator, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from kafka import ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer
-from kafka.admin import NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import KafkaError
 from kafka.structs import TopicPartition
 
-from billing_ledger.eventlog.kafka_producer import AckedProducer, DeliveryReport, ProducerError
+from billing_ledger.errors import ConfigurationError
+from billing_ledger.eventlog.kafka_producer import (
+    AckedProducer,
+    DeliveryReport,
+    ProducerError,
+    librdkafka_config,
+)
+from billing_ledger.eventlog.kafka_topic import TopicSpec, create_when_reachable
 from billing_ledger.eventlog.port import (
     EventLog,
     EventRecord,
@@ -37,9 +51,14 @@ from billing_ledger.eventlog.port import (
 
 log = logging.getLogger(__name__)
 
-ACK_TIMEOUT_SECONDS = 15.0
+DEFAULT_TIMEOUT_SECONDS = 2.0
 LINGER_MS = 5  # measured: 5 ms gave ~6-9% less server CPU per event than 2 ms; 0 ms more
 POLL_TIMEOUT_MS = 500
+READY_POLL_SECONDS = 0.05
+# kafka-python reconnects up to 30 s apart by default: the processor would notice a broker back
+# from an outage that late.
+RECONNECT_BACKOFF_MAX_MS = 1000
+NOT_READY = "Kafka log not reachable yet"
 _HEADERS = (
     "event_id",
     "event_type",
@@ -63,53 +82,54 @@ class KafkaEventLog(EventLog):
         replication_factor: int = 1,
         consumer_group: str = "billing-ledger-processor",
         client_options: dict[str, Any] | None = None,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
     ) -> None:
+        """`timeout`: how long an append waits for the acknowledgement (readiness included),
+        and `ping` for a broker's answer, before LogUnavailable."""
         self._servers = bootstrap_servers
-        self._topic = topic
-        self._partitions = partitions
-        self._replication_factor = replication_factor
+        self._topic = TopicSpec(topic, partitions, replication_factor)
         self._group = consumer_group
         self._options = dict(client_options or {})
+        self._clients = {**self._options, "reconnect_backoff_max_ms": RECONNECT_BACKOFF_MAX_MS}
         self._producer: AckedProducer | None = None
         self._producer_lock = threading.Lock()
         self._probe: KafkaConsumer | None = None
         self._probe_lock = threading.Lock()
+        self._timeout = timeout
+        self._ready = threading.Event()
+        self._closing = threading.Event()
 
     def open(self) -> None:
-        """Create the topic if it is missing (several partitions, kept forever); start the
-        producer."""
-        configs = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
-        if self._replication_factor > 1:
-            configs["min.insync.replicas"] = str(min(2, self._replication_factor))
-        try:
-            admin = KafkaAdminClient(bootstrap_servers=self._servers, **self._options)
-        except KafkaError as e:
-            raise LogUnavailable(f"Kafka unavailable at {','.join(self._servers)}") from e
-        try:
-            admin.create_topics(
-                [
-                    NewTopic(
-                        self._topic,
-                        self._partitions,
-                        self._replication_factor,
-                        topic_configs=configs,
-                    )
-                ]
-            )
-        except TopicAlreadyExistsError:
-            pass
-        except KafkaError as e:
-            raise LogUnavailable(f"cannot create Kafka topic {self._topic}") from e
-        finally:
-            admin.close()
+        """Start the producer and return at once; the topic is created if missing (several
+        partitions, kept forever) as soon as a broker answers, in a thread of its own. Until
+        then the log is not ready: appends wait for it within their timeout, `ping` raises
+        LogUnavailable, `follow` waits.
+
+        Raises ConfigurationError for client settings librdkafka refuses before connecting
+        (TLS files it cannot load, SASL without credentials): no broker could accept them."""
         # Started now, the idempotent producer has its producer id before the first append: the
         # first records sent by a new librdkafka producer waited ~0.5 s for it (measured).
         try:
             self._get_producer()
         except ProducerError as e:
-            raise LogUnavailable("cannot start the Kafka producer") from e
+            raise ConfigurationError(f"Kafka client settings refused: {e}") from None
+        threading.Thread(
+            target=create_when_reachable,
+            args=(
+                librdkafka_config(self._servers, self._options),
+                self._topic,
+                self._ready,
+                self._closing,
+                ",".join(self._servers),
+            ),
+            name="kafka-topic",
+            daemon=True,
+        ).start()
 
     def append(self, record: EventRecord) -> None:
+        deadline = time.monotonic() + self._timeout
+        if not self._ready.wait(self._timeout):
+            raise LogUnavailable(NOT_READY)
         acked = threading.Event()
         outcome: list[ProducerError | None] = []
 
@@ -118,13 +138,20 @@ class KafkaEventLog(EventLog):
             acked.set()
 
         producer = self._send(record, report)
-        if not acked.wait(ACK_TIMEOUT_SECONDS) or outcome[0] is not None:
-            self._discard_producer(producer)
-            raise LogUnavailable("Kafka log unavailable") from (outcome[0] if outcome else None)
+        if not acked.wait(max(0.0, deadline - time.monotonic())) or outcome[0] is not None:
+            error = outcome[0] if outcome else None
+            if error is not None and error.fatal:
+                self._discard_producer(producer)
+            raise LogUnavailable("Kafka log unavailable") from error
 
     async def append_async(self, record: EventRecord) -> None:
         """`append` without a thread: the delivery report resolves a future on the loop."""
         loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._timeout
+        while not self._ready.is_set():  # only until the topic exists, after a start in an outage
+            if loop.time() >= deadline:
+                raise LogUnavailable(NOT_READY)
+            await asyncio.sleep(READY_POLL_SECONDS)
         acked: asyncio.Future[None] = loop.create_future()
 
         def report(error: ProducerError | None) -> None:
@@ -135,10 +162,11 @@ class KafkaEventLog(EventLog):
 
         producer = self._send(record, report)
         try:
-            async with asyncio.timeout(ACK_TIMEOUT_SECONDS):
+            async with asyncio.timeout_at(deadline):
                 await acked
         except (ProducerError, TimeoutError) as e:
-            self._discard_producer(producer)
+            if isinstance(e, ProducerError) and e.fatal:
+                self._discard_producer(producer)
             raise LogUnavailable("Kafka log unavailable") from e
 
     def _send(self, record: EventRecord, report: DeliveryReport) -> AckedProducer:
@@ -147,7 +175,7 @@ class KafkaEventLog(EventLog):
         try:
             producer = self._get_producer()
             producer.send(
-                self._topic,
+                self._topic.name,
                 key=record.partition_key.encode(),
                 value=record.body,
                 headers=_headers(record),
@@ -155,7 +183,7 @@ class KafkaEventLog(EventLog):
                 on_delivery=report,
             )
         except ProducerError as e:
-            if producer is not None:
+            if producer is not None and e.fatal:
                 self._discard_producer(producer)
             raise LogUnavailable("Kafka log unavailable") from e
         return producer
@@ -163,6 +191,9 @@ class KafkaEventLog(EventLog):
     def follow(
         self, processed: PositionLookup, stop: threading.Event, batch_size: int = 500
     ) -> Generator[list[LoggedEvent], None, None]:
+        while not self._ready.wait(POLL_TIMEOUT_MS / 1000):
+            if stop.is_set():
+                return
         try:
             consumer = KafkaConsumer(
                 bootstrap_servers=self._servers,
@@ -170,12 +201,12 @@ class KafkaEventLog(EventLog):
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
                 max_poll_records=batch_size,
-                **self._options,
+                **self._clients,
             )
         except KafkaError as e:
             raise LogUnavailable("Kafka log unavailable") from e
         try:
-            consumer.subscribe([self._topic], listener=_SeekToTracked(consumer, processed))
+            consumer.subscribe([self._topic.name], listener=_SeekToTracked(consumer, processed))
             while not stop.is_set():
                 try:
                     polled = consumer.poll(timeout_ms=POLL_TIMEOUT_MS)
@@ -203,7 +234,7 @@ class KafkaEventLog(EventLog):
                 bootstrap_servers=self._servers,
                 enable_auto_commit=False,
                 max_poll_records=batch_size,
-                **self._options,
+                **self._clients,
             )
         except KafkaError as e:
             raise LogUnavailable("Kafka log unavailable") from e
@@ -235,7 +266,7 @@ class KafkaEventLog(EventLog):
 
     def has_follower(self) -> bool:
         try:
-            admin = KafkaAdminClient(bootstrap_servers=self._servers, **self._options)
+            admin = KafkaAdminClient(bootstrap_servers=self._servers, **self._clients)
         except KafkaError as e:
             raise LogUnavailable("Kafka log unavailable") from e
         try:
@@ -250,20 +281,32 @@ class KafkaEventLog(EventLog):
         try:
             with self._probe_lock:
                 if self._probe is None:
-                    self._probe = KafkaConsumer(bootstrap_servers=self._servers, **self._options)
-                partitions = self._probe.partitions_for_topic(self._topic) or set()
-                ends = self._probe.end_offsets([TopicPartition(self._topic, p) for p in partitions])
+                    # No group, so no commits (kafka-python warns about auto-commit otherwise).
+                    self._probe = KafkaConsumer(
+                        bootstrap_servers=self._servers, enable_auto_commit=False, **self._clients
+                    )
+                topic = self._topic.name
+                partitions = self._probe.partitions_for_topic(topic) or set()
+                ends = self._probe.end_offsets([TopicPartition(topic, p) for p in partitions])
         except KafkaError as e:
             raise LogUnavailable("Kafka log unavailable") from e
         return {tracking_name(tp.topic, tp.partition): end - 1 for tp, end in ends.items() if end}
 
     def ping(self) -> None:
-        self.head()
+        """A broker answers for the topic within the timeout, every partition with a leader:
+        asked through the producer, the client that appends."""
+        if not self._ready.is_set():
+            raise LogUnavailable(NOT_READY)
+        try:
+            self._get_producer().check_topic(self._topic.name, self._timeout)
+        except ProducerError as e:
+            raise LogUnavailable("Kafka log unavailable") from e
 
     def close(self) -> None:
+        self._closing.set()
         with self._producer_lock:
             if self._producer is not None:
-                self._producer.close(timeout=ACK_TIMEOUT_SECONDS)
+                self._producer.close(timeout=self._timeout)
                 self._producer = None
         with self._probe_lock:
             if self._probe is not None:
@@ -271,17 +314,20 @@ class KafkaEventLog(EventLog):
                 self._probe = None
 
     def _discard_producer(self, failed: AckedProducer) -> None:
-        """Replace a producer whose record was not acknowledged, so the next record goes out
-        with a new producer id whatever state the failure left this one in. Its other records
-        still get their reports (it is closed in the background, up to the ack timeout).
-        Re-sent events may be duplicated in the log, which processing absorbs (effects are
-        keyed by event)."""
+        """Replace a producer that failed fatally, so the next record goes out with a new
+        producer id. Its other records still get their reports (it is closed in the background,
+        up to the timeout). Re-sent events may be duplicated in the log, which processing
+        absorbs (effects are keyed by event).
+
+        Only fatal errors: a producer is not broken by records that timed out (librdkafka
+        recovers), and replacing it after each would start one producer per failed webhook
+        during an outage."""
         with self._producer_lock:
             if self._producer is not failed:
                 return
             self._producer = None
         threading.Thread(
-            target=failed.close, kwargs={"timeout": ACK_TIMEOUT_SECONDS}, daemon=True
+            target=failed.close, kwargs={"timeout": self._timeout}, daemon=True
         ).start()
 
     def _get_producer(self) -> AckedProducer:
@@ -289,7 +335,9 @@ class KafkaEventLog(EventLog):
             if self._producer is None:
                 self._producer = AckedProducer(
                     self._servers,
-                    delivery_timeout_ms=int(ACK_TIMEOUT_SECONDS * 1000) - 1000,
+                    # Given up when the caller stops waiting: no record lingers in the queue
+                    # to land long after its webhook was answered 503.
+                    delivery_timeout_ms=int(self._timeout * 1000),
                     linger_ms=LINGER_MS,
                     client_options=self._options,
                 )

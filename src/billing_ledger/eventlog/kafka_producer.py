@@ -12,6 +12,7 @@ timeout. The reports come from one thread of ours that serves librdkafka's repor
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -19,7 +20,14 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 DeliveryReport = Callable[["ProducerError | None"], None]
+LibrdkafkaConfig = dict[str, str | int | float | bool]
 REPORT_POLL_SECONDS = 0.1
+# librdkafka's own lines go through our logging (infra/logs.py), not raw to stderr. They are
+# handed over when a client is polled: the producer's report thread does it for the producer.
+LIBRDKAFKA_LOGGER = logging.getLogger("librdkafka")
+# librdkafka waits up to 10 s between reconnects by default: a broker back from an outage would
+# go unnoticed that long.
+RECONNECT_BACKOFF_MAX_MS = 1000
 
 # kafka-python option names (Settings.kafka_client_options) -> librdkafka properties.
 _OPTION_NAMES = {
@@ -33,8 +41,36 @@ _OPTION_NAMES = {
 }
 
 
+def librdkafka_config(
+    bootstrap_servers: Sequence[str], client_options: Mapping[str, Any]
+) -> LibrdkafkaConfig:
+    """The settings every librdkafka client of ours shares: the brokers, TLS and SASL (given
+    under kafka-python's names), quick reconnects."""
+    config: LibrdkafkaConfig = {
+        "bootstrap.servers": ",".join(bootstrap_servers),
+        "reconnect.backoff.max.ms": RECONNECT_BACKOFF_MAX_MS,
+    }
+    for option, value in client_options.items():
+        config[_OPTION_NAMES[option]] = value
+    return config
+
+
 class ProducerError(Exception):
-    """The record was not (or not surely) stored; librdkafka's reason is the message."""
+    """The record was not (or not surely) stored; librdkafka's reason is the message.
+
+    `fatal`: the producer can send nothing more (librdkafka's fatal errors, e.g. a fenced
+    idempotent producer) and must be replaced. Anything else (a timeout, a broker away) is
+    recovered by librdkafka itself: it reconnects, and bumps its idempotent epoch after
+    records that timed out in flight.
+    """
+
+    def __init__(self, reason: str, *, fatal: bool = False) -> None:
+        super().__init__(reason)
+        self.fatal = fatal
+
+    @classmethod
+    def of(cls, error: KafkaError) -> ProducerError:
+        return cls(error.str(), fatal=error.fatal())
 
 
 class AckedProducer:
@@ -48,8 +84,8 @@ class AckedProducer:
         linger_ms: int,
         client_options: Mapping[str, Any],
     ) -> None:
-        config: dict[str, str | int | bool] = {
-            "bootstrap.servers": ",".join(bootstrap_servers),
+        config = librdkafka_config(bootstrap_servers, client_options)
+        config |= {
             "enable.idempotence": True,
             "acks": "all",
             "linger.ms": linger_ms,
@@ -57,12 +93,10 @@ class AckedProducer:
             # kafka-python's (and Java's) partitioner: a key keeps the partition it had.
             "partitioner": "murmur2_random",
         }
-        for option, value in client_options.items():
-            config[_OPTION_NAMES[option]] = value
         try:
-            self._producer = Producer(config)
+            self._producer = Producer(config, logger=LIBRDKAFKA_LOGGER)
         except KafkaException as e:
-            raise ProducerError(str(e)) from e
+            raise _translated(e) from e
         self._closed = threading.Event()
         self._reports = threading.Thread(
             target=self._serve_reports, name="kafka-delivery-reports", daemon=True
@@ -82,7 +116,7 @@ class AckedProducer:
         """Queue one record; raise ProducerError if librdkafka refuses it at once."""
 
         def report(error: KafkaError | None, message: Message) -> None:
-            on_delivery(None if error is None else ProducerError(error.str()))
+            on_delivery(None if error is None else ProducerError.of(error))
 
         try:
             self._producer.produce(
@@ -93,8 +127,22 @@ class AckedProducer:
                 timestamp=timestamp_ms,
                 on_delivery=report,
             )
-        except (BufferError, KafkaException) as e:
+        except BufferError as e:  # the local queue is full: not stored, nothing broken
             raise ProducerError(str(e)) from e
+        except KafkaException as e:
+            raise _translated(e) from e
+
+    def check_topic(self, topic: str, timeout: float) -> None:
+        """Ask a broker, within `timeout` seconds, for `topic`; raise ProducerError unless every
+        partition of it has a leader (so a record could be acknowledged now)."""
+        try:
+            metadata = self._producer.list_topics(topic, timeout=timeout).topics.get(topic)
+        except KafkaException as e:
+            raise _translated(e) from e
+        if metadata is None or metadata.error is not None or not metadata.partitions:
+            raise ProducerError(f"topic {topic} unavailable")
+        if any(p.leader < 0 or p.error is not None for p in metadata.partitions.values()):
+            raise ProducerError(f"a partition of {topic} has no leader")
 
     def close(self, timeout: float) -> None:
         """Wait up to `timeout` seconds for queued records' reports, then stop."""
@@ -105,3 +153,8 @@ class AckedProducer:
     def _serve_reports(self) -> None:
         while not self._closed.is_set():
             self._producer.poll(REPORT_POLL_SECONDS)
+
+
+def _translated(e: KafkaException) -> ProducerError:
+    error = e.args[0] if e.args else None
+    return ProducerError.of(error) if isinstance(error, KafkaError) else ProducerError(str(e))

@@ -78,8 +78,12 @@ class EventLog(ABC):
 
         By default `append` runs in a worker thread; an adapter whose client reports the
         acknowledgement by callback overrides this to wait for it on the loop instead.
+
+        A caller may stop waiting (a timeout cancels it): the record must then be treated as
+        not stored, though it may still land (a worker thread is left to finish). A retry may
+        then store it twice, which processing absorbs (effects are keyed by event).
         """
-        await anyio.to_thread.run_sync(self.append, record)
+        await anyio.to_thread.run_sync(self.append, record, abandon_on_cancel=True)
 
     @abstractmethod
     def follow(

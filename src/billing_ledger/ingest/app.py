@@ -1,6 +1,8 @@
 """The Starlette app: POST /webhooks/stripe, GET /healthz, /readyz, /metrics.
 
-A webhook is answered 200 only once the log of record has durably accepted it. Nothing that
+A webhook is answered 200 only once the log of record has durably accepted it, and 503 when it
+has not within `log_timeout_seconds` (the same bound holds for /readyz): Stripe counts a slow
+answer as a failure, a load balancer's health check times out. Nothing that
 fails verification or parsing is appended; every refusal is a JSON `{"error": reason}` with a
 reason from the bounded set `REFUSAL_REASONS`, counted in /metrics by that reason. A correctly
 signed body that is not a Stripe event is kept in the dead-letter record (it was verified) and
@@ -14,11 +16,11 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypeVar
 
+import anyio.to_thread
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
@@ -37,6 +39,7 @@ from billing_ledger.ingest.usage import GroupedUsage, SecretUsageRecorder
 from billing_ledger.schemas.envelope import MalformedEvent, StripeEvent, parse_event
 
 WEBHOOK_PATH = "/webhooks/stripe"
+R = TypeVar("R")
 StripeMode = Literal["test", "live"]
 
 log = logging.getLogger(__name__)
@@ -97,9 +100,19 @@ def create_app(
     max_body_bytes: int = 1024 * 1024,
     body_read_timeout_seconds: float = 10.0,
     stripe_mode: StripeMode | None = None,
+    log_timeout_seconds: float = 2.0,
     clock: Callable[[], float] = time.time,
 ) -> Starlette:
-    """Build the ingest app around an opened event log; the caller owns the log's lifetime."""
+    """Build the ingest app around an opened event log; the caller owns the log's lifetime.
+
+    `log_timeout_seconds` bounds every wait for the log of record (and the dead-letter record):
+    past it the answer is 503, whatever the adapter does meanwhile."""
+
+    async def within_log_timeout(call: Callable[..., R], *args: object) -> R:
+        """`call` in a worker thread, left behind (not waited for) after the log timeout."""
+        async with asyncio.timeout(log_timeout_seconds):
+            return await anyio.to_thread.run_sync(call, *args, abandon_on_cancel=True)
+
     secrets = tuple(secrets)
     fingerprints = tuple(fingerprint(s) for s in secrets)
     usage = GroupedUsage(secret_usage)
@@ -141,8 +154,8 @@ def create_app(
         except MalformedEvent as e:
             reason = e.reason if e.reason in (NOT_JSON, NOT_OBJECT) else NOT_AN_EVENT
             try:
-                await run_in_threadpool(dead_letters.keep_rejected, body, e.reason)
-            except LogUnavailable:
+                await within_log_timeout(dead_letters.keep_rejected, body, e.reason)
+            except (LogUnavailable, TimeoutError):
                 raise _Refused(503, LOG_DOWN) from None
             raise _Refused(400, reason) from None
         if stripe_mode == "test" and event.livemode:
@@ -166,8 +179,9 @@ def create_app(
         )
         started = time.perf_counter()
         try:
-            await event_log.append_async(record)
-        except LogUnavailable:
+            async with asyncio.timeout(log_timeout_seconds):
+                await event_log.append_async(record)
+        except (LogUnavailable, TimeoutError):
             raise _Refused(503, LOG_DOWN) from None
         APPEND_SECONDS.observe(time.perf_counter() - started)
 
@@ -176,8 +190,8 @@ def create_app(
 
     async def readyz(request: Request) -> Response:
         try:
-            await run_in_threadpool(event_log.ping)
-        except LogUnavailable:
+            await within_log_timeout(event_log.ping)
+        except (LogUnavailable, TimeoutError):
             return JSONResponse({"status": "unavailable", "error": "event log unavailable"}, 503)
         return JSONResponse({"status": "ready"})
 
