@@ -21,7 +21,8 @@ from tests.e2e.test_webhook_to_tables import (
     deliver_customer_and_subscription,
     rows,
 )
-from tests.stripe_events import body_of, customer, event, signed_headers
+from tests.support.stripe import customer, event
+from tests.support.webhooks import body_of, signed_headers
 
 OUTAGE_SECONDS = 8.0
 SASL_PASSWORD = "kafka-sasl-password-canary"

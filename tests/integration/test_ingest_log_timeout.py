@@ -13,8 +13,9 @@ import pytest
 
 from billing_ledger.eventlog.port import EventLog, EventRecord, LoggedEvent, PositionLookup
 from billing_ledger.ingest.app import create_app
-from tests.http_server import serving
-from tests.stripe_events import SECRET, body_of, customer, event, signed_headers
+from tests.support.http_server import serving
+from tests.support.stripe import customer, event
+from tests.support.webhooks import SECRET, body_of, signed_headers
 
 TIMEOUT_SECONDS = 0.5
 MARGIN_SECONDS = 3.0
