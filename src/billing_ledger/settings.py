@@ -66,6 +66,14 @@ class Settings(BaseSettings):
 
     _split = field_validator("STRIPE_WEBHOOK_SECRETS", mode="before")(_split_secrets)
 
+    @field_validator("BILLING_LEDGER_HOME", mode="before")
+    @classmethod
+    def _home_is_named(cls, value: object) -> object:
+        # An empty value would put the embedded database in whatever folder the command runs in.
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("is empty: name a folder, or unset it for ./.billing-ledger")
+        return value
+
     @classmethod
     def from_env(cls) -> Settings:
         """Read the environment once; an invalid value is a ConfigurationError naming it."""

@@ -185,3 +185,11 @@ def test_log_format_is_validated(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LOG_FORMAT", "xml")
     with pytest.raises(ConfigurationError, match="LOG_FORMAT"):
         Settings.from_env()
+
+
+def test_an_empty_home_is_refused_rather_than_the_current_folder(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BILLING_LEDGER_HOME", "")
+    with pytest.raises(ConfigurationError, match="BILLING_LEDGER_HOME: .*is empty"):
+        Settings.from_env()
