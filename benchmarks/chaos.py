@@ -50,6 +50,7 @@ from benchmarks.chaos_services import (
 )
 from benchmarks.history import Shape, bodies
 from benchmarks.infra import conditions, create_database, load_bodies
+from billing_ledger.infra.master_key import generate_text
 from tests.pipeline import Pipeline, read_tables
 from tests.support.webhooks import SECRET, signed_headers
 
@@ -152,6 +153,7 @@ class Chaos:
             HOST="127.0.0.1",
             PORT=str(self.http_port),
             BILLING_LEDGER_HOME=str(home / "home"),
+            BILLING_LEDGER_MASTER_KEY=generate_text(),
             PYTHONUNBUFFERED="1",
         )
         self.env = env

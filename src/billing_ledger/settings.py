@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     STRIPE_MODE: Literal["test", "live"] | None = None
     STRIPE_API_KEY: SecretStr | None = None
     STRIPE_API_KEY_FILE: Path | None = None
+    BILLING_LEDGER_MASTER_KEY: SecretStr | None = None
+    BILLING_LEDGER_MASTER_KEY_FILE: Path | None = None
     DATABASE_URL: str | None = Field(default=None, repr=False)
     DATABASE_URL_FILE: Path | None = None
     BILLING_LEDGER_HOME: Path = Path(".billing-ledger")
@@ -84,6 +86,12 @@ class Settings(BaseSettings):
             update["STRIPE_API_KEY"] = SecretStr(
                 _read_secret_file("STRIPE_API_KEY_FILE", self.STRIPE_API_KEY_FILE)
             )
+        if self.BILLING_LEDGER_MASTER_KEY_FILE is not None:
+            update["BILLING_LEDGER_MASTER_KEY"] = SecretStr(
+                _read_secret_file(
+                    "BILLING_LEDGER_MASTER_KEY_FILE", self.BILLING_LEDGER_MASTER_KEY_FILE
+                )
+            )
         if self.KAFKA_SASL_PASSWORD_FILE is not None:
             update["KAFKA_SASL_PASSWORD"] = SecretStr(
                 _read_secret_file("KAFKA_SASL_PASSWORD_FILE", self.KAFKA_SASL_PASSWORD_FILE)
@@ -107,6 +115,18 @@ class Settings(BaseSettings):
                 "or from `stripe listen`"
             )
         return list(self.STRIPE_WEBHOOK_SECRETS)
+
+    def master_key_text(self) -> tuple[str, str] | None:
+        """The configured master key (base64) and the setting it came from; None: not set
+        (the embedded default then keeps one under BILLING_LEDGER_HOME, see bootstrap)."""
+        if self.BILLING_LEDGER_MASTER_KEY is None:
+            return None
+        origin = (
+            "BILLING_LEDGER_MASTER_KEY_FILE"
+            if self.BILLING_LEDGER_MASTER_KEY_FILE is not None
+            else "BILLING_LEDGER_MASTER_KEY"
+        )
+        return self.BILLING_LEDGER_MASTER_KEY.get_secret_value(), origin
 
     def stripe_api_key(self) -> str | None:
         """The Stripe API key (optional: nothing calls Stripe's API yet)."""

@@ -288,9 +288,7 @@ def _logged(row: tuple[Any, ...]) -> LoggedEvent:
     position, *fields = row
     record = EventRecord(*fields)
     sealed = bytes(record.sealed) if record.sealed is not None else None
-    return LoggedEvent(
-        LOG_NAME, position, replace(record, body=bytes(record.body), sealed=sealed)
-    )
+    return LoggedEvent(LOG_NAME, position, replace(record, body=bytes(record.body), sealed=sealed))
 
 
 def _add_sealed_columns(conn: psycopg.Connection[Any]) -> None:
