@@ -156,6 +156,11 @@ def key_store(pool: ConnectionPool, master: MasterKey) -> KeyStore:
     return KeyStore(pool, master)
 
 
+def sealer(pool: ConnectionPool, master: MasterKey) -> Sealer:
+    """What seals verified events under the data keys on `pool`, as ingest stores them."""
+    return Sealer(key_store(pool, master))
+
+
 # --- the log of record ---------------------------------------------------------------------
 
 
@@ -168,18 +173,24 @@ def open_event_log(settings: Settings, dsn: str) -> EventLog:
     """The configured log of record, opened (tables or topic created if missing)."""
     event_log: EventLog
     if settings.EVENT_LOG == "kafka":
-        event_log = KafkaEventLog(
-            settings.kafka_bootstrap_servers(),
-            settings.KAFKA_TOPIC,
-            partitions=settings.KAFKA_TOPIC_PARTITIONS,
-            replication_factor=settings.KAFKA_REPLICATION_FACTOR,
-            consumer_group=settings.KAFKA_CONSUMER_GROUP,
-            client_options=settings.kafka_client_options(),
-        )
+        event_log = kafka_event_log(settings, settings.KAFKA_TOPIC)
     else:
         event_log = postgres_event_log(dsn)
     event_log.open()
     return event_log
+
+
+def kafka_event_log(settings: Settings, topic: str) -> KafkaEventLog:
+    """The Kafka log of record on `topic` (KAFKA_TOPIC, or another during a migration), not
+    yet opened."""
+    return KafkaEventLog(
+        settings.kafka_bootstrap_servers(),
+        topic,
+        partitions=settings.KAFKA_TOPIC_PARTITIONS,
+        replication_factor=settings.KAFKA_REPLICATION_FACTOR,
+        consumer_group=settings.KAFKA_CONSUMER_GROUP,
+        client_options=settings.kafka_client_options(),
+    )
 
 
 @contextmanager
@@ -344,7 +355,7 @@ def ingest_app(
         settings.webhook_secrets(),
         dead_letters=dead_letters,
         secret_usage=secret_usage,
-        sealer=Sealer(key_store(pool, master)),
+        sealer=sealer(pool, master),
         tolerance_seconds=settings.WEBHOOK_TOLERANCE_SECONDS,
         max_body_bytes=settings.MAX_BODY_BYTES,
         body_read_timeout_seconds=settings.BODY_READ_TIMEOUT_SECONDS,
@@ -360,6 +371,7 @@ __all__ = [
     "connection_pool",
     "database",
     "ingest_app",
+    "kafka_event_log",
     "memory_application",
     "key_store",
     "master_key",
@@ -373,4 +385,5 @@ __all__ = [
     "project_in_child",
     "projector",
     "running_pipeline",
+    "sealer",
 ]

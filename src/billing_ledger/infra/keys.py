@@ -38,6 +38,7 @@ from billing_ledger.infra.data_key import DataKey
 from billing_ledger.infra.master_key import MasterKey, WrongMasterKey
 
 SCHEMA = "privacy"
+KEYS_TABLE = f"{SCHEMA}.data_keys"
 CACHE_SIZE = 65_536
 KEYS_LOCK = 0x4B45_5953  # "KEYS": serialises concurrent first creations
 
@@ -148,6 +149,28 @@ def check_master(conn: psycopg.Connection[Any], master: MasterKey, origin: str) 
                 f"{master_id}, not by this one ({master.key_id}); give the key they were "
                 "wrapped with"
             ) from None
+
+
+def rewrap(conn: psycopg.Connection[Any], old: MasterKey, new: MasterKey) -> int:
+    """Inside the caller's transaction: wrap every live data key with `new` instead of `old`
+    (those `new` already wraps are left as they are). Events, tokens and sealed bodies are
+    untouched: the data keys themselves do not change. Returns how many moved."""
+    rows = conn.execute(
+        f"SELECT key_id, wrapped, master_key_id FROM {SCHEMA}.data_keys "
+        "WHERE wrapped IS NOT NULL ORDER BY key_id FOR UPDATE"
+    ).fetchall()
+    moved = 0
+    with conn.cursor() as cur:
+        for found, wrapped, master_id in rows:
+            if master_id == new.key_id:
+                continue
+            material = old.unwrap(bytes(wrapped), found.bytes)
+            cur.execute(
+                f"UPDATE {SCHEMA}.data_keys SET wrapped = %s, master_key_id = %s WHERE key_id = %s",
+                (new.wrap(material, found.bytes), new.key_id, found),
+            )
+            moved += 1
+    return moved
 
 
 class KeyStore:
@@ -295,28 +318,6 @@ class KeyStore:
             (account_id, livemode, subjects),
         ).fetchall()
         return [KeyStatus(*row) for row in rows]
-
-    def rewrap(self, conn: psycopg.Connection[Any], new: MasterKey) -> int:
-        """Inside the caller's transaction: wrap every live data key with `new` instead of the
-        current master (those `new` already wraps are left as they are). Events and tokens
-        are untouched: the data keys themselves do not change. Returns how many moved."""
-        rows = conn.execute(
-            f"SELECT key_id, wrapped, master_key_id FROM {SCHEMA}.data_keys "
-            "WHERE wrapped IS NOT NULL ORDER BY key_id FOR UPDATE"
-        ).fetchall()
-        moved = 0
-        with conn.cursor() as cur:
-            for found, wrapped, master_id in rows:
-                if master_id == new.key_id:
-                    continue
-                material = self._master.unwrap(bytes(wrapped), found.bytes)
-                cur.execute(
-                    f"UPDATE {SCHEMA}.data_keys SET wrapped = %s, master_key_id = %s "
-                    "WHERE key_id = %s",
-                    (new.wrap(material, found.bytes), new.key_id, found),
-                )
-                moved += 1
-        return moved
 
     @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:

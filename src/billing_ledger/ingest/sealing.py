@@ -10,16 +10,17 @@ personal value and no sealed body: later deliveries, backfills or Stripe's own
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
 from starlette.concurrency import run_in_threadpool
 
+from billing_ledger.eventlog.port import EventRecord
 from billing_ledger.infra.data_key import DataKey
 from billing_ledger.infra.keys import KeyStore
 from billing_ledger.schemas import fastjson
-from billing_ledger.schemas.envelope import StripeEvent
+from billing_ledger.schemas.envelope import MalformedEvent, StripeEvent, parse_event
 from billing_ledger.schemas.personal import REDACTED, data_subject, facts_of
 
 __all__ = ["SealedEvent", "Sealer"]
@@ -45,6 +46,17 @@ class Sealer:
         customer, owner = data_subject(event)
         subject, key = self._keys.subject_key(event.account_id, event.livemode, customer, owner)
         return _sealed(event, body, subject, key)
+
+    def seal_record(self, record: EventRecord) -> EventRecord:
+        """A record written before sealing, sealed as ingest would have sealed it (which
+        secret verified it was not recorded then: `verified_with` stays None). A body that is
+        not an event, which ingest never logged, is left as it is."""
+        try:
+            event = parse_event(record.body)
+        except MalformedEvent:
+            return record
+        sealed = self.seal(event, record.body)
+        return replace(record, body=sealed.facts, sealed=sealed.sealed, data_subject=sealed.subject)
 
     async def seal_async(self, event: StripeEvent, body: bytes) -> SealedEvent:
         """`seal` on the event loop when the key is in memory, else in a worker thread."""
