@@ -32,6 +32,7 @@ class Pipeline:
         self.pool, self.app = parts.pool, parts.app
         self.processor, self.projector = parts.processor, parts.projector
         self.keys = bootstrap.key_store(self.pool, self.master)
+        self.keys.watch_erasures()
         self.sealer = Sealer(self.keys)
 
     def deliver(self, document: dict[str, Any]) -> None:
@@ -94,6 +95,7 @@ class Pipeline:
             conn.execute(statement)
 
     def close(self) -> None:
+        self.keys.close()
         self.parts.close()
         self.log.close()
 

@@ -101,7 +101,7 @@ def prepare_live_schemas(conn: psycopg.Connection[Any]) -> None:
 # --- the keys of personal data --------------------------------------------------------------
 
 NO_MASTER_KEY = (
-    "DATABASE_URL is set but no master key is: set BILLING_LEDGER_MASTER_KEY or "
+    "DATABASE_URL is set but no master key: set BILLING_LEDGER_MASTER_KEY or "
     "BILLING_LEDGER_MASTER_KEY_FILE (a new one: `billing-ledger keys generate`)"
 )
 
@@ -157,8 +157,11 @@ def key_store(pool: ConnectionPool, master: MasterKey) -> KeyStore:
 
 
 def sealer(pool: ConnectionPool, master: MasterKey) -> Sealer:
-    """What seals verified events under the data keys on `pool`, as ingest stores them."""
-    return Sealer(key_store(pool, master))
+    """What seals verified events under the data keys on `pool`, as ingest stores them,
+    following erasures made elsewhere (a thread, stopped with the process)."""
+    store = key_store(pool, master)
+    store.watch_erasures()
+    return Sealer(store)
 
 
 # --- the log of record ---------------------------------------------------------------------

@@ -121,6 +121,8 @@ class Settings(BaseSettings):
         (the embedded default then keeps one under BILLING_LEDGER_HOME, see bootstrap)."""
         if self.BILLING_LEDGER_MASTER_KEY is None:
             return None
+        if not self.BILLING_LEDGER_MASTER_KEY.get_secret_value().strip():
+            return None  # set but empty: as unset, like an empty file would not be a key
         origin = (
             "BILLING_LEDGER_MASTER_KEY_FILE"
             if self.BILLING_LEDGER_MASTER_KEY_FILE is not None

@@ -12,11 +12,13 @@ events that arrive later for that person are stored with their facts only, never
 key. Erasing nulls the wrapped key in place; copies PostgreSQL may keep (dead row versions,
 WAL, backups) are wrapped by the master key, and rotating it (`rewrap`) makes them useless.
 
-Ingest asks `subject_key` for every event (cached here: a key once read serves the process;
-one erased meanwhile by another process keeps sealing under a key that no longer exists,
-which reads as erased). Projections ask `lookup` inside their transaction: it locks the key
-rows it returns (FOR SHARE), so `erase` waits for a batch that decrypted with them, and a
-batch after it finds them gone.
+Ingest asks `subject_key` for every event (cached here: a key once read serves the process).
+`erase` notifies channel `privacy_key_erased` on commit and `watch_erasures` empties the cache
+when told, so the person's later events are stored with their facts only; one sealed in the
+moment between is sealed under a key that no longer exists, which reads as erased too.
+Projections ask `lookup` inside their transaction: it locks the key rows it returns (FOR
+SHARE), so `erase` waits for a batch that decrypted with them, and a batch after it finds
+them gone.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ from billing_ledger.infra.data_key import DataKey
 from billing_ledger.infra.master_key import MasterKey, WrongMasterKey
 
 SCHEMA = "privacy"
+ERASED_CHANNEL = "privacy_key_erased"
+RECONNECT_SECONDS = 1.0
 KEYS_TABLE = f"{SCHEMA}.data_keys"
 CACHE_SIZE = 65_536
 KEYS_LOCK = 0x4B45_5953  # "KEYS": serialises concurrent first creations
@@ -183,6 +187,8 @@ class KeyStore:
         self._keys: OrderedDict[UUID, DataKey | None] = OrderedDict()  # None: erased
         self._links: OrderedDict[tuple[str, bool, str], str | None] = OrderedDict()
         self._unwrapped: dict[tuple[UUID, bytes], DataKey] = {}
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
 
     @property
     def master(self) -> MasterKey:
@@ -290,10 +296,43 @@ class KeyStore:
                 ERASE,
                 [(key_id(account_id, livemode, s), account_id, livemode, s) for s in subjects],
             )
+        conn.execute(f"NOTIFY {ERASED_CHANNEL}")  # delivered when the caller commits
         with self._lock:
             for s in subjects:
                 self._keys[key_id(account_id, livemode, s)] = None
         return subjects
+
+    def watch_erasures(self) -> None:
+        """Follow erasures made by other processes (a thread with a connection of its own),
+        forgetting every cached key when one happens; stopped by `close`."""
+        if self._watcher is not None:
+            return
+        self._watcher = threading.Thread(target=self._watch, name="key-erasures", daemon=True)
+        self._watcher.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=5)
+
+    def forget_cached(self) -> None:
+        with self._lock:
+            self._keys.clear()
+            self._links.clear()
+
+    def _watch(self) -> None:
+        conninfo = self._pool.conninfo
+        dsn = conninfo() if callable(conninfo) else conninfo
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(dsn, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {ERASED_CHANNEL}")
+                    self.forget_cached()  # whatever was erased before this connection listened
+                    while not self._stop.is_set():
+                        for _ in conn.notifies(timeout=RECONNECT_SECONDS, stop_after=1):
+                            self.forget_cached()
+            except psycopg.Error:
+                self._stop.wait(RECONNECT_SECONDS)
 
     def linked(
         self, conn: psycopg.Connection[Any], account_id: str, livemode: bool, customer: str
