@@ -156,51 +156,62 @@ def data_subject(event: StripeEvent) -> tuple[str | None, str]:
 
 
 def facts_of(document: dict[str, Any], seal: SealValue) -> dict[str, Any]:
-    """A copy of the event `document` with every personal value replaced by `seal(path,
-    value)`: a token, or REDACTED for a person already forgotten."""
-    facts: dict[str, Any] = _walk(document, None, "", seal)
-    return facts
+    """The event `document` with every personal value replaced by `seal(path, value)` (a token,
+    or REDACTED for a person already forgotten), in place: the caller's own parsed copy."""
+    _walk(document, None, "", seal)
+    return document
 
 
-def _walk(node: Any, kind_hint: str | None, path: str, seal: SealValue) -> Any:
-    if isinstance(node, list):
-        return [_walk(item, None, path, seal) for item in node]
-    if not isinstance(node, dict):
-        return node
+def _personal(kind: str | None) -> frozenset[str]:
+    found = _PERSONAL.get(kind)
+    if found is None:
+        found = _PERSONAL[kind] = PERSONAL_ANYWHERE | PERSONAL_BY_KIND.get(kind or "", frozenset())
+    return found
+
+
+_PERSONAL: dict[str | None, frozenset[str]] = {}
+
+
+def _walk(node: Any, kind_hint: str | None, path: str, seal: SealValue) -> None:
+    if type(node) is list:
+        for item in node:
+            if type(item) is dict or type(item) is list:
+                _walk(item, None, path, seal)
+        return
     kind = node.get("object")
-    if isinstance(kind, str):
+    if type(kind) is str:
         path = kind  # paths are relative to the Stripe object, so equal fields seal equally
     else:
         kind = kind_hint
-    personal = PERSONAL_BY_KIND.get(kind, frozenset()) if kind else frozenset()
-    inner = node.get("object")
-    inner_kind = inner.get("object") if isinstance(inner, dict) else None
-    out: dict[str, Any] = {}
+    personal = _personal(kind)
     for key, value in node.items():
-        here = f"{path}.{key}"
-        if key in PERSONAL_ANYWHERE or key in personal:
-            out[key] = _seal_all(value, here, seal)
-        elif key == "metadata" and isinstance(value, dict):
-            out[key] = {
-                k: v if k in ID_METADATA else _seal_all(v, f"{here}.{k}", seal)
-                for k, v in value.items()
-            }
-        elif key == "previous_attributes" and isinstance(inner_kind, str):
-            # The changed fields of `data.object`: sealed as that object's own fields.
-            out[key] = _walk(value, inner_kind, inner_kind, seal)
-        elif isinstance(value, dict | list):
-            out[key] = _walk(value, None, here, seal)
-        else:
-            out[key] = value
-    return out
+        if key in personal:
+            if value is not None:
+                node[key] = _seal_all(value, f"{path}.{key}", seal)
+        elif type(value) is dict:
+            if key == "metadata":
+                for name, inner in value.items():
+                    if name not in ID_METADATA and inner is not None:
+                        value[name] = _seal_all(inner, f"{path}.metadata.{name}", seal)
+            elif key == "previous_attributes" and type(inner := node.get("object")) is dict:
+                # The changed fields of `data.object`: sealed as that object's own fields.
+                changed = inner.get("object")
+                if type(changed) is str:
+                    _walk(value, changed, changed, seal)
+                else:
+                    _walk(value, None, f"{path}.{key}", seal)
+            else:
+                _walk(value, None, f"{path}.{key}", seal)
+        elif type(value) is list:
+            _walk(value, None, f"{path}.{key}", seal)
 
 
 def _seal_all(value: Any, path: str, seal: SealValue) -> Any:
     if value is None:
         return None
-    if isinstance(value, dict):
+    if type(value) is dict:
         return {k: _seal_all(v, f"{path}.{k}", seal) for k, v in value.items()}
-    if isinstance(value, list):
+    if type(value) is list:
         return [_seal_all(item, path, seal) for item in value]
     return seal(path, value)
 
