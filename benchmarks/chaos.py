@@ -49,7 +49,8 @@ from benchmarks.chaos_services import (
     free_port_pair,
 )
 from benchmarks.history import Shape, bodies
-from benchmarks.infra import conditions, create_database, load_bodies
+from benchmarks.infra import conditions, create_database, load_bodies, master_key
+from billing_ledger.infra.master_key import generate_text
 from tests.pipeline import Pipeline, read_tables
 from tests.support.webhooks import SECRET, signed_headers
 
@@ -152,6 +153,7 @@ class Chaos:
             HOST="127.0.0.1",
             PORT=str(self.http_port),
             BILLING_LEDGER_HOME=str(home / "home"),
+            BILLING_LEDGER_MASTER_KEY=generate_text(),
             PYTHONUNBUFFERED="1",
         )
         self.env = env
@@ -298,8 +300,8 @@ def clean_rebuild(server: PrivateServer, raw: list[bytes], in_log: set[str]) -> 
         if event_id in in_log and event_id not in seen:
             seen.add(event_id)
             chosen.append(body)
-    load_bodies(dsn, chosen)
-    pipeline = Pipeline(dsn)
+    load_bodies(dsn, chosen)  # sealed under the benchmarks' master key: the pipeline's too
+    pipeline = Pipeline(dsn, master_key())
     try:
         pipeline.process_all()
     finally:

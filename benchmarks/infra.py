@@ -20,10 +20,29 @@ from benchmarks.history import Shape, bodies
 from billing_ledger import bootstrap
 from billing_ledger.eventlog.postgres import SCHEMA, TABLE
 from billing_ledger.infra.database import database_url
+from billing_ledger.infra.master_key import FileMasterKey, MasterKey
+from billing_ledger.ingest.sealing import Sealer
 from billing_ledger.schemas.envelope import parse_event
 from billing_ledger.settings import Settings
 
 DEFAULT_HOME = Path(os.environ.get("BENCH_HOME", "/tmp/billing-ledger-bench"))
+# The benchmarks' master key (fixed, so a kept database stays readable between runs); the
+# processes they start get it as BILLING_LEDGER_MASTER_KEY.
+MASTER_KEY_TEXT = "YmVuY2htYXJrcy1tYXN0ZXIta2V5LW5vdC1zZWNyZXQ="
+
+
+def master_key() -> MasterKey:
+    return FileMasterKey.from_text(MASTER_KEY_TEXT, "the benchmarks' master key")
+
+
+def cli_env(dsn: str) -> dict[str, str]:
+    """The environment of a `billing-ledger` process on `dsn` with the Postgres log."""
+    return {
+        **os.environ,
+        "DATABASE_URL": dsn,
+        "EVENT_LOG": "postgres",
+        "BILLING_LEDGER_MASTER_KEY": MASTER_KEY_TEXT,
+    }
 
 
 @contextmanager
@@ -61,12 +80,13 @@ def with_dbname(server_url: str, name: str) -> str:
     return make_conninfo(**params)  # type: ignore[arg-type]
 
 
-def load_log(dsn: str, shape: Shape, limit: int) -> int:
-    """COPY the history into the Postgres log table as ingest would have appended it."""
-    return load_bodies(dsn, bodies(shape, limit))
+def load_log(dsn: str, shape: Shape, limit: int, *, sealed: bool = True) -> int:
+    """COPY the history into the Postgres log table as ingest would have appended it (sealed,
+    unless told: as a log written before sealing held it)."""
+    return load_bodies(dsn, bodies(shape, limit), sealed=sealed)
 
 
-def load_bodies(dsn: str, raw: Iterable[bytes]) -> int:
+def load_bodies(dsn: str, raw: Iterable[bytes], *, sealed: bool = True) -> int:
     """COPY webhook bodies, in the order given, into the Postgres log table of `dsn`."""
     event_log = bootstrap.postgres_event_log(dsn)
     event_log.open()
@@ -75,26 +95,36 @@ def load_bodies(dsn: str, raw: Iterable[bytes]) -> int:
     count = 0
     columns = (
         "event_id, event_type, created, livemode, account, api_version, received_at, "
-        "partition_key, body"
+        "partition_key, body, sealed, data_subject, verified_with"
     )
-    with psycopg.connect(dsn) as conn, conn.cursor() as cur:
-        with cur.copy(f"COPY {SCHEMA}.{TABLE} ({columns}) FROM STDIN") as copy:
-            for body in raw:
-                event = parse_event(body)
-                copy.write_row(
-                    (
-                        event.id,
-                        event.type,
-                        event.created,
-                        event.livemode,
-                        event.account_id,
-                        event.api_version,
-                        received,
-                        event.partition_key,
-                        body,
+    with bootstrap.connection_pool(dsn, 2) as pool:
+        sealer = Sealer(bootstrap.key_store(pool, master_key()))
+        with psycopg.connect(dsn) as conn, conn.cursor() as cur:
+            with cur.copy(f"COPY {SCHEMA}.{TABLE} ({columns}) FROM STDIN") as copy:
+                for body in raw:
+                    event = parse_event(body)
+                    facts, kept, subject = body, None, None
+                    if sealed:
+                        sealed_event = sealer.seal(event, body)
+                        facts, kept = sealed_event.facts, sealed_event.sealed
+                        subject = sealed_event.subject
+                    copy.write_row(
+                        (
+                            event.id,
+                            event.type,
+                            event.created,
+                            event.livemode,
+                            event.account_id,
+                            event.api_version,
+                            received,
+                            event.partition_key,
+                            facts,
+                            kept,
+                            subject,
+                            "benchmark" if sealed else None,
+                        )
                     )
-                )
-                count += 1
+                    count += 1
     return count
 
 

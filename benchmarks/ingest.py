@@ -35,7 +35,7 @@ from uuid import uuid4
 import httpx
 
 from benchmarks.history import Shape, bodies
-from benchmarks.infra import conditions, fresh_database, postgres_server
+from benchmarks.infra import MASTER_KEY_TEXT, conditions, fresh_database, postgres_server
 from billing_ledger.ingest.signature import sign
 from tests.e2e.cli import free_port
 from tests.support.webhooks import SECRET
@@ -139,6 +139,7 @@ def serving(target: str, server_url: str, kafka: str) -> Iterator[tuple[str, int
                 "STRIPE_WEBHOOK_SECRETS": SECRET,
                 "PORT": str(port),
                 "DATABASE_URL": dsn,
+                "BILLING_LEDGER_MASTER_KEY": MASTER_KEY_TEXT,
                 "EVENT_LOG": target,
                 "KAFKA_BOOTSTRAP_SERVERS": kafka,
                 "KAFKA_TOPIC": f"bench.stripe.events.{uuid4().hex[:8]}",

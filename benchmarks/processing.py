@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import subprocess
 import sys
@@ -31,10 +30,12 @@ from benchmarks.history import Shape
 from benchmarks.infra import (
     Stopwatch,
     children_peak_rss_mib,
+    cli_env,
     conditions,
     create_database,
     fresh_database,
     load_log,
+    master_key,
     peak_rss_mib,
     postgres_server,
     with_dbname,
@@ -84,7 +85,7 @@ def main() -> int:
 
 
 def end_to_end(dsn: str, count: int) -> None:
-    env = {**os.environ, "DATABASE_URL": dsn, "EVENT_LOG": "postgres"}
+    env = cli_env(dsn)
     started = time.perf_counter()
     # Its log goes to a file: a pipe nobody reads fills up and blocks the processor.
     output = tempfile.TemporaryFile()
@@ -150,7 +151,7 @@ def stages(dsn: str, count: int) -> None:
     watch = Stopwatch()
     event_log = bootstrap.postgres_event_log(dsn)
     event_log.open()
-    parts = bootstrap.pipeline(dsn, event_log)
+    parts = bootstrap.pipeline(dsn, event_log, master_key())
     app, processor, projector = parts.app, parts.processor, parts.projector
     _time(watch, "log read", event_log, "read")
     _time(watch, "domain apply", processor, "_apply_event")

@@ -14,7 +14,6 @@ for a processed history.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -23,13 +22,13 @@ import time
 import psycopg
 
 from benchmarks.history import Shape
-from benchmarks.infra import conditions, fresh_database, load_log, postgres_server
+from benchmarks.infra import cli_env, conditions, fresh_database, load_log, postgres_server
 from benchmarks.processing import end_to_end
 from billing_ledger.processing.application import EVENT_STORE_SCHEMA
 
 
 def replay_seconds(dsn: str) -> float:
-    env = {**os.environ, "DATABASE_URL": dsn, "EVENT_LOG": "postgres"}
+    env = cli_env(dsn)
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "billing_ledger", "replay", "--restart"],

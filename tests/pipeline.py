@@ -11,27 +11,62 @@ import psycopg
 from billing_ledger import bootstrap
 from billing_ledger.eventlog.port import EventRecord
 from billing_ledger.eventlog.postgres import LOG_NAME
+from billing_ledger.infra.master_key import FileMasterKey, MasterKey
+from billing_ledger.ingest.sealing import Sealer
 from billing_ledger.projections.migrations import READ_SCHEMA
 from billing_ledger.projections.rebuild import NOT_COMPARED
 from billing_ledger.schemas.envelope import parse_event
+from tests.support.webhooks import MASTER_KEY
 
 
 class Pipeline:
     """The composition root's pipeline on a Postgres log, driven step by step by the test."""
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, master: MasterKey | None = None) -> None:
         self.dsn = dsn
+        self.master = master or FileMasterKey.from_text(MASTER_KEY, "the suite's master key")
         self.log = bootstrap.postgres_event_log(dsn)
         self.log.open()
-        parts = bootstrap.pipeline(dsn, self.log)
+        parts = bootstrap.pipeline(dsn, self.log, self.master)
         self.parts = parts
         self.pool, self.app = parts.pool, parts.app
         self.processor, self.projector = parts.processor, parts.projector
+        self.keys = bootstrap.key_store(self.pool, self.master)
+        self.keys.watch_erasures()
+        self.sealer = Sealer(self.keys)
 
     def deliver(self, document: dict[str, Any]) -> None:
+        """Append `document` as ingest would once it verified it: sealed."""
         self.append(json.dumps(document).encode())
 
     def append(self, body: bytes) -> None:
+        """Seal and append `body`; one that is not an event goes in raw (the processor
+        dead-letters it), as a log written before sealing held it."""
+        try:
+            parsed = parse_event(body)
+        except Exception:
+            self.append_unsealed(body)
+            return
+        sealed = self.sealer.seal(parsed, body)
+        self.log.append(
+            EventRecord(
+                sealed.facts,
+                parsed.id,
+                parsed.type,
+                parsed.created,
+                parsed.livemode,
+                parsed.account_id,
+                parsed.api_version,
+                datetime.now(UTC),
+                parsed.partition_key,
+                sealed=sealed.sealed,
+                data_subject=sealed.subject,
+                verified_with="test-secret",
+            )
+        )
+
+    def append_unsealed(self, body: bytes) -> None:
+        """Append `body` raw, as the log held records before sealing existed."""
         try:
             parsed = parse_event(body)
             event_id, event_type, created = parsed.id, parsed.type, parsed.created
@@ -60,6 +95,7 @@ class Pipeline:
             conn.execute(statement)
 
     def close(self) -> None:
+        self.keys.close()
         self.parts.close()
         self.log.close()
 

@@ -1,8 +1,8 @@
 """The composition root: the one place that builds a process's objects from its settings.
 
-Connection pools, the eventsourcing application, the log of record, the processor, the
-projector and the ingest app are made here and nowhere else; `cli/`, tests and benchmarks get
-theirs from these functions. Nothing connects at import time.
+Connection pools, the eventsourcing application, the log of record, the master key and the
+data keys, the processor, the projector and the ingest app are made here and nowhere else;
+`cli/`, tests and benchmarks get theirs from these functions. Nothing connects at import time.
 
     up       database (embedded unless DATABASE_URL) + ingest + processor + projector
     ingest   the HTTP edge alone (appends to the log)
@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.synchronize import Event as ProcessEvent
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -26,6 +27,7 @@ from eventsourcing.persistence import PersistenceError
 from psycopg_pool import ConnectionPool
 from starlette.applications import Starlette
 
+from billing_ledger.errors import ConfigurationError
 from billing_ledger.eventlog.dead_letters import DeadLetters
 from billing_ledger.eventlog.kafka import KafkaEventLog
 from billing_ledger.eventlog.memory import MemoryEventLog
@@ -33,14 +35,17 @@ from billing_ledger.eventlog.memory_dead_letters import MemoryDeadLetters
 from billing_ledger.eventlog.port import EventLog
 from billing_ledger.eventlog.postgres import PostgresEventLog
 from billing_ledger.eventlog.secret_usage import SecretUsage
-from billing_ledger.infra import audit, roles
+from billing_ledger.infra import audit, keys, roles
 from billing_ledger.infra.database import (
     database_url,
     eventsourcing_env,
     export_libpq_environment,
 )
+from billing_ledger.infra.keys import KeyStore
+from billing_ledger.infra.master_key import EMBEDDED_FILE, FileMasterKey, MasterKey, create_file
 from billing_ledger.infra.supervision import ChildProcess, Workers
 from billing_ledger.ingest.app import create_app
+from billing_ledger.ingest.sealing import Sealer
 from billing_ledger.processing.application import EVENT_STORE_SCHEMA, BillingApplication
 from billing_ledger.processing.processor import Processor
 from billing_ledger.projections.catalog import read_projections
@@ -93,6 +98,72 @@ def prepare_live_schemas(conn: psycopg.Connection[Any]) -> None:
     audit.create_table(conn)
 
 
+# --- the keys of personal data --------------------------------------------------------------
+
+NO_MASTER_KEY = (
+    "DATABASE_URL is set but no master key: set BILLING_LEDGER_MASTER_KEY or "
+    "BILLING_LEDGER_MASTER_KEY_FILE (a new one: `billing-ledger keys generate`)"
+)
+
+
+def master_key(settings: Settings, dsn: str) -> MasterKey:
+    """The master key of the data keys on `dsn`, checked against them (one clear line if it is
+    the wrong one). BILLING_LEDGER_MASTER_KEY(_FILE) when set; with DATABASE_URL it must be.
+    The embedded default keeps it in BILLING_LEDGER_HOME/master.key, created on first start
+    unless data keys exist already (then the missing file is an error: a new key would
+    make every person's data unreadable)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        keys.create_tables(conn)
+        configured = settings.master_key_text()
+        master: MasterKey
+        if configured is not None:
+            text, origin = configured
+            master = FileMasterKey.from_text(text, origin)
+        elif settings.DATABASE_URL:
+            raise ConfigurationError(NO_MASTER_KEY)
+        else:
+            path = embedded_master_key_path(settings)
+            origin = str(path)
+            if path.exists():
+                master = FileMasterKey.from_file(path, origin)
+            elif count := keys.count_live(conn):
+                raise ConfigurationError(
+                    f"the master key {path} is missing and {count} data key(s) exist: restore "
+                    "it (or set BILLING_LEDGER_MASTER_KEY_FILE to it); no personal data can be "
+                    "read without it"
+                )
+            else:
+                master = _create_master_key(path)
+        keys.check_master(conn, master, origin)
+    return master
+
+
+def embedded_master_key_path(settings: Settings) -> Path:
+    return settings.BILLING_LEDGER_HOME.expanduser().resolve() / EMBEDDED_FILE
+
+
+def _create_master_key(path: Path) -> MasterKey:
+    try:
+        return create_file(path)
+    except FileExistsError:  # another process of the same home created it first
+        return FileMasterKey.from_file(path, str(path))
+
+
+def key_store(pool: ConnectionPool, master: MasterKey) -> KeyStore:
+    """The data keys on `pool`, unwrapped by `master` (their tables created if missing)."""
+    with pool.connection() as conn:
+        keys.create_tables(conn)
+    return KeyStore(pool, master)
+
+
+def sealer(pool: ConnectionPool, master: MasterKey) -> Sealer:
+    """What seals verified events under the data keys on `pool`, as ingest stores them,
+    following erasures made elsewhere (a thread, stopped with the process)."""
+    store = key_store(pool, master)
+    store.watch_erasures()
+    return Sealer(store)
+
+
 # --- the log of record ---------------------------------------------------------------------
 
 
@@ -105,19 +176,25 @@ def open_event_log(settings: Settings, dsn: str) -> EventLog:
     """The configured log of record, opened (tables or topic created if missing)."""
     event_log: EventLog
     if settings.EVENT_LOG == "kafka":
-        event_log = KafkaEventLog(
-            settings.kafka_bootstrap_servers(),
-            settings.KAFKA_TOPIC,
-            partitions=settings.KAFKA_TOPIC_PARTITIONS,
-            replication_factor=settings.KAFKA_REPLICATION_FACTOR,
-            consumer_group=settings.KAFKA_CONSUMER_GROUP,
-            client_options=settings.kafka_client_options(),
-            timeout=settings.EVENT_LOG_TIMEOUT_SECONDS,
-        )
+        event_log = kafka_event_log(settings, settings.KAFKA_TOPIC)
     else:
         event_log = postgres_event_log(dsn)
     event_log.open()
     return event_log
+
+
+def kafka_event_log(settings: Settings, topic: str) -> KafkaEventLog:
+    """The Kafka log of record on `topic` (KAFKA_TOPIC, or another during a migration), not
+    yet opened."""
+    return KafkaEventLog(
+        settings.kafka_bootstrap_servers(),
+        topic,
+        partitions=settings.KAFKA_TOPIC_PARTITIONS,
+        replication_factor=settings.KAFKA_REPLICATION_FACTOR,
+        consumer_group=settings.KAFKA_CONSUMER_GROUP,
+        client_options=settings.kafka_client_options(),
+        timeout=settings.EVENT_LOG_TIMEOUT_SECONDS,
+    )
 
 
 @contextmanager
@@ -154,10 +231,11 @@ def processor(app: BillingApplication, event_log: EventLog, pool: ConnectionPool
 
 
 def projector(
-    app: BillingApplication, pool: ConnectionPool, schema: str = READ_SCHEMA
+    app: BillingApplication, pool: ConnectionPool, master: MasterKey, schema: str = READ_SCHEMA
 ) -> Projector:
-    """Every projection of the read schema `schema`, fed by `app`'s domain events."""
-    built = Projector(app, pool, schema, read_projections(schema))
+    """Every projection of the read schema `schema`, fed by `app`'s domain events, showing
+    personal values with the data keys `master` unwraps."""
+    built = Projector(app, pool, schema, read_projections(schema, key_store(pool, master)))
     built.create_tables()
     return built
 
@@ -198,7 +276,9 @@ class Pipeline:
         self.pool.close()
 
 
-def pipeline(dsn: str, event_log: EventLog, *, grant_reader: bool = False) -> Pipeline:
+def pipeline(
+    dsn: str, event_log: EventLog, master: MasterKey, *, grant_reader: bool = False
+) -> Pipeline:
     """Migrated live schemas, the application, the processor and the projector on `dsn`.
 
     `grant_reader` (with DATABASE_URL) creates and grants `billing_reader` where the role may.
@@ -214,7 +294,12 @@ def pipeline(dsn: str, event_log: EventLog, *, grant_reader: bool = False) -> Pi
         pool.close()
         raise
     return Pipeline(
-        dsn, pool, app, event_log, processor(app, event_log, pool), projector(app, pool)
+        dsn,
+        pool,
+        app,
+        event_log,
+        processor(app, event_log, pool),
+        projector(app, pool, master),
     )
 
 
@@ -222,7 +307,8 @@ def pipeline(dsn: str, event_log: EventLog, *, grant_reader: bool = False) -> Pi
 def running_pipeline(settings: Settings, dsn: str, event_log: EventLog) -> Iterator[Workers]:
     """The pipeline at work: the processor in a thread, the projector in a child process
     (restarted if it dies); drained, then closed, on exit."""
-    parts = pipeline(dsn, event_log, grant_reader=bool(settings.DATABASE_URL))
+    master = master_key(settings, dsn)
+    parts = pipeline(dsn, event_log, master, grant_reader=bool(settings.DATABASE_URL))
     try:
         child = ChildProcess(
             "projector", project_in_child, settings, (dsn,), lambda: _report(parts.projector)
@@ -239,10 +325,11 @@ def running_pipeline(settings: Settings, dsn: str, event_log: EventLog) -> Itera
 
 def project_in_child(settings: Settings, dsn: str, stop: ProcessEvent) -> None:
     """The projector process: project the live read schema until `stop` is set."""
+    master = master_key(settings, dsn)
     with connection_pool(dsn, 2) as pool:
         app = application(dsn)
         try:
-            projector(app, pool).run(stop)
+            projector(app, pool, master).run(stop)
         finally:
             app.close()
 
@@ -258,8 +345,11 @@ def _report(projector_: Projector) -> None:
 # --- the webhook edge ----------------------------------------------------------------------
 
 
-def ingest_app(settings: Settings, event_log: EventLog, pool: ConnectionPool) -> Starlette:
-    """The webhook endpoint around `event_log`, with its dead-letter and secret-usage tables."""
+def ingest_app(
+    settings: Settings, event_log: EventLog, pool: ConnectionPool, master: MasterKey
+) -> Starlette:
+    """The webhook endpoint around `event_log`, with its dead-letter and secret-usage tables,
+    sealing each event under the data keys `master` unwraps."""
     dead_letters = DeadLetters(pool)
     dead_letters.create_table()
     secret_usage = SecretUsage(pool)
@@ -269,6 +359,7 @@ def ingest_app(settings: Settings, event_log: EventLog, pool: ConnectionPool) ->
         settings.webhook_secrets(),
         dead_letters=dead_letters,
         secret_usage=secret_usage,
+        sealer=sealer(pool, master),
         tolerance_seconds=settings.WEBHOOK_TOLERANCE_SECONDS,
         max_body_bytes=settings.MAX_BODY_BYTES,
         body_read_timeout_seconds=settings.BODY_READ_TIMEOUT_SECONDS,
@@ -285,7 +376,10 @@ __all__ = [
     "connection_pool",
     "database",
     "ingest_app",
+    "kafka_event_log",
     "memory_application",
+    "key_store",
+    "master_key",
     "memory_processing",
     "open_event_log",
     "opened_event_log",
@@ -296,4 +390,5 @@ __all__ = [
     "project_in_child",
     "projector",
     "running_pipeline",
+    "sealer",
 ]

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     STRIPE_MODE: Literal["test", "live"] | None = None
     STRIPE_API_KEY: SecretStr | None = None
     STRIPE_API_KEY_FILE: Path | None = None
+    BILLING_LEDGER_MASTER_KEY: SecretStr | None = None
+    BILLING_LEDGER_MASTER_KEY_FILE: Path | None = None
     DATABASE_URL: str | None = Field(default=None, repr=False)
     DATABASE_URL_FILE: Path | None = None
     BILLING_LEDGER_HOME: Path = Path(".billing-ledger")
@@ -98,6 +100,12 @@ class Settings(BaseSettings):
             update["STRIPE_API_KEY"] = SecretStr(
                 _read_secret_file("STRIPE_API_KEY_FILE", self.STRIPE_API_KEY_FILE)
             )
+        if self.BILLING_LEDGER_MASTER_KEY_FILE is not None:
+            update["BILLING_LEDGER_MASTER_KEY"] = SecretStr(
+                _read_secret_file(
+                    "BILLING_LEDGER_MASTER_KEY_FILE", self.BILLING_LEDGER_MASTER_KEY_FILE
+                )
+            )
         if self.KAFKA_SASL_PASSWORD_FILE is not None:
             update["KAFKA_SASL_PASSWORD"] = SecretStr(
                 _read_secret_file("KAFKA_SASL_PASSWORD_FILE", self.KAFKA_SASL_PASSWORD_FILE)
@@ -125,10 +133,28 @@ class Settings(BaseSettings):
     def secret_values(self) -> list[str]:
         """Every configured secret, for the logs to mask wherever one would appear."""
         found = [*self.STRIPE_WEBHOOK_SECRETS]
-        for secret in (self.STRIPE_API_KEY, self.KAFKA_SASL_PASSWORD):
+        for secret in (
+            self.STRIPE_API_KEY,
+            self.KAFKA_SASL_PASSWORD,
+            self.BILLING_LEDGER_MASTER_KEY,
+        ):
             if secret is not None:
                 found.append(secret.get_secret_value())
         return found
+
+    def master_key_text(self) -> tuple[str, str] | None:
+        """The configured master key (base64) and the setting it came from; None: not set
+        (the embedded default then keeps one under BILLING_LEDGER_HOME, see bootstrap)."""
+        if self.BILLING_LEDGER_MASTER_KEY is None:
+            return None
+        if not self.BILLING_LEDGER_MASTER_KEY.get_secret_value().strip():
+            return None  # set but empty: as unset, like an empty file would not be a key
+        origin = (
+            "BILLING_LEDGER_MASTER_KEY_FILE"
+            if self.BILLING_LEDGER_MASTER_KEY_FILE is not None
+            else "BILLING_LEDGER_MASTER_KEY"
+        )
+        return self.BILLING_LEDGER_MASTER_KEY.get_secret_value(), origin
 
     def stripe_api_key(self) -> str | None:
         """The Stripe API key (optional: nothing calls Stripe's API yet)."""

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.webhooks import SECRET
+from tests.support.webhooks import MASTER_KEY, SECRET
 
 STARTUP_SECONDS = 60.0
 
@@ -42,7 +42,11 @@ def free_port() -> int:
 
 def cli_env(extra: Mapping[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "DATABASE_URL"))}
+    env.pop("BILLING_LEDGER_MASTER_KEY", None)
+    env.pop("BILLING_LEDGER_MASTER_KEY_FILE", None)
     env.update({"STRIPE_WEBHOOK_SECRETS": SECRET, "PYTHONUNBUFFERED": "1"})
+    if "DATABASE_URL" in extra:  # the suite's key; the embedded default makes its own
+        env["BILLING_LEDGER_MASTER_KEY"] = MASTER_KEY
     env.update(extra)
     return env
 

@@ -6,6 +6,7 @@ import asyncio
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -37,8 +38,10 @@ def event_log(request: pytest.FixtureRequest) -> Iterator[EventLog]:
 
 
 def record(n: int, customer: str = "cus_A") -> EventRecord:
+    """A record in the sealed format: facts, the body sealed (here: stand-in bytes, any bytes
+    must come back whole), whose key sealed it and which secret verified it."""
     return EventRecord(
-        body=f'{{"id": "evt_{n}"}}'.encode(),
+        body=f'{{"id": "evt_{n}", "email": "pii1:token"}}'.encode(),
         event_id=f"evt_{n}",
         event_type="customer.updated",
         created=1_767_225_600 + n,
@@ -47,7 +50,15 @@ def record(n: int, customer: str = "cus_A") -> EventRecord:
         api_version="2025-03-31.basil",
         received_at=datetime(2026, 1, 1, tzinfo=UTC),
         partition_key=f":false:{customer}",
+        sealed=bytes([1, n % 256, 0, 255]) + b"\x00sealed",
+        data_subject=customer,
+        verified_with="0123456789ab",
     )
+
+
+def unsealed_record(n: int) -> EventRecord:
+    """A record as the log held it before the sealed format: the raw body, nothing sealed."""
+    return replace(record(n), sealed=None, data_subject=None, verified_with=None)
 
 
 def collect(
@@ -183,3 +194,20 @@ def test_a_follower_is_visible_while_it_follows(event_log: EventLog) -> None:
     assert event_log.has_follower()
     stop.set()
     following.close()
+
+
+def test_a_forgotten_persons_record_keeps_its_facts_only(event_log: EventLog) -> None:
+    facts_only = replace(record(1), sealed=None)
+    event_log.append(facts_only)
+    [logged] = collect(event_log, 1)
+    assert logged.record == facts_only
+    assert logged.record.is_sealed
+
+
+def test_records_written_before_sealing_read_as_unsealed(event_log: EventLog) -> None:
+    event_log.append(unsealed_record(1))
+    event_log.append(record(2))
+    first, second = collect(event_log, 2)
+    assert first.record == unsealed_record(1)
+    assert not first.record.is_sealed
+    assert second.record.is_sealed

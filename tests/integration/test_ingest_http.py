@@ -18,11 +18,13 @@ import pytest
 from billing_ledger import bootstrap
 from billing_ledger.eventlog.dead_letters import DeadLetters
 from billing_ledger.eventlog.secret_usage import SecretUsage, fingerprint
+from billing_ledger.infra.master_key import FileMasterKey
 from billing_ledger.ingest.app import REFUSAL_REASONS, create_app
+from billing_ledger.ingest.sealing import Sealer
 from billing_ledger.ingest.signature import sign
 from tests.support.http_server import serving
 from tests.support.stripe import customer, event
-from tests.support.webhooks import SECRET, body_of, signed_headers
+from tests.support.webhooks import MASTER_KEY, SECRET, body_of, signed_headers
 
 URL = "/webhooks/stripe"
 LIMIT = 4096
@@ -39,6 +41,9 @@ class Edge:
         self.dead_letters.create_table()
         self.secret_usage = SecretUsage(self.pool)
         self.secret_usage.create_table()
+        master = FileMasterKey.from_text(MASTER_KEY, "the suite's master key")
+        self.keys = bootstrap.key_store(self.pool, master)
+        self.sealer = Sealer(self.keys)
 
     def app(self, secrets: list[str] | None = None, **options: Any) -> Any:
         return create_app(
@@ -46,6 +51,7 @@ class Edge:
             secrets or [SECRET, "whsec_second"],
             dead_letters=self.dead_letters,
             secret_usage=self.secret_usage,
+            sealer=self.sealer,
             **options,
         )
 
@@ -339,7 +345,11 @@ def test_log_outage_answers_503_so_stripe_retries(edge: Edge) -> None:
         "host=127.0.0.1 port=1 dbname=none connect_timeout=1"
     )
     app = create_app(
-        unreachable, [SECRET], dead_letters=edge.dead_letters, secret_usage=edge.secret_usage
+        unreachable,
+        [SECRET],
+        dead_letters=edge.dead_letters,
+        secret_usage=edge.secret_usage,
+        sealer=edge.sealer,
     )
     with serving(app) as base_url, httpx.Client(base_url=base_url, timeout=10) as client:
         response = client.post(URL, content=BODY, headers=signed_headers(BODY))

@@ -11,11 +11,14 @@ from collections.abc import Callable, Generator, Iterator, Mapping
 import httpx
 import pytest
 
+from billing_ledger import bootstrap
 from billing_ledger.eventlog.port import EventLog, EventRecord, LoggedEvent, PositionLookup
+from billing_ledger.infra.master_key import FileMasterKey
 from billing_ledger.ingest.app import create_app
+from billing_ledger.ingest.sealing import Sealer
 from tests.support.http_server import serving
 from tests.support.stripe import customer, event
-from tests.support.webhooks import SECRET, body_of, signed_headers
+from tests.support.webhooks import MASTER_KEY, SECRET, body_of, signed_headers
 
 TIMEOUT_SECONDS = 0.5
 MARGIN_SECONDS = 3.0
@@ -74,13 +77,16 @@ class NoUsage:
 
 
 @pytest.fixture(params=[SilentLog, SilentAsyncLog])
-def client(request: pytest.FixtureRequest) -> Iterator[httpx.Client]:
+def client(request: pytest.FixtureRequest, database_url: str) -> Iterator[httpx.Client]:
     silent: SilentLog = request.param()
+    pool = bootstrap.connection_pool(database_url)
+    master = FileMasterKey.from_text(MASTER_KEY, "the suite's master key")
     app = create_app(
         silent,
         [SECRET],
         dead_letters=NoDeadLetters(),
         secret_usage=NoUsage(),
+        sealer=Sealer(bootstrap.key_store(pool, master)),
         log_timeout_seconds=TIMEOUT_SECONDS,
     )
     try:
@@ -88,6 +94,7 @@ def client(request: pytest.FixtureRequest) -> Iterator[httpx.Client]:
             yield http
     finally:
         silent.close()
+        pool.close()
 
 
 def timed(call: Callable[[], httpx.Response]) -> tuple[httpx.Response, float]:

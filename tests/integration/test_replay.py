@@ -74,7 +74,7 @@ def test_an_interrupted_rebuild_resumes_where_it_stopped(pipeline: Pipeline) -> 
     try:
         with psycopg.connect(pipeline.dsn) as conn:
             rebuild.prepare(conn, "billing_rebuild", restart=False)
-        projector = rebuild.projector(app, pipeline.pool, "billing_rebuild")
+        projector = rebuild.projector(app, pipeline.pool, "billing_rebuild", pipeline.keys)
         with pipeline.pool.connection() as conn, conn.transaction():
             assert projector.project_batch(conn, limit=5) == 5  # then the process "dies"
     finally:

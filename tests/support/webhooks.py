@@ -12,6 +12,8 @@ import httpx
 from billing_ledger.ingest.signature import sign
 
 SECRET = "whsec_test_secret_for_billing_ledger"
+# The suite's master key of personal data's keys (base64 of 32 bytes; never a real one).
+MASTER_KEY = "dGVzdHMtbWFzdGVyLWtleS1mb3ItYmlsbGluZy1sZWQ="
 
 
 def body_of(document: dict[str, Any]) -> bytes:

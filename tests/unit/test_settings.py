@@ -193,3 +193,18 @@ def test_an_empty_home_is_refused_rather_than_the_current_folder(
     monkeypatch.setenv("BILLING_LEDGER_HOME", "")
     with pytest.raises(ConfigurationError, match="BILLING_LEDGER_HOME: .*is empty"):
         Settings.from_env()
+
+
+def test_the_master_key_comes_from_its_setting_or_its_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert Settings.from_env().master_key_text() is None  # the embedded default keeps its own
+    monkeypatch.setenv("BILLING_LEDGER_MASTER_KEY", "  ")
+    assert Settings.from_env().master_key_text() is None
+    monkeypatch.setenv("BILLING_LEDGER_MASTER_KEY", "a2V5")
+    assert Settings.from_env().master_key_text() == ("a2V5", "BILLING_LEDGER_MASTER_KEY")
+    key_file = tmp_path / "master.key"
+    key_file.write_text("ZmlsZQ==\n")
+    monkeypatch.setenv("BILLING_LEDGER_MASTER_KEY_FILE", str(key_file))
+    assert Settings.from_env().master_key_text() == ("ZmlsZQ==", "BILLING_LEDGER_MASTER_KEY_FILE")
+    assert "ZmlsZQ" not in repr(Settings.from_env())

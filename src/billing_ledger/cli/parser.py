@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import date, datetime
+from pathlib import Path
 from typing import NoReturn, TypeAlias
 
 from billing_ledger import __version__
@@ -20,6 +21,7 @@ Commands: TypeAlias = "argparse._SubParsersAction[OneLineErrors]"
 DATABASE = "DATABASE_URL (or the embedded server under BILLING_LEDGER_HOME)"
 LOG_OF_RECORD = "EVENT_LOG, KAFKA_BOOTSTRAP_SERVERS, KAFKA_TOPIC and the other KAFKA_* settings"
 SECRETS = "STRIPE_WEBHOOK_SECRETS (or STRIPE_WEBHOOK_SECRETS_FILE)"
+MASTER_KEY = "BILLING_LEDGER_MASTER_KEY (or _FILE, or the embedded default's key file)"
 SERVER = "HOST, PORT, TLS_CERTFILE, TLS_KEYFILE, WEBHOOK_TOLERANCE_SECONDS, MAX_BODY_BYTES"
 
 
@@ -105,7 +107,69 @@ def build_parser() -> OneLineErrors:
         "--retry", action="store_true", help="re-apply processor dead letters after a fix"
     )
     _ledger(commands)
+    _privacy(commands)
     return parser
+
+
+def _privacy(commands: Commands) -> None:
+    identity = {
+        "--account": "the Connect account ('' for the platform), when the id is in several",
+        "--mode": "live or test, when the id is in both",
+    }
+    for name, function, description in (
+        (
+            "forget",
+            "privacy:forget",
+            "erase a person: destroy their data key and redact their rows; the log and every "
+            "amount, status and journal line stay as they are",
+        ),
+        (
+            "export",
+            "privacy:export",
+            "everything the ledger holds about a person, as JSON (GDPR article 15)",
+        ),
+    ):
+        command = _command(
+            commands, name, function, description, DATABASE, MASTER_KEY, LOG_OF_RECORD
+        )
+        command.add_argument("subject", metavar="cus_…", help="the Stripe customer id")
+        command.add_argument("--account", help=identity["--account"])
+        command.add_argument("--mode", choices=("live", "test"), help=identity["--mode"])
+    keys = commands.add_parser(
+        "keys",
+        help="the master key of personal data: `keys generate`, `keys rotate`",
+        description="The master key that wraps every person's data key.",
+    )
+    actions = keys.add_subparsers(required=True, dest="keys_command", metavar="ACTION")
+    _command(actions, "generate", "keys:generate", "print a new master key (base64)")
+    rotate = _command(
+        actions,
+        "rotate",
+        "keys:rotate",
+        "wrap every data key with a new master key, without rewriting any event; stop the "
+        "other processes first",
+        DATABASE,
+        MASTER_KEY,
+    )
+    rotate.add_argument(
+        "--new-key-file",
+        type=Path,
+        metavar="PATH",
+        help="the new key (created if missing); required unless the key is the embedded one",
+    )
+    migrate = _command(
+        commands,
+        "migrate-log",
+        "migrate_log:migrate_log",
+        "rewrite a log written before sealing into the sealed format (once, processes "
+        "stopped, as the log's owner)",
+        DATABASE,
+        MASTER_KEY,
+        LOG_OF_RECORD,
+    )
+    migrate.add_argument(
+        "--to-topic", help="with EVENT_LOG=kafka: the new topic (default KAFKA_TOPIC.sealed)"
+    )
 
 
 def _command(

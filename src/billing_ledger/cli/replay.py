@@ -94,6 +94,7 @@ def _replay(settings: Settings, dsn: str, request: ReplayRequest) -> int:
         event_log = bootstrap.open_event_log(settings, dsn) if from_log else None
         if event_log is not None:
             stack.callback(event_log.close)
+        master = bootstrap.master_key(settings, dsn)
         store = REBUILT_STORE if from_log else EVENT_STORE_SCHEMA
         with _application(dsn, store, request.restart and from_log) as app:
             if event_log is not None:
@@ -108,7 +109,7 @@ def _replay(settings: Settings, dsn: str, request: ReplayRequest) -> int:
                     processor.process(batch)
                     progress(len(batch))
                 progress.finish()
-            projector = rebuild.projector(app, pool, schema)
+            projector = rebuild.projector(app, pool, schema, bootstrap.key_store(pool, master))
             head = app.recorder.max_notification_id() or 0
             progress = ProgressLine(
                 f"domain events projected into {schema}",

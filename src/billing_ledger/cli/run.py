@@ -60,7 +60,7 @@ def process(settings: Settings, args: argparse.Namespace) -> int:
 
 def _serve(settings: Settings, event_log: EventLog, dsn: str) -> None:
     with bootstrap.connection_pool(dsn) as pool:
-        app = bootstrap.ingest_app(settings, event_log, pool)
+        app = bootstrap.ingest_app(settings, event_log, pool, bootstrap.master_key(settings, dsn))
         serve(app, settings, lambda: _announce(settings, dsn))
 
 

@@ -67,7 +67,10 @@ _HEADERS = (
     "account",
     "api_version",
     "received_at",
+    "data_subject",
+    "verified_with",
 )
+SEALED_HEADER = "sealed"  # the raw body under its subject's key (bytes; absent: facts only)
 
 
 class KafkaEventLog(EventLog):
@@ -362,7 +365,20 @@ def _headers(record: EventRecord) -> list[tuple[str, str | bytes | None]]:
         ("account", record.account.encode()),
         ("api_version", (record.api_version or "").encode()),
         ("received_at", record.received_at.isoformat().encode()),
+        *_sealed_headers(record),
     ]
+
+
+def _sealed_headers(record: EventRecord) -> list[tuple[str, str | bytes | None]]:
+    """The sealed format's headers; a record written before it has none of them."""
+    headers: list[tuple[str, str | bytes | None]] = []
+    if record.data_subject is not None:
+        headers.append(("data_subject", record.data_subject.encode()))
+    if record.verified_with is not None:
+        headers.append(("verified_with", record.verified_with.encode()))
+    if record.sealed is not None:
+        headers.append((SEALED_HEADER, record.sealed))
+    return headers
 
 
 def tracking_name(topic: str, partition: int) -> str:
@@ -388,6 +404,7 @@ class _SeekToTracked(ConsumerRebalanceListener):  # type: ignore[misc]
 
 def _record(message: Any) -> EventRecord:
     headers = {key: value.decode() for key, value in message.headers if key in _HEADERS}
+    sealed = next((value for key, value in message.headers if key == SEALED_HEADER), None)
     return EventRecord(
         body=message.value,
         event_id=headers["event_id"],
@@ -398,4 +415,7 @@ def _record(message: Any) -> EventRecord:
         api_version=headers["api_version"] or None,
         received_at=datetime.fromisoformat(headers["received_at"]).astimezone(UTC),
         partition_key=message.key.decode(),
+        sealed=sealed,
+        data_subject=headers.get("data_subject"),
+        verified_with=headers.get("verified_with"),
     )

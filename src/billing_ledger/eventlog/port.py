@@ -32,7 +32,16 @@ class LogUnavailable(LogError):
 
 @dataclass(frozen=True)
 class EventRecord:
-    """A verified Stripe event as the log stores it: the raw body plus what routing needs."""
+    """A verified Stripe event as the log stores it: its facts, its raw body sealed under its
+    data subject's key, and what routing needs.
+
+    `body` is the event's facts: the JSON event with every personal value replaced by a token
+    (schemas/personal.py), which is what the processor reads. `sealed` is the raw, verified
+    body encrypted with the data key of `data_subject` (None once that person was forgotten:
+    facts only). `verified_with` is the fingerprint of the webhook secret that verified it
+    (None for events not delivered signed). A record written before sealing existed has the
+    raw body as `body` and None in all three (see `is_sealed`; `billing-ledger migrate-log`).
+    """
 
     body: bytes
     event_id: str
@@ -43,6 +52,14 @@ class EventRecord:
     api_version: str | None
     received_at: datetime
     partition_key: str
+    sealed: bytes | None = None
+    data_subject: str | None = None
+    verified_with: str | None = None
+
+    @property
+    def is_sealed(self) -> bool:
+        """Written in the sealed format (facts and sealed body), not before it existed."""
+        return self.data_subject is not None
 
 
 @dataclass(frozen=True)

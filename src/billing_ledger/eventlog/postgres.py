@@ -33,6 +33,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from billing_ledger.eventlog.port import (
     EventLog,
     EventRecord,
+    LogError,
     LoggedEvent,
     LogUnavailable,
     PositionLookup,
@@ -60,7 +61,10 @@ CREATE_STATEMENTS = (
         api_version text,
         received_at timestamptz NOT NULL,
         partition_key text NOT NULL,
-        body bytea NOT NULL
+        body bytea NOT NULL,
+        sealed bytea,
+        data_subject text,
+        verified_with text
     )""",
     f"CREATE INDEX IF NOT EXISTS stripe_events_event_id ON {SCHEMA}.{TABLE} (event_id)",
     # Append-only, enforced by the database rather than by convention.
@@ -73,14 +77,22 @@ CREATE_STATEMENTS = (
         FOR EACH ROW EXECUTE FUNCTION {SCHEMA}.refuse_change()""",
 )
 
+# The sealed format's columns (README, Privacy): a table created before them gets them, empty
+# for its older rows, when its owner opens it; `billing-ledger migrate-log` rewrites those rows.
+SEALED_COLUMNS = ("sealed bytea", "data_subject text", "verified_with text")
 INSERT = sql.SQL(
     f"INSERT INTO {SCHEMA}.{TABLE} (event_id, event_type, created, livemode, account, "
-    "api_version, received_at, partition_key, body) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    "api_version, received_at, partition_key, body, sealed, data_subject, verified_with) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
 SELECT_AFTER = (
     f"SELECT position, body, event_id, event_type, created, livemode, account, api_version, "
-    f"received_at, partition_key FROM {SCHEMA}.{TABLE} "
+    f"received_at, partition_key, sealed, data_subject, verified_with FROM {SCHEMA}.{TABLE} "
     "WHERE position > %s ORDER BY position LIMIT %s"
+)
+MISSING_COLUMNS = (
+    "eventlog.stripe_events was created before the sealed format and this role cannot add its "
+    "columns: as the table's owner run `billing-ledger migrate-log` (README, Privacy)"
 )
 
 
@@ -115,6 +127,8 @@ class PostgresEventLog(EventLog):
                 if found is None or found[0] is None:
                     for statement in CREATE_STATEMENTS:
                         conn.execute(statement)
+                else:
+                    _add_sealed_columns(conn)
         except (psycopg.OperationalError, PoolTimeout) as e:
             raise LogUnavailable(f"Postgres log unavailable: {e}") from e
 
@@ -264,10 +278,36 @@ def _row(record: EventRecord) -> tuple[Any, ...]:
         record.received_at,
         record.partition_key,
         record.body,
+        record.sealed,
+        record.data_subject,
+        record.verified_with,
     )
 
 
 def _logged(row: tuple[Any, ...]) -> LoggedEvent:
     position, *fields = row
     record = EventRecord(*fields)
-    return LoggedEvent(LOG_NAME, position, replace(record, body=bytes(record.body)))
+    sealed = bytes(record.sealed) if record.sealed is not None else None
+    return LoggedEvent(LOG_NAME, position, replace(record, body=bytes(record.body), sealed=sealed))
+
+
+def _add_sealed_columns(conn: psycopg.Connection[Any]) -> None:
+    """Give a log created before the sealed format its columns (NULL for the older rows: no
+    row changes). Only the table's owner may; anyone else is told what to run."""
+    present = {
+        row[0]
+        for row in conn.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = %s AND table_name = %s",
+            (SCHEMA, TABLE),
+        )
+    }
+    missing = [column for column in SEALED_COLUMNS if column.split()[0] not in present]
+    if not missing:
+        return
+    try:
+        with conn.transaction():
+            for column in missing:
+                conn.execute(f"ALTER TABLE {SCHEMA}.{TABLE} ADD COLUMN IF NOT EXISTS {column}")
+    except psycopg.errors.InsufficientPrivilege:
+        raise LogError(MISSING_COLUMNS) from None

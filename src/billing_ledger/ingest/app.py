@@ -1,12 +1,14 @@
 """The Starlette app: POST /webhooks/stripe, GET /healthz, /readyz, /metrics.
 
-A webhook is answered 200 only once the log of record has durably accepted it, and 503 when it
-has not within `log_timeout_seconds` (the same bound holds for /readyz): Stripe counts a slow
-answer as a failure, a load balancer's health check times out. Nothing that
-fails verification or parsing is appended; every refusal is a JSON `{"error": reason}` with a
-reason from the bounded set `REFUSAL_REASONS`, counted in /metrics by that reason. A correctly
-signed body that is not a Stripe event is kept in the dead-letter record (it was verified) and
-answered 400. Log lines carry ids, types and outcomes: never a body, signature or secret.
+A webhook is answered 200 only once the log of record has durably accepted it, sealed: what is
+appended is the event's facts and its raw body under its customer's key (sealing.py), never its
+personal values in the clear. It is answered 503 when the log has not accepted it within
+`log_timeout_seconds` (the same bound holds for /readyz): Stripe counts a slow answer as a
+failure, a load balancer's health check times out. Nothing that fails verification or parsing
+is appended; every refusal is a JSON `{"error": reason}` with a reason from the bounded set
+`REFUSAL_REASONS`, counted in /metrics by that reason. A correctly signed body that is not a
+Stripe event is kept in the dead-letter record (it was verified) and answered 400. Log lines
+carry ids, types and outcomes: never a body, signature or secret.
 """
 
 from __future__ import annotations
@@ -28,12 +30,14 @@ from starlette.routing import Route
 
 from billing_ledger.eventlog.port import EventLog, EventRecord, LogUnavailable
 from billing_ledger.eventlog.secret_usage import fingerprint
+from billing_ledger.infra.keys import KeysUnavailable
 from billing_ledger.infra.metrics import (
     APPEND_SECONDS,
     REGISTRY,
     WEBHOOKS_ACCEPTED,
     WEBHOOKS_REJECTED,
 )
+from billing_ledger.ingest.sealing import Sealer
 from billing_ledger.ingest.signature import SIGNATURE_REASONS, SignatureError, verify
 from billing_ledger.ingest.usage import GroupedUsage, SecretUsageRecorder
 from billing_ledger.schemas.envelope import MalformedEvent, StripeEvent, parse_event
@@ -96,6 +100,7 @@ def create_app(
     *,
     dead_letters: RejectedBodies,
     secret_usage: SecretUsageRecorder,
+    sealer: Sealer,
     tolerance_seconds: int = 300,
     max_body_bytes: int = 1024 * 1024,
     body_read_timeout_seconds: float = 10.0,
@@ -162,12 +167,16 @@ def create_app(
             raise _Refused(400, LIVE_ON_TEST)
         if stripe_mode == "live" and not event.livemode:
             raise _Refused(400, TEST_ON_LIVE)
-        await _append(event, body)
+        await _append(event, body, fingerprints[verified.secret_index])
         return event, verified.secret_index
 
-    async def _append(event: StripeEvent, body: bytes) -> None:
+    async def _append(event: StripeEvent, body: bytes, verified_with: str) -> None:
+        try:
+            sealed = await sealer.seal_async(event, body)
+        except KeysUnavailable:
+            raise _Refused(503, LOG_DOWN) from None
         record = EventRecord(
-            body=body,
+            body=sealed.facts,
             event_id=event.id,
             event_type=event.type,
             created=event.created,
@@ -176,6 +185,9 @@ def create_app(
             api_version=event.api_version,
             received_at=datetime.fromtimestamp(clock(), UTC),
             partition_key=event.partition_key,
+            sealed=sealed.sealed,
+            data_subject=sealed.subject,
+            verified_with=verified_with,
         )
         started = time.perf_counter()
         try:

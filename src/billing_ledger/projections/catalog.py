@@ -5,8 +5,10 @@ from __future__ import annotations
 from billing_ledger.projections.journal import Journal
 from billing_ledger.projections.mrr import MrrProjection
 from billing_ledger.projections.projector import Projection
+from billing_ledger.projections.reveal import KeyLookup
 from billing_ledger.projections.tables import BillingTables
 
 
-def read_projections(schema: str) -> list[Projection]:
-    return [BillingTables(schema), MrrProjection(schema), Journal(schema)]
+def read_projections(schema: str, keys: KeyLookup) -> list[Projection]:
+    """`keys` opens the personal values the billing tables show (see reveal.py)."""
+    return [BillingTables(schema, keys), MrrProjection(schema), Journal(schema)]

@@ -19,6 +19,7 @@ from billing_ledger.processing.application import BillingApplication
 from billing_ledger.projections.catalog import read_projections
 from billing_ledger.projections.migrations import migrate
 from billing_ledger.projections.projector import Projector
+from billing_ledger.projections.reveal import KeyLookup
 
 __all__ = ["Projector", "TableDiff", "compare", "copy_privileges", "prepare", "projector", "swap"]
 
@@ -44,8 +45,8 @@ class TableDiff:
         return self.only_live == 0 and self.only_rebuilt == 0
 
 
-def projector(app: BillingApplication, pool: Any, schema: str) -> Projector:
-    found = Projector(app, pool, schema, read_projections(schema))
+def projector(app: BillingApplication, pool: Any, schema: str, keys: KeyLookup) -> Projector:
+    found = Projector(app, pool, schema, read_projections(schema, keys))
     found.create_tables()
     return found
 

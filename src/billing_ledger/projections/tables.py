@@ -9,7 +9,9 @@ read ahead for the whole batch and kept current in memory as the batch goes. Eac
 subscription reaches its payments once, at the batch's end.
 
 Every value written comes from the event (Stripe's timestamps, uuid5 ids), never from the clock,
-so replaying the same history rebuilds the same rows. References are resolved in both
+so replaying the same history rebuilds the same rows. Personal values arrive sealed: each batch
+finds the keys its tokens need and shows them decrypted, or redacted once a key is gone
+(reveal.py; erasure.py lists those columns). References are resolved in both
 directions, so a child that arrived before its parent is linked when the parent arrives.
 """
 
@@ -34,6 +36,7 @@ from billing_ledger.domain.payment import Payment
 from billing_ledger.domain.payment_method import PaymentMethod
 from billing_ledger.domain.stripe_object import StripeObject
 from billing_ledger.domain.subscription import Subscription
+from billing_ledger.projections.reveal import KeyLookup, Revealed
 from billing_ledger.projections.sqltext import in_schema
 
 LINK_PAYMENT_TO_INVOICE = "UPDATE {schema}.payment_transactions SET invoice_id = %s WHERE id = %s"
@@ -59,8 +62,10 @@ class BillingTables:
 
     name = "billing_tables"
 
-    def __init__(self, schema: str) -> None:
+    def __init__(self, schema: str, keys: KeyLookup) -> None:
         self._schema_name = schema
+        self._keys = keys
+        self._revealed = Revealed({})
         # Rows to write at the batch's end: table → row id → row (the latest state wins).
         self._pending: dict[str, dict[UUID, dict[str, Any]]] = defaultdict(dict)
         # Each subscription's items as of its latest state in the batch.
@@ -76,6 +81,7 @@ class BillingTables:
         that named those that name none) in two queries. (Also forgets what a failed batch
         left pending: the retry starts clean.)"""
         self._forget_batch()
+        self._revealed = Revealed.for_values(self._keys, cur, _personal_values(events))
         named: set[UUID] = set()
         unnamed: set[UUID] = set()
         for event in events:
@@ -143,17 +149,18 @@ class BillingTables:
         state = event.state
         if not state["seen"]:
             return  # only tax ids so far; the row comes with the customer
-        address = state["billing_address"]
+        shown = self._revealed
+        address = shown.json(state["billing_address"])
         self._upsert(
             cur,
             "stripe_customers",
             {
                 **_identity(event, "stripe_customer_id"),
                 "user_id": state["user_id"],
-                "email": state["email"],
-                "name": state["name"],
+                "email": shown.text(state["email"]),
+                "name": shown.text(state["name"]),
                 "default_payment_method": state["default_payment_method"],
-                "tax_id": state["tax_id"],
+                "tax_id": shown.text(state["tax_id"]),
                 "billing_address": Jsonb(address) if address is not None else None,
                 "deleted_at": _time(state["deleted_at"]),
                 "created_at": _time(state["created"]) or _time(state["updated"]),
@@ -228,8 +235,8 @@ class BillingTables:
                 "currency": state["currency"],
                 "status": state["status"],
                 "paid_out_of_band": state["paid_out_of_band"],
-                "invoice_pdf": state["invoice_pdf"],
-                "hosted_invoice_url": state["hosted_invoice_url"],
+                "invoice_pdf": self._revealed.text(state["invoice_pdf"]),
+                "hosted_invoice_url": self._revealed.text(state["hosted_invoice_url"]),
                 "due_date": _time(state["due_date"]),
                 "finalized_at": _time(state["finalized_at"]),
                 "paid_at": _time(state["paid_at"]),
@@ -293,7 +300,7 @@ class BillingTables:
                 "failure_code": state["failure_code"],
                 "decline_code": state["decline_code"],
                 "failure_message": state["failure_message"],
-                "receipt_url": state["receipt_url"],
+                "receipt_url": self._revealed.text(state["receipt_url"]),
                 "created_at": _time(state["created"]) or _time(state["updated"]),
                 "updated_at": _time(state["updated"]),
             },
@@ -379,6 +386,20 @@ def _upsert_statement(schema: str, table: str, columns: tuple[str, ...]) -> str:
         )
         .as_string()
     )
+
+
+def _personal_values(events: Sequence[object]) -> list[object]:
+    """The values of the batch's events that may be sealed (erasure.PERSONAL_COLUMNS)."""
+    values: list[object] = []
+    for event in events:
+        if isinstance(event, Customer.Recorded | Customer.Revised) and event.state["seen"]:
+            state = event.state
+            values += [state["email"], state["name"], state["tax_id"], state["billing_address"]]
+        elif isinstance(event, Invoice.Recorded | Invoice.Revised):
+            values += [event.state["invoice_pdf"], event.state["hosted_invoice_url"]]
+        elif isinstance(event, Payment.Recorded | Payment.Revised):
+            values.append(event.state["receipt_url"])
+    return values
 
 
 def _identity(event: Snapshot, stripe_id_column: str) -> dict[str, Any]:
