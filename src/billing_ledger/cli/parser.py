@@ -21,6 +21,7 @@ DATABASE = "DATABASE_URL (or the embedded server under BILLING_LEDGER_HOME)"
 LOG_OF_RECORD = "EVENT_LOG, KAFKA_BOOTSTRAP_SERVERS, KAFKA_TOPIC and the other KAFKA_* settings"
 SECRETS = "STRIPE_WEBHOOK_SECRETS (or STRIPE_WEBHOOK_SECRETS_FILE)"
 SERVER = "HOST, PORT, TLS_CERTFILE, TLS_KEYFILE, WEBHOOK_TOLERANCE_SECONDS, MAX_BODY_BYTES"
+STRIPE_API = "STRIPE_API_KEY (or STRIPE_API_KEY_FILE), STRIPE_API_BASE, PUBLIC_BASE_URL"
 
 
 class OneLineErrors(argparse.ArgumentParser):
@@ -52,16 +53,19 @@ def build_parser() -> OneLineErrors:
         DATABASE,
         LOG_OF_RECORD,
         SERVER,
+        STRIPE_API,
     )
     _command(
         commands,
         "ingest",
         "run:ingest",
-        "only the webhook endpoint: verify each signature and append to the log of record",
+        "only the webhook endpoint (and /api/v1): verify each signature and append to the log "
+        "of record",
         SECRETS,
         DATABASE,
         LOG_OF_RECORD,
         SERVER,
+        STRIPE_API,
     )
     _command(
         commands,
@@ -105,6 +109,8 @@ def build_parser() -> OneLineErrors:
         "--retry", action="store_true", help="re-apply processor dead letters after a fix"
     )
     _ledger(commands)
+    _tokens(commands)
+    _fake_stripe(commands)
     return parser
 
 
@@ -229,4 +235,61 @@ def _ledger(commands: Commands) -> None:
         "verify the journal's invariants (every entry balances, the trial balance is zero at "
         "every moment, receivables, revenue and refunds reconcile); exit 1 on a violation",
         DATABASE,
+    )
+
+
+def _tokens(commands: Commands) -> None:
+    tokens = commands.add_parser(
+        "tokens",
+        help="API bearer tokens: create, list, revoke",
+        description="Bearer tokens of the HTTP API (/api/v1), with scopes; stored hashed.",
+    )
+    actions = tokens.add_subparsers(required=True, dest="tokens_command", metavar="ACTION")
+    create = _command(
+        actions,
+        "create",
+        "tokens:tokens",
+        "create a token and print it once on stdout (only its hash is kept)",
+        DATABASE,
+    )
+    create.add_argument("--name", required=True, help="who uses it, e.g. the calling service")
+    create.add_argument(
+        "--scope",
+        required=True,
+        metavar="SCOPE[,SCOPE…]",
+        help="customers:write, payments:write, read (comma-separated)",
+    )
+    _command(actions, "list", "tokens:tokens", "every token's name, scopes and state", DATABASE)
+    revoke = _command(
+        actions,
+        "revoke",
+        "tokens:tokens",
+        "revoke a token: it never authenticates again",
+        DATABASE,
+    )
+    revoke.add_argument("name", metavar="NAME")
+
+
+def _fake_stripe(commands: Commands) -> None:
+    fake = _command(
+        commands,
+        "fake-stripe",
+        "fake_stripe:fake_stripe",
+        "a stateful stand-in for Stripe's API for development: keeps objects, follows Stripe's "
+        "state machines and test payment methods, sends signed webhooks to --webhook-url",
+        SECRETS + " (the first signs the webhooks)",
+    )
+    fake.add_argument("--host", default="127.0.0.1", help="where to listen (default 127.0.0.1)")
+    fake.add_argument("--port", type=int, default=12113, help="port (default 12113)")
+    fake.add_argument(
+        "--webhook-url",
+        required=True,
+        metavar="URL",
+        help="the ingest endpoint, e.g. http://127.0.0.1:8000/webhooks/stripe",
+    )
+    fake.add_argument(
+        "--settle-seconds",
+        type=float,
+        default=2.0,
+        help="how long bank debits (SEPA, ACH) stay processing (default 2)",
     )
