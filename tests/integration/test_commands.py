@@ -167,12 +167,10 @@ def test_a_decline_is_a_recorded_outcome_with_stripes_codes(pool: ConnectionPool
     stripe = CountingStripe()
     service = payments(pool, stripe)
     details = DeclineDetails("generic_decline", "pi_1", "requires_payment_method")
-    stripe.call = _declining(
-        stripe,
-        CardDeclined(
-            "Your card was declined.", code="card_declined", request_id="req_9", details=details
-        ),
-    )  # type: ignore[method-assign]
+    declined = CardDeclined(
+        "Your card was declined.", code="card_declined", request_id="req_9", details=details
+    )
+    stripe.call = _declining(stripe, declined)  # type: ignore[method-assign]
     failed = service.pay(CALLER, ask())
     assert failed.status == 402
     assert (failed.body["status"], failed.body["code"], failed.body["decline_code"]) == (
