@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,15 +46,22 @@ def cli_env(extra: Mapping[str, str]) -> dict[str, str]:
 
 @contextmanager
 def running(
-    command: str, env: Mapping[str, str], workdir: Path, *, http: bool = True
+    command: str,
+    env: Mapping[str, str],
+    workdir: Path,
+    *,
+    http: bool = True,
+    args: Sequence[str] = (),
+    port: int | None = None,
 ) -> Iterator[Running]:
-    """Start `billing-ledger COMMAND`, wait until it serves (or has started), stop it on exit."""
-    port = free_port()
+    """Start `billing-ledger COMMAND [ARGS]` on `port` (a free one unless told), wait until it
+    serves (or has started), stop it on exit."""
+    port = port or free_port()
     output = workdir / f"{command}-{port}.log"
     workdir.mkdir(parents=True, exist_ok=True)
     with output.open("w") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "billing_ledger", command],
+            [sys.executable, "-m", "billing_ledger", command, *args],
             env=cli_env({"PORT": str(port), **env}),
             cwd=workdir,
             stdout=sink,

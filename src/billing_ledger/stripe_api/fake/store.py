@@ -64,6 +64,7 @@ class Store:
     request: dict[str, Any] = field(default_factory=dict)  # id and key of the request at work
     timers: list[threading.Timer] = field(default_factory=list)
     return_urls: dict[str, str] = field(default_factory=dict)  # intent id → after its challenge
+    sent: dict[str, dict[str, Any]] = field(default_factory=dict)  # each object as last sent
 
     @staticmethod
     def new_id(prefix: str) -> str:
@@ -96,8 +97,18 @@ class Store:
         obj: dict[str, Any],
         previous: dict[str, Any] | None = None,
     ) -> None:
-        """Send `event_type` for the object as it is now (copied: later changes are not in it)."""
+        """Send `event_type` for the object as it is now (copied: later changes are not in it).
+
+        Every event of an object already sent carries `previous_attributes`: the top-level
+        fields that changed since, with their values then. Stripe's events within one second
+        are ordered by them downstream (its `created` has one-second resolution).
+        """
         data: dict[str, Any] = {"object": copy.deepcopy(obj)}
+        before = self.sent.get(obj["id"])
+        if previous is None and before is not None:
+            changed = sorted(k for k in {*before, *obj} if before.get(k) != obj.get(k))
+            previous = {k: before.get(k) for k in changed} or None
+        self.sent[obj["id"]] = copy.deepcopy(obj)
         if previous is not None:
             data["previous_attributes"] = copy.deepcopy(previous)
         event: dict[str, Any] = {
