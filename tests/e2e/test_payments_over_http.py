@@ -4,6 +4,7 @@ journal lines. Nothing of a command's effect is written by the command itself.""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -261,26 +262,6 @@ def test_an_open_invoice_is_paid_again_with_another_method(ledger: Ledger) -> No
     )
 
 
-def test_the_ledger_checks_and_a_replay_verifies_after_the_flows(ledger: Ledger) -> None:
-    settled(ledger.dsn)
-    with psycopg.connect(ledger.dsn) as conn:
-        record = conn.execute(
-            "SELECT (SELECT count(*) FROM ops.commands), (SELECT count(*) FROM ops.command_events)"
-        ).fetchone()
-    check = ledger.cli("ledger", "check")
-    assert check.returncode == 0, check.stdout + check.stderr
-    replay = ledger.cli("replay", "--verify")
-    assert replay.returncode == 0, replay.stdout + replay.stderr
-    with psycopg.connect(ledger.dsn) as conn:
-        assert (
-            conn.execute(
-                "SELECT (SELECT count(*) FROM ops.commands), "
-                "(SELECT count(*) FROM ops.command_events)"
-            ).fetchone()
-            == record
-        )
-
-
 CAUGHT_UP = """
 SELECT (SELECT count(*) FROM eventlog.stripe_events),
        (SELECT coalesce(max(notification_id), 0) FROM eventstore.billing_tracking)
@@ -305,3 +286,85 @@ def settled(dsn: str, quiet_seconds: float = 3.0, timeout: float = 60.0) -> None
                 return
             time.sleep(0.2)
     raise AssertionError("the pipeline did not settle")
+
+
+def test_the_cli_takes_a_3d_secure_payment_and_refunds_part_of_it(ledger: Ledger) -> None:
+    made = ledger.cli(
+        "customers",
+        "create",
+        "--email",
+        "cli@example.com",
+        "--name",
+        "CLI",
+        "--payment-method",
+        "pm_card_authenticationRequired",
+    )
+    assert made.returncode == 0, made.stderr
+    owner = json.loads(made.stdout)["id"]
+    argv = (
+        "payments",
+        "create",
+        "--customer",
+        owner,
+        "--amount",
+        "1500",
+        "--currency",
+        "eur",
+        "--payment-method",
+        "pm_card_authenticationRequired",
+        "--idempotency-key",
+        "cli-pay",
+    )
+    paying = ledger.cli(*argv)
+    assert paying.returncode == 0, paying.stderr
+    waiting = json.loads(paying.stdout)
+    assert waiting["status"] == "requires_action"
+    assert waiting["confirmation_url"] == f"{PUBLIC}/pay/{waiting['id']}"
+    assert json.loads(ledger.cli(*argv).stdout)["id"] == waiting["id"]  # the same key: once
+    httpx.post(waiting["next_action"]["redirect_to_url"]["url"])
+    payment_row(ledger, waiting["id"], "succeeded")
+    refunded = ledger.cli("payments", "refund", waiting["id"], "--amount", "500")
+    assert refunded.returncode == 0, refunded.stderr
+    assert json.loads(refunded.stdout)["amount"] == 500
+    assert rows(
+        ledger.dsn,
+        "SELECT 1 FROM billing.payment_transactions WHERE "
+        "stripe_payment_intent_id = %s AND amount_refunded = 500",
+        waiting["id"],
+    )
+    declined = ledger.cli(
+        "payments",
+        "create",
+        "--customer",
+        owner,
+        "--amount",
+        "100",
+        "--currency",
+        "eur",
+        "--payment-method",
+        "pm_card_chargeDeclined",
+    )
+    assert (
+        declined.returncode == 1
+        and json.loads(declined.stdout)["decline_code"] == "generic_decline"
+    )
+
+
+def test_the_ledger_checks_and_a_replay_verifies_after_the_flows(ledger: Ledger) -> None:
+    settled(ledger.dsn)
+    with psycopg.connect(ledger.dsn) as conn:
+        record = conn.execute(
+            "SELECT (SELECT count(*) FROM ops.commands), (SELECT count(*) FROM ops.command_events)"
+        ).fetchone()
+    check = ledger.cli("ledger", "check")
+    assert check.returncode == 0, check.stdout + check.stderr
+    replay = ledger.cli("replay", "--verify")
+    assert replay.returncode == 0, replay.stdout + replay.stderr
+    with psycopg.connect(ledger.dsn) as conn:
+        assert (
+            conn.execute(
+                "SELECT (SELECT count(*) FROM ops.commands), "
+                "(SELECT count(*) FROM ops.command_events)"
+            ).fetchone()
+            == record
+        )

@@ -24,6 +24,9 @@ COMMANDS = [
     ["tokens", "list"],
     ["tokens", "revoke"],
     ["fake-stripe"],
+    ["customers", "create"],
+    ["payments", "create"],
+    ["payments", "refund"],
 ]
 
 
@@ -41,6 +44,9 @@ COMMANDS = [
         ["tokens", "revoke"],
         ["fake-stripe"],
         ["fake-stripe", "--webhook-url", "http://x", "--port", "many"],
+        ["payments", "create", "--customer", "cus_1", "--amount", "-5"],
+        ["payments", "refund"],
+        ["customers", "create"],
         ["no-such-command"],
     ],
 )

@@ -111,6 +111,8 @@ def build_parser() -> OneLineErrors:
     _ledger(commands)
     _tokens(commands)
     _fake_stripe(commands)
+    _customers(commands)
+    _payments(commands)
     return parser
 
 
@@ -293,3 +295,77 @@ def _fake_stripe(commands: Commands) -> None:
         default=2.0,
         help="how long bank debits (SEPA, ACH) stay processing (default 2)",
     )
+
+
+def _acting(parser: OneLineErrors) -> None:
+    parser.add_argument(
+        "--idempotency-key",
+        metavar="KEY",
+        help="the command's key: run again with it and nothing is done twice (default: new)",
+    )
+    parser.add_argument(
+        "--account", default="", metavar="acct_…", help="act for this Connect account"
+    )
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an amount in minor units (e.g. 2000)")
+    return int(text)
+
+
+def _customers(commands: Commands) -> None:
+    customers = commands.add_parser(
+        "customers",
+        help="customers through Stripe: create",
+        description="Customers, created through Stripe (their rows arrive by webhook).",
+    )
+    actions = customers.add_subparsers(required=True, dest="customers_command", metavar="ACTION")
+    create = _command(
+        actions,
+        "create",
+        "customers:customers",
+        "create a customer at Stripe; --payment-method (e.g. pm_card_visa) is attached and made "
+        "the default",
+        STRIPE_API,
+        DATABASE,
+    )
+    create.add_argument("--email", required=True)
+    create.add_argument("--name")
+    create.add_argument("--user-id", help="the platform's user id (metadata.user_id)")
+    create.add_argument("--payment-method", metavar="pm_…")
+    _acting(create)
+
+
+def _payments(commands: Commands) -> None:
+    payments = commands.add_parser(
+        "payments",
+        help="payments through Stripe: create, refund",
+        description="One-off payments and refunds through Stripe (rows arrive by webhook).",
+    )
+    actions = payments.add_subparsers(required=True, dest="payments_command", metavar="ACTION")
+    create = _command(
+        actions,
+        "create",
+        "payments:payments",
+        "charge a customer once; prints succeeded, processing, requires_action (with "
+        "confirmation_url) or the failure",
+        STRIPE_API,
+        DATABASE,
+    )
+    create.add_argument("--customer", required=True, metavar="cus_…")
+    create.add_argument("--amount", required=True, type=_positive, help="minor units, e.g. 2000")
+    create.add_argument("--currency", required=True, help="ISO code, e.g. eur")
+    create.add_argument("--payment-method", required=True, metavar="pm_…")
+    _acting(create)
+    refund = _command(
+        actions,
+        "refund",
+        "payments:payments",
+        "refund all of a payment, or --amount of it",
+        STRIPE_API,
+        DATABASE,
+    )
+    refund.add_argument("payment", metavar="pi_…")
+    refund.add_argument("--amount", type=_positive, help="minor units (default: all)")
+    _acting(refund)
