@@ -106,6 +106,8 @@ def ledger(postgres_server_url: str, tmp_path_factory: pytest.TempPathFactory) -
             "STRIPE_API_KEY": STRIPE_KEY,
             "STRIPE_API_BASE": f"http://127.0.0.1:{stripe_port}",
             "PUBLIC_BASE_URL": PUBLIC,
+            "LOG_LEVEL": "DEBUG",
+            "LOG_FORMAT": "json",
         }
         with running("up", env, workdir) as up:
             hook = f"{up.base_url}/webhooks/stripe"
@@ -368,3 +370,8 @@ def test_the_ledger_checks_and_a_replay_verifies_after_the_flows(ledger: Ledger)
             ).fetchone()
             == record
         )
+        kept = str(conn.execute("SELECT json_agg(e) FROM ops.command_events e").fetchone())
+    logged = ledger.up.log() + ledger.stripe.log()
+    for secret in (STRIPE_KEY, ledger.token, "three-ds@example.com", "_secret_"):
+        assert secret not in logged, f"the logs show {secret[:12]}…"
+        assert secret not in kept, f"the command record holds {secret[:12]}…"
