@@ -215,7 +215,7 @@ def confirm_setup_intent(store: Store, setup_id: str, params: dict[str, Any]) ->
         raise invalid("mandate_data is required to set up a SEPA Direct Debit.", "mandate_data")
     if test.behaviour == "decline":
         setup["status"] = "requires_payment_method"
-        setup["last_setup_error"] = _card_error(test.decline_code, method)
+        setup["last_setup_error"] = card_error(test.decline_code, method)
         store.event("setup_intent.setup_failed", setup)
         raise StripeFailure(402, {**setup["last_setup_error"], "setup_intent": dict(setup)})
     verification = (setup["payment_method_options"].get("us_bank_account") or {}).get(
@@ -254,7 +254,7 @@ def challenge(store: Store, intent_id: str, return_url: Any) -> dict[str, Any]:
     }
 
 
-def _card_error(decline_code: str | None, method: dict[str, Any]) -> dict[str, Any]:
+def card_error(decline_code: str | None, method: dict[str, Any]) -> dict[str, Any]:
     message = (
         "Your card has insufficient funds."
         if decline_code == "insufficient_funds"
@@ -268,10 +268,6 @@ def _card_error(decline_code: str | None, method: dict[str, Any]) -> dict[str, A
         "payment_method": dict(method),
         "param": None,
     }
-
-
-def card_error(decline_code: str | None, method: dict[str, Any]) -> dict[str, Any]:
-    return _card_error(decline_code, method)
 
 
 def _address(given: Any) -> dict[str, Any] | None:
