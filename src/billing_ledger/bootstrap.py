@@ -4,8 +4,9 @@ Connection pools, the eventsourcing application, the log of record, the master k
 data keys, the processor, the projector and the ingest app are made here and nowhere else;
 `cli/`, tests and benchmarks get theirs from these functions. Nothing connects at import time.
 
-    up       database (embedded unless DATABASE_URL) + ingest + processor + projector
-    ingest   the HTTP edge alone (appends to the log)
+    up       database (embedded unless DATABASE_URL) + ingest and /api/v1 + processor +
+             projector
+    ingest   the HTTP edge alone (appends to the log) and /api/v1
     process  the processor and projector alone (follow the log)
 
 `memory_processing` builds the processor on the in-memory adapters instead (log, store and
@@ -26,6 +27,7 @@ import psycopg
 from eventsourcing.persistence import PersistenceError
 from psycopg_pool import ConnectionPool
 from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from billing_ledger.errors import ConfigurationError
 from billing_ledger.eventlog.dead_letters import DeadLetters
@@ -52,6 +54,15 @@ from billing_ledger.projections.catalog import read_projections
 from billing_ledger.projections.migrations import READ_SCHEMA, migrate
 from billing_ledger.projections.projector import Projector
 from billing_ledger.settings import Settings
+from billing_ledger.stripe_api.client import StripeApi, StripeGateway
+from billing_ledger.stripe_api.commands import CommandRecord
+from billing_ledger.stripe_api.customers import CustomerService
+from billing_ledger.stripe_api.payments import PaymentService
+from billing_ledger.web.api import ApiParts, create_api
+from billing_ledger.web.endpoints import Services
+from billing_ledger.web.mount import with_api
+from billing_ledger.web.reads import Reads
+from billing_ledger.web.tokens import ApiToken, TokenStore
 
 log = logging.getLogger(__name__)
 
@@ -368,13 +379,76 @@ def ingest_app(
     )
 
 
+# --- the write side: Stripe, commands, the HTTP API ------------------------------------------
+
+
+API_POOL_SIZE = 12
+
+
+def api_pool(dsn: str) -> ConnectionPool:
+    """Autocommit connections for the command record, tokens and reads (not yet opened).
+
+    A command holds one connection while Stripe answers (its key's lock lives on it), so the
+    pool is sized for concurrent commands, not for queries.
+    """
+    return ConnectionPool(
+        dsn,
+        min_size=1,
+        max_size=API_POOL_SIZE,
+        open=False,
+        timeout=30.0,
+        kwargs={"autocommit": True},
+    )
+
+
+def stripe_gateway(settings: Settings) -> StripeGateway | None:
+    """The Stripe client for STRIPE_API_KEY (at STRIPE_API_BASE), or None without a key."""
+    key = settings.stripe_api_key()
+    if key is None:
+        return None
+    return StripeGateway(key, api_base=settings.STRIPE_API_BASE)
+
+
+def services(pool: ConnectionPool, stripe: StripeApi, public_base_url: str) -> Services:
+    """The customer and payment services on the command record in `pool` (tables created)."""
+    record = CommandRecord(pool, stripe)
+    record.create_tables()
+    return Services(
+        CustomerService(record, public_base_url), PaymentService(record, public_base_url)
+    )
+
+
+def web_api(settings: Settings, pool: ConnectionPool) -> Starlette:
+    """`/api/v1` on `pool` (opened): tokens, the services (when a Stripe key is set), the
+    audit trail of write scopes and the read side."""
+    tokens = TokenStore(pool)
+    tokens.create_table()
+    gateway = stripe_gateway(settings)
+    built = services(pool, gateway, settings.public_base_url()) if gateway else None
+
+    def record_use(token: ApiToken, operation: str, status: int, detail: dict[str, Any]) -> None:
+        with pool.connection() as conn:
+            audit.record(conn, f"api.{operation}", str(status), detail, actor=f"token:{token.name}")
+
+    return create_api(ApiParts(tokens, built, record_use, Reads(pool)))
+
+
+def http_app(edge: Starlette, api: Starlette) -> ASGIApp:
+    """The webhook endpoint and the API in one server: `/api/v1/…` to the API, the rest
+    (POST /webhooks/stripe, health, metrics) to the edge, unchanged."""
+    return with_api(edge, api)
+
+
 __all__ = [
+    "API_POOL_SIZE",
     "MemoryProcessing",
     "Pipeline",
+    "api_pool",
     "app_role_dsn",
     "application",
     "connection_pool",
     "database",
+    "http_app",
     "ingest_app",
     "kafka_event_log",
     "memory_application",
@@ -391,4 +465,7 @@ __all__ = [
     "projector",
     "running_pipeline",
     "sealer",
+    "services",
+    "stripe_gateway",
+    "web_api",
 ]

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     STRIPE_API_KEY_FILE: Path | None = None
     BILLING_LEDGER_MASTER_KEY: SecretStr | None = None
     BILLING_LEDGER_MASTER_KEY_FILE: Path | None = None
+    STRIPE_API_BASE: str | None = None
+    PUBLIC_BASE_URL: str | None = None
     DATABASE_URL: str | None = Field(default=None, repr=False)
     DATABASE_URL_FILE: Path | None = None
     BILLING_LEDGER_HOME: Path = Path(".billing-ledger")
@@ -157,7 +159,7 @@ class Settings(BaseSettings):
         return self.BILLING_LEDGER_MASTER_KEY.get_secret_value(), origin
 
     def stripe_api_key(self) -> str | None:
-        """The Stripe API key (optional: nothing calls Stripe's API yet)."""
+        """The Stripe API key; None when unset (the API then answers writes with 503)."""
         if self.STRIPE_API_KEY is None:
             return None
         key = self.STRIPE_API_KEY.get_secret_value()
@@ -166,6 +168,13 @@ class Settings(BaseSettings):
                 "STRIPE_API_KEY: not a Stripe secret or restricted key (sk_... or rk_...)"
             )
         return key
+
+    def public_base_url(self) -> str:
+        """Where customers reach this server (payment pages): PUBLIC_BASE_URL, else HOST:PORT."""
+        if self.PUBLIC_BASE_URL:
+            return self.PUBLIC_BASE_URL.rstrip("/")
+        scheme = "https" if self.TLS_CERTFILE else "http"
+        return f"{scheme}://{self.HOST}:{self.PORT}"
 
     def kafka_client_options(self) -> dict[str, Any]:
         """kafka-python client options for TLS and SASL (empty: plaintext, no auth)."""

@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,11 +60,13 @@ def running(
     http: bool = True,
     ready: bool = True,
     split: bool = False,
+    args: Sequence[str] = (),
+    port: int | None = None,
 ) -> Iterator[Running]:
-    """Start `billing-ledger COMMAND`, wait until it is ready (/readyz; with `ready=False` until it
-    answers at all: /healthz) or has started, stop it on exit. Its stdout and stderr go to one
-    file, or (`split`) to two."""
-    port = free_port()
+    """Start `billing-ledger COMMAND [ARGS]` on `port` (a free one unless told), wait until it
+    is ready (/readyz; with `ready=False` until it answers at all: /healthz) or has started,
+    stop it on exit. Its stdout and stderr go to one file, or (`split`) to two."""
+    port = port or free_port()
     output = workdir / f"{command}-{port}.log"
     errors = workdir / f"{command}-{port}.err" if split else None
     workdir.mkdir(parents=True, exist_ok=True)
@@ -72,7 +74,7 @@ def running(
         sink = files.enter_context(output.open("w"))
         error_sink = files.enter_context(errors.open("w")) if errors else subprocess.STDOUT
         process = subprocess.Popen(
-            [sys.executable, "-m", "billing_ledger", command],
+            [sys.executable, "-m", "billing_ledger", command, *args],
             env=cli_env({"PORT": str(port), **env}),
             cwd=workdir,
             stdout=sink,

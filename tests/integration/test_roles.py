@@ -11,6 +11,9 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from billing_ledger import bootstrap
 from billing_ledger.infra import audit, roles
+from billing_ledger.stripe_api.client import StripeGateway
+from billing_ledger.stripe_api.commands import CommandRecord
+from billing_ledger.web.tokens import TokenStore
 from tests.pipeline import Pipeline
 from tests.support.stripe import customer, event
 from tests.support.webhooks import body_of
@@ -105,3 +108,22 @@ def test_ensure_reader_without_privilege_says_so(database_url: str) -> None:
         if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'plain_login'").fetchone():
             conn.execute("CREATE ROLE plain_login LOGIN")
     assert not roles.ensure_reader(as_role(database_url, "plain_login"))
+
+
+def test_the_reader_cannot_read_the_command_record_or_the_tokens(
+    database_url: str, app_dsn: str
+) -> None:
+    with bootstrap.api_pool(app_dsn) as pool:
+        TokenStore(pool).create_table()
+        CommandRecord(pool, StripeGateway("sk_test_roles")).create_tables()
+    assert run(
+        app_dsn, "SELECT schema_owner FROM information_schema.schemata WHERE schema_name = 'ops'"
+    ) == [(roles.APP_ROLE,)]
+    reader = as_role(database_url, roles.READER_ROLE)
+    for forbidden in (
+        "SELECT count(*) FROM ops.commands",
+        "SELECT count(*) FROM ops.command_events",
+        "SELECT count(*) FROM ops.api_tokens",
+    ):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            run(reader, forbidden)

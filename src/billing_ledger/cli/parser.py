@@ -23,6 +23,7 @@ LOG_OF_RECORD = "EVENT_LOG, KAFKA_BOOTSTRAP_SERVERS, KAFKA_TOPIC and the other K
 SECRETS = "STRIPE_WEBHOOK_SECRETS (or STRIPE_WEBHOOK_SECRETS_FILE)"
 MASTER_KEY = "BILLING_LEDGER_MASTER_KEY (or _FILE, or the embedded default's key file)"
 SERVER = "HOST, PORT, TLS_CERTFILE, TLS_KEYFILE, WEBHOOK_TOLERANCE_SECONDS, MAX_BODY_BYTES"
+STRIPE_API = "STRIPE_API_KEY (or STRIPE_API_KEY_FILE), STRIPE_API_BASE, PUBLIC_BASE_URL"
 
 
 class OneLineErrors(argparse.ArgumentParser):
@@ -54,16 +55,19 @@ def build_parser() -> OneLineErrors:
         DATABASE,
         LOG_OF_RECORD,
         SERVER,
+        STRIPE_API,
     )
     _command(
         commands,
         "ingest",
         "run:ingest",
-        "only the webhook endpoint: verify each signature and append to the log of record",
+        "only the webhook endpoint (and /api/v1): verify each signature and append to the log "
+        "of record",
         SECRETS,
         DATABASE,
         LOG_OF_RECORD,
         SERVER,
+        STRIPE_API,
     )
     _command(
         commands,
@@ -108,6 +112,10 @@ def build_parser() -> OneLineErrors:
     )
     _ledger(commands)
     _privacy(commands)
+    _tokens(commands)
+    _fake_stripe(commands)
+    _customers(commands)
+    _payments(commands)
     return parser
 
 
@@ -294,3 +302,134 @@ def _ledger(commands: Commands) -> None:
         "every moment, receivables, revenue and refunds reconcile); exit 1 on a violation",
         DATABASE,
     )
+
+
+def _tokens(commands: Commands) -> None:
+    tokens = commands.add_parser(
+        "tokens",
+        help="API bearer tokens: create, list, revoke",
+        description="Bearer tokens of the HTTP API (/api/v1), with scopes; stored hashed.",
+    )
+    actions = tokens.add_subparsers(required=True, dest="tokens_command", metavar="ACTION")
+    create = _command(
+        actions,
+        "create",
+        "tokens:tokens",
+        "create a token and print it once on stdout (only its hash is kept)",
+        DATABASE,
+    )
+    create.add_argument("--name", required=True, help="who uses it, e.g. the calling service")
+    create.add_argument(
+        "--scope",
+        required=True,
+        metavar="SCOPE[,SCOPE…]",
+        help="customers:write, payments:write, read (comma-separated)",
+    )
+    _command(actions, "list", "tokens:tokens", "every token's name, scopes and state", DATABASE)
+    revoke = _command(
+        actions,
+        "revoke",
+        "tokens:tokens",
+        "revoke a token: it never authenticates again",
+        DATABASE,
+    )
+    revoke.add_argument("name", metavar="NAME")
+
+
+def _fake_stripe(commands: Commands) -> None:
+    fake = _command(
+        commands,
+        "fake-stripe",
+        "fake_stripe:fake_stripe",
+        "a stateful stand-in for Stripe's API for development: keeps objects, follows Stripe's "
+        "state machines and test payment methods, sends signed webhooks to --webhook-url",
+        SECRETS + " (the first signs the webhooks)",
+    )
+    fake.add_argument("--host", default="127.0.0.1", help="where to listen (default 127.0.0.1)")
+    fake.add_argument("--port", type=int, default=12113, help="port (default 12113)")
+    fake.add_argument(
+        "--webhook-url",
+        required=True,
+        metavar="URL",
+        help="the ingest endpoint, e.g. http://127.0.0.1:8000/webhooks/stripe",
+    )
+    fake.add_argument(
+        "--settle-seconds",
+        type=float,
+        default=2.0,
+        help="how long bank debits (SEPA, ACH) stay processing (default 2)",
+    )
+
+
+def _acting(parser: OneLineErrors) -> None:
+    parser.add_argument(
+        "--idempotency-key",
+        metavar="KEY",
+        help="the command's key: run again with it and nothing is done twice (default: new)",
+    )
+    parser.add_argument(
+        "--account", default="", metavar="acct_…", help="act for this Connect account"
+    )
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an amount in minor units (e.g. 2000)")
+    return int(text)
+
+
+def _customers(commands: Commands) -> None:
+    customers = commands.add_parser(
+        "customers",
+        help="customers through Stripe: create",
+        description="Customers, created through Stripe (their rows arrive by webhook).",
+    )
+    actions = customers.add_subparsers(required=True, dest="customers_command", metavar="ACTION")
+    create = _command(
+        actions,
+        "create",
+        "customers:customers",
+        "create a customer at Stripe; --payment-method (e.g. pm_card_visa) is attached and made "
+        "the default",
+        STRIPE_API,
+        DATABASE,
+    )
+    create.add_argument("--email", required=True)
+    create.add_argument("--name")
+    create.add_argument("--user-id", help="the platform's user id (metadata.user_id)")
+    create.add_argument("--payment-method", metavar="pm_…")
+    _acting(create)
+
+
+def _payments(commands: Commands) -> None:
+    payments = commands.add_parser(
+        "payments",
+        help="payments through Stripe: create, refund",
+        description="One-off payments and refunds through Stripe (rows arrive by webhook).",
+    )
+    actions = payments.add_subparsers(required=True, dest="payments_command", metavar="ACTION")
+    create = _command(
+        actions,
+        "create",
+        "payments:payments",
+        "charge a customer once; prints succeeded, processing, requires_action (with "
+        "confirmation_url) or the failure",
+        STRIPE_API,
+        DATABASE,
+    )
+    create.add_argument("--customer", required=True, metavar="cus_…")
+    create.add_argument("--amount", required=True, type=_positive, help="minor units, e.g. 2000")
+    create.add_argument("--currency", required=True, help="ISO code, e.g. eur")
+    create.add_argument("--payment-method", required=True, metavar="pm_…")
+    _acting(create)
+    refund = _command(
+        actions,
+        "refund",
+        "payments:payments",
+        "refund all of a payment, or --amount of it",
+        STRIPE_API,
+        DATABASE,
+    )
+    refund.add_argument("payment", metavar="pi_…")
+    refund.add_argument("--amount", type=_positive, help="minor units (default: all)")
+    _acting(refund)

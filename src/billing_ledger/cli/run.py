@@ -59,8 +59,9 @@ def process(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _serve(settings: Settings, event_log: EventLog, dsn: str) -> None:
-    with bootstrap.connection_pool(dsn) as pool:
-        app = bootstrap.ingest_app(settings, event_log, pool, bootstrap.master_key(settings, dsn))
+    with bootstrap.connection_pool(dsn) as pool, bootstrap.api_pool(dsn) as api_pool:
+        edge = bootstrap.ingest_app(settings, event_log, pool, bootstrap.master_key(settings, dsn))
+        app = bootstrap.http_app(edge, bootstrap.web_api(settings, api_pool))
         serve(app, settings, lambda: _announce(settings, dsn))
 
 
@@ -70,6 +71,9 @@ def _announce(settings: Settings, dsn: str) -> None:
         f"billing-ledger listening on {scheme}://{settings.HOST}:{settings.PORT}/webhooks/stripe",
         flush=True,
     )
+    base = f"{scheme}://{settings.HOST}:{settings.PORT}"
+    print(f"  API:       {base}/api/v1 (OpenAPI: {base}/api/v1/openapi.json)", flush=True)
+    print(f"  stripe:    {_stripe_description(settings)}", flush=True)
     print(f"  event log: {_log_description(settings)}", flush=True)
     print(f"  database:  {_redact(dsn)}", flush=True)
     if not settings.DATABASE_URL:
@@ -83,6 +87,14 @@ def _reader_command(dsn: str) -> str:
     params["user"] = READER_ROLE
     psql = shutil.which("psql") or str(embedded_binary("psql"))
     return f"{shlex.quote(psql)} {shlex.quote(make_conninfo(**params))}"  # type: ignore[arg-type]
+
+
+def _stripe_description(settings: Settings) -> str:
+    key = settings.stripe_api_key()
+    if key is None:
+        return "no STRIPE_API_KEY: API writes answer 503"
+    mode = "live" if key.startswith(("sk_live_", "rk_live_")) else "test"
+    return f"{settings.STRIPE_API_BASE or 'api.stripe.com'} ({mode} mode)"
 
 
 def _log_description(settings: Settings) -> str:

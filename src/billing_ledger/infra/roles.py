@@ -1,11 +1,12 @@
 """Database roles: the application's own non-superuser role and the finance reader.
 
-    billing_ledger_app  LOGIN; owns the `eventlog`, `eventstore` and `billing` schemas and what
-                        it creates in them; may only SELECT and INSERT the log of record
+    billing_ledger_app  LOGIN; owns the `eventlog`, `eventstore`, `billing` and `ops` schemas
+                        and what it creates in them; may only SELECT and INSERT the log of record
                         (`eventlog.stripe_events`, plus MAINTAIN for its append lock) and the
                         audit trail (`billing.audit_log`), both owned by the bootstrapping role.
     billing_reader      LOGIN; SELECT on every table of schema `billing`, now and later
-                        (default privileges); no access to `eventlog` or `eventstore`.
+                        (default privileges); no access to `eventlog`, `eventstore` or `ops`
+                        (the command record and the API tokens).
 
 `create_roles` runs as a superuser: `up` and `process` do it on the embedded server, whose local
 connections are trusted. With DATABASE_URL, the DBA runs the equivalent SQL (README) and
@@ -25,7 +26,7 @@ from billing_ledger.infra import audit
 
 APP_ROLE = "billing_ledger_app"
 READER_ROLE = "billing_reader"
-APP_SCHEMAS = ("eventlog", "eventstore", "billing")
+APP_SCHEMAS = ("eventlog", "eventstore", "billing", "ops")
 ROLES_LOCK_KEY = 0x524F_4C45  # "ROLE"
 # Created by the bootstrapping role, so the app cannot change or drop them.
 PROTECTED = (("eventlog", "stripe_events"), ("billing", "audit_log"))

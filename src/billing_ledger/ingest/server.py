@@ -6,12 +6,12 @@ import signal
 from collections.abc import Callable
 
 import uvicorn
-from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from billing_ledger.settings import Settings
 
 
-def serve(app: Starlette, settings: Settings, announce: Callable[[], None]) -> None:
+def serve(app: ASGIApp, settings: Settings, announce: Callable[[], None]) -> None:
     """Serve `app` on HOST:PORT (TLS when configured); in-flight requests finish first.
 
     `announce` runs once the socket listens. Returns after a signal, leaving the caller to

@@ -1,0 +1,207 @@
+"""The stand-in's HTTP face: Stripe's `/v1` paths, keys, idempotency and errors.
+
+- Any `sk_test_…`/`rk_test_…` key is accepted (Basic or Bearer, as the SDK sends it); others
+  get 401. Everything is test mode (`livemode` false); `Stripe-Account` is carried into the
+  events as `account`.
+- `Idempotency-Key` on a POST: the first answer is stored and replayed for the same key
+  (`Idempotent-Replayed: true`); the same key with other parameters is a 400
+  `idempotency_error`, as on Stripe.
+- Every answer has a `Request-Id`. `GET /v1/payment_intents` lists them all (tests count them).
+- `/challenge/{intent}`: the test 3-D Secure page; one POST passes it (`result=fail` fails it)
+  and redirects to the intent's `return_url`.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+from collections.abc import Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from billing_ledger.stripe_api.fake import customers, invoices, payments
+from billing_ledger.stripe_api.fake.formdata import decode
+from billing_ledger.stripe_api.fake.store import Store, StripeFailure, invalid, missing
+
+Handler = Callable[[Store, str, dict[str, Any]], dict[str, Any]]
+ROUTES: list[tuple[str, re.Pattern[str], Handler]] = []
+
+
+def _route(method: str, pattern: str) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        ROUTES.append((method, re.compile(f"^/v1/{pattern}$"), handler))
+        return handler
+
+    return register
+
+
+_route("POST", "customers")(lambda s, _, p: customers.create_customer(s, p))
+_route("POST", r"customers/(?P<id>cus_\w+)")(customers.update_customer)
+_route("GET", r"customers/(?P<id>cus_\w+)")(lambda s, i, _: s.get(i, "customer"))
+_route("POST", r"payment_methods/(?P<id>pm_\w+)/attach")(customers.attach)
+_route("POST", r"payment_methods/(?P<id>pm_\w+)/detach")(lambda s, i, _: customers.detach(s, i))
+_route("GET", r"payment_methods/(?P<id>pm_\w+)")(lambda s, i, _: customers.payment_method(s, i))
+_route("POST", "setup_intents")(lambda s, _, p: customers.create_setup_intent(s, p))
+_route("POST", r"setup_intents/(?P<id>seti_\w+)/confirm")(customers.confirm_setup_intent)
+_route("GET", r"setup_intents/(?P<id>seti_\w+)")(lambda s, i, _: s.get(i, "setup_intent"))
+_route("POST", "payment_intents")(lambda s, _, p: payments.create_payment_intent(s, p))
+_route("POST", r"payment_intents/(?P<id>pi_\w+)/confirm")(payments.confirm)
+_route("GET", r"payment_intents/(?P<id>pi_\w+)")(lambda s, i, _: s.get(i, "payment_intent"))
+_route("GET", r"charges/(?P<id>ch_\w+)")(lambda s, i, _: s.get(i, "charge"))
+_route("POST", "refunds")(lambda s, _, p: payments.create_refund(s, p))
+_route("GET", r"refunds/(?P<id>re_\w+)")(lambda s, i, _: s.get(i, "refund"))
+_route("POST", "invoiceitems")(lambda s, _, p: invoices.create_item(s, p))
+_route("POST", "invoices")(lambda s, _, p: invoices.create_invoice(s, p))
+_route("POST", r"invoices/(?P<id>in_\w+)/finalize")(lambda s, i, _: invoices.finalize(s, i))
+_route("POST", r"invoices/(?P<id>in_\w+)/pay")(invoices.pay)
+_route("GET", r"invoices/(?P<id>in_\w+)")(lambda s, i, _: s.get(i, "invoice"))
+
+
+@_route("GET", "payment_intents")
+def _list_intents(store: Store, _: str, params: dict[str, Any]) -> dict[str, Any]:
+    found = sorted(store.all("payment_intent"), key=lambda o: o["created"])
+    return {"object": "list", "data": found, "has_more": False, "url": "/v1/payment_intents"}
+
+
+def create_fake_stripe(store: Store) -> Starlette:
+    """The stand-in's app on `store` (the caller starts and stops its webhook sender)."""
+    replies: dict[tuple[str, str], tuple[tuple[str, str, dict[str, Any]], int, dict[str, Any]]] = {}
+
+    def serve(
+        method: str, path: str, params: dict[str, Any], key: str | None, account: str
+    ) -> tuple[int, dict[str, Any], bool]:
+        with store.lock:
+            asked = (method, path, params)
+            if key is not None and (account, key) in replies:
+                previous, status, body = replies[(account, key)]
+                if previous != asked:
+                    return 400, _error(_idempotency_error(key)), False
+                return status, body, True
+            store.request = {
+                "id": store.new_id("req"),
+                "idempotency_key": key,
+                "account": account,
+            }
+            status, body = _dispatch(store, method, path, params)
+            body = {**body, "_request_id": store.request["id"]}
+            if key is not None and method == "POST":
+                replies[(account, key)] = (asked, status, body)
+            return status, body, False
+
+    async def stripe_api(request: Request) -> Response:
+        if not _authorised(request.headers.get("authorization")):
+            return JSONResponse(
+                _error(
+                    {
+                        "type": "invalid_request_error",
+                        "message": "Invalid API Key provided (the stand-in takes sk_test_ keys)",
+                    }
+                ),
+                401,
+            )
+        raw = (await request.body()).decode("utf-8")
+        try:
+            params = decode(raw or request.url.query)
+        except ValueError as e:
+            return JSONResponse(_error({"type": "invalid_request_error", "message": str(e)}), 400)
+        status, body, replayed = await run_in_threadpool(
+            serve,
+            request.method,
+            request.url.path,
+            params,
+            request.headers.get("idempotency-key") if request.method == "POST" else None,
+            request.headers.get("stripe-account") or "",
+        )
+        headers = {"Request-Id": str(body.pop("_request_id", "")) or store.new_id("req")}
+        if replayed:
+            headers["Idempotent-Replayed"] = "true"
+        return JSONResponse(body, status, headers=headers)
+
+    async def challenge_page(request: Request) -> Response:
+        intent_id = html.escape(request.path_params["intent"])
+        return HTMLResponse(
+            "<!doctype html><title>Test 3-D Secure</title><h1>Test 3-D Secure challenge</h1>"
+            f"<p>Payment {intent_id}</p>"
+            f'<form method="post"><button name="result" value="complete">Complete</button>'
+            f'<button name="result" value="fail">Fail</button></form>'
+        )
+
+    async def challenge_answer(request: Request) -> Response:
+        form = decode((await request.body()).decode("utf-8") or request.url.query)
+        passed = form.get("result", "complete") != "fail"
+
+        def answer() -> dict[str, Any]:
+            with store.lock:
+                store.request = {}
+                intent_id = request.path_params["intent"]
+                if intent_id.startswith("seti_"):
+                    setup = store.get(intent_id, "setup_intent")
+                    return customers.succeed_setup(store, setup, {})
+                return payments.pass_challenge(store, intent_id, passed)
+
+        try:
+            intent = await run_in_threadpool(answer)
+        except StripeFailure as e:
+            return JSONResponse(_error(e.error), e.status)
+        return_url = store.return_urls.get(intent["id"])
+        if return_url:
+            return RedirectResponse(return_url, 303)
+        return JSONResponse({"id": intent["id"], "status": intent["status"]})
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/challenge/{intent}", challenge_page, methods=["GET"]),
+            Route("/challenge/{intent}", challenge_answer, methods=["POST"]),
+            Route("/v1/{path:path}", stripe_api, methods=["GET", "POST", "DELETE"]),
+        ]
+    )
+
+
+def _dispatch(
+    store: Store, method: str, path: str, params: dict[str, Any]
+) -> tuple[int, dict[str, Any]]:
+    for route_method, pattern, handler in ROUTES:
+        found = pattern.match(path)
+        if found and route_method == method:
+            try:
+                return 200, handler(store, found.groupdict().get("id") or "", params)
+            except StripeFailure as e:
+                return e.status, _error(e.error)
+            except ValueError as e:
+                return 400, _error(invalid(str(e)).error)
+    return 404, _error(missing("route", f"{method} {path}").error)
+
+
+def _authorised(header: str | None) -> bool:
+    if not header:
+        return False
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            value = base64.b64decode(value).decode().partition(":")[0]
+        except ValueError:
+            return False
+    return value.startswith(("sk_test_", "rk_test_"))
+
+
+def _idempotency_error(key: str) -> dict[str, Any]:
+    return {
+        "type": "idempotency_error",
+        "message": f"Keys for idempotent requests can only be used with the same parameters "
+        f"they were first used with. Try using a key other than '{key}' if you meant to "
+        "execute a different request.",
+    }
+
+
+def _error(error: dict[str, Any]) -> dict[str, Any]:
+    return {"error": {k: v for k, v in error.items() if v is not None}}

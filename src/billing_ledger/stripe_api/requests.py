@@ -1,0 +1,101 @@
+"""What a caller may ask of the services, validated before anything is recorded or sent.
+
+Money is integer minor units and a lowercase ISO currency; ids keep Stripe's prefixes.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+CustomerId = Annotated[str, StringConstraints(pattern=r"^cus_[A-Za-z0-9]+$", max_length=255)]
+PaymentMethodId = Annotated[str, StringConstraints(pattern=r"^pm_[A-Za-z0-9_]+$", max_length=255)]
+Currency = Annotated[str, StringConstraints(pattern=r"^[a-z]{3}$")]
+Amount = Annotated[int, Field(gt=0, le=99_999_999)]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class Address(_Request):
+    line1: str | None = None
+    line2: str | None = None
+    city: str | None = None
+    state: str | None = None
+    postal_code: str | None = None
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
+
+
+class TaxId(_Request):
+    type: Annotated[str, StringConstraints(pattern=r"^[a-z_]+$", max_length=32)]
+    value: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class NewCustomer(_Request):
+    """A customer; `payment_method` (e.g. `pm_card_visa`) is attached and made the default."""
+
+    email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+$", max_length=512)]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
+    address: Address | None = None
+    tax_id: TaxId | None = None
+    user_id: str | None = None
+    payment_method: PaymentMethodId | None = None
+
+
+class CustomerChanges(_Request):
+    email: (
+        Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+$", max_length=512)] | None
+    ) = None
+    name: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
+    address: Address | None = None
+    user_id: str | None = None
+
+
+class MandateAcceptance(_Request):
+    """The customer's online acceptance of a debit mandate (SEPA, ACH)."""
+
+    ip_address: Annotated[str, StringConstraints(min_length=3, max_length=64)]
+    user_agent: Annotated[str, StringConstraints(min_length=1, max_length=512)]
+
+
+class NewSetup(_Request):
+    """Save a payment method for later with a SetupIntent.
+
+    `type`: `card` (wallets are cards), `sepa_debit` (needs `mandate`), `us_bank_account`
+    (`verification_method`: `automatic`, `instant` or `microdeposits`).
+    """
+
+    type: Literal["card", "sepa_debit", "us_bank_account"] = "card"
+    payment_method: PaymentMethodId | None = None
+    mandate: MandateAcceptance | None = None
+    verification_method: Literal["automatic", "instant", "microdeposits"] | None = None
+
+
+class PaymentMethodChoice(_Request):
+    payment_method: PaymentMethodId
+    default: bool = False
+
+
+class NewPayment(_Request):
+    """A one-off charge, created and confirmed at once."""
+
+    customer: CustomerId
+    amount: Amount
+    currency: Currency
+    payment_method: PaymentMethodId
+    description: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    mandate: MandateAcceptance | None = None
+
+
+class InvoicePayment(_Request):
+    """Pay an open invoice again, with its default or another payment method."""
+
+    payment_method: PaymentMethodId | None = None
+
+
+class NewRefund(_Request):
+    """All of a payment (no `amount`) or part of it."""
+
+    amount: Amount | None = None

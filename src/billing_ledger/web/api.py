@@ -1,0 +1,175 @@
+"""The HTTP API, `/api/v1`: JSON in and out, bearer tokens with scopes, `Idempotency-Key`.
+
+Every write is a command (`stripe_api/`): it needs a token with the endpoint's scope and an
+`Idempotency-Key` header; a repeated key gets the recorded answer (`Idempotent-Replayed:
+true`), the same key with another body a 422, and nothing is sent to Stripe twice. Each use of
+a write scope is recorded in `billing.audit_log` (actor `token:<name>`). Reads (`read` scope)
+come from the `billing` tables, which Stripe's webhooks fill: right after a command they may
+not show its effect yet.
+
+Every refusal is `{"error": reason}`: 401 (no or unknown token), 403 (scope), 404, 409 (Stripe
+still busy with this key), 422 (invalid body, missing or reused key, Stripe refused the
+parameters), 429 (Stripe rate limit), 502 (Stripe refused our key, or an answer we cannot
+use), 503 (Stripe unavailable, or no `STRIPE_API_KEY`). A failed payment is 402 with Stripe's
+`code`, `decline_code` and message.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from billing_ledger.stripe_api.commands import Caller, KeyReused, Outcome
+from billing_ledger.stripe_api.errors import TransientStripeError
+from billing_ledger.stripe_api.idempotency import valid_caller_key
+from billing_ledger.web.endpoints import ENDPOINTS, Endpoint, Services, run_of
+from billing_ledger.web.openapi import openapi_document
+from billing_ledger.web.tokens import ApiToken, TokenStore
+
+API_PREFIX = "/api/v1"
+MAX_BODY_BYTES = 64 * 1024
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ApiParts:
+    """What the API acts through: tokens, the services (None without a Stripe key), the
+    audit trail and the read side."""
+
+    tokens: TokenStore
+    services: Services | None
+    audit: Callable[[ApiToken, str, int, dict[str, Any]], None]
+    read: Callable[[str, str, str], dict[str, Any] | None]
+
+
+def refuse(status: int, reason: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": reason}, status_code=status, headers=headers)
+
+
+def create_api(parts: ApiParts) -> Starlette:
+    document = openapi_document(API_PREFIX)
+
+    def endpoint(spec: Endpoint) -> Callable[[Request], Awaitable[Response]]:
+        async def handle(request: Request) -> Response:
+            token = await run_in_threadpool(_authenticate, parts.tokens, request)
+            if token is None:
+                return refuse(
+                    401,
+                    "a valid bearer token is required",
+                    {"WWW-Authenticate": 'Bearer realm="billing-ledger"'},
+                )
+            if spec.scope not in token.scopes:
+                return refuse(403, f"this token lacks the {spec.scope} scope")
+            ids = dict(request.path_params)
+            if not all(spec.id_pattern(name).match(value) for name, value in ids.items()):
+                return refuse(404, "not found")
+            if spec.read is not None:
+                return await _read(parts, spec, request, ids)
+            return await _write(parts, spec, request, token, ids)
+
+        return handle
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(document)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        reason = {404: "not found", 405: "method not allowed"}.get(exc.status_code, "bad request")
+        return refuse(exc.status_code, reason)
+
+    routes = [Route(f"{API_PREFIX}/openapi.json", openapi, methods=["GET"])]
+    routes += [
+        Route(
+            f"{API_PREFIX}{spec.path}", endpoint(spec), methods=[spec.method], name=spec.operation
+        )
+        for spec in ENDPOINTS
+    ]
+    app = Starlette(routes=routes, exception_handlers={HTTPException: http_error})
+    app.router.redirect_slashes = False
+    return app
+
+
+def _authenticate(tokens: TokenStore, request: Request) -> ApiToken | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return tokens.authenticate(token.strip())
+
+
+async def _read(parts: ApiParts, spec: Endpoint, request: Request, ids: dict[str, str]) -> Response:
+    assert spec.read is not None
+    account = request.headers.get("stripe-account", "")
+    (object_id,) = ids.values()
+    row = await run_in_threadpool(parts.read, spec.read, account, object_id)
+    if row is None:
+        return refuse(404, "not found (a new object appears once Stripe's webhook has arrived)")
+    return JSONResponse(row)
+
+
+async def _write(
+    parts: ApiParts, spec: Endpoint, request: Request, token: ApiToken, ids: dict[str, str]
+) -> Response:
+    key = request.headers.get("idempotency-key")
+    if not valid_caller_key(key):
+        return refuse(422, "an Idempotency-Key header (1-255 printable characters) is required")
+    assert key is not None
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        return refuse(413, "body exceeds the size limit")
+    try:
+        asked: BaseModel = spec.body.model_validate_json(body or b"{}")
+    except ValidationError as e:
+        return refuse(422, _invalid(e))
+    if parts.services is None:
+        return refuse(503, "Stripe is not configured here (STRIPE_API_KEY is not set)")
+    caller = Caller(token.name, key, request.headers.get("stripe-account", ""))
+    services = parts.services
+    try:
+        outcome: Outcome = await run_in_threadpool(run_of(spec), services, caller, ids, asked)
+    except KeyReused as e:
+        await run_in_threadpool(parts.audit, token, spec.operation, 422, {"idempotency_key": key})
+        return refuse(422, str(e))
+    except TransientStripeError as e:
+        await run_in_threadpool(
+            parts.audit,
+            token,
+            spec.operation,
+            e.status,
+            {"idempotency_key": key, "stripe_request_id": e.request_id},
+        )
+        log.warning(
+            "stripe refused for now",
+            extra={"operation": spec.operation, "reason": type(e).__name__},
+        )
+        return refuse(e.status, e.message)
+    await run_in_threadpool(
+        parts.audit,
+        token,
+        spec.operation,
+        outcome.status,
+        {
+            "idempotency_key": key,
+            "command_id": outcome.command_id,
+            "replayed": outcome.replayed,
+            "object_id": outcome.body.get("id"),
+        },
+    )
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
+    return JSONResponse(outcome.answer(), outcome.status, headers=headers)
+
+
+def _invalid(error: ValidationError) -> str:
+    problems = [
+        f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in error.errors()
+    ]
+    return "invalid request: " + "; ".join(problems[:5])

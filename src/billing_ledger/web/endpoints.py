@@ -1,0 +1,187 @@
+"""Every `/api/v1` endpoint in one table: path, scope, body, and the service call it makes.
+
+The OpenAPI document (`openapi.py`) and the routes (`api.py`) are both built from this table,
+so no path can be served undocumented.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from billing_ledger.stripe_api.commands import Caller, Outcome
+from billing_ledger.stripe_api.customers import CustomerService
+from billing_ledger.stripe_api.payments import PaymentService
+from billing_ledger.stripe_api.requests import (
+    CustomerChanges,
+    InvoicePayment,
+    NewCustomer,
+    NewPayment,
+    NewRefund,
+    NewSetup,
+    PaymentMethodChoice,
+)
+
+ID_PATTERNS = {
+    "customer": re.compile(r"^cus_[A-Za-z0-9]+$"),
+    "payment": re.compile(r"^pi_[A-Za-z0-9]+$"),
+    "payment_method": re.compile(r"^pm_[A-Za-z0-9_]+$"),
+    "invoice": re.compile(r"^in_[A-Za-z0-9]+$"),
+}
+
+
+@dataclass(frozen=True)
+class Services:
+    customers: CustomerService
+    payments: PaymentService
+
+
+class NoBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DefaultMethod(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    payment_method: str
+
+
+Run = Callable[[Services, Caller, dict[str, str], Any], Outcome]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    operation: str
+    scope: str
+    summary: str
+    body: type[BaseModel] = NoBody
+    run: Run | None = None
+    read: str | None = None  # the `billing` view a GET reads
+    answers: tuple[int, ...] = (200,)
+
+    def id_pattern(self, name: str) -> re.Pattern[str]:
+        return ID_PATTERNS[name]
+
+
+def run_of(spec: Endpoint) -> Run:
+    assert spec.run is not None
+    return spec.run
+
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint(
+        "POST",
+        "/customers",
+        "customers.create",
+        "customers:write",
+        "Create a customer; `payment_method` (e.g. pm_card_visa) is attached and made default",
+        NewCustomer,
+        lambda s, c, ids, b: s.customers.create(c, b),
+        answers=(201,),
+    ),
+    Endpoint(
+        "POST",
+        "/customers/{customer}",
+        "customers.update",
+        "customers:write",
+        "Change a customer's email, name, address or metadata.user_id",
+        CustomerChanges,
+        lambda s, c, ids, b: s.customers.update(c, ids["customer"], b),
+        answers=(200, 404),
+    ),
+    Endpoint(
+        "POST",
+        "/customers/{customer}/setup_intents",
+        "setup_intents.create",
+        "customers:write",
+        "Save a payment method for later (card, SEPA debit with mandate, ACH with verification)",
+        NewSetup,
+        lambda s, c, ids, b: s.customers.save_payment_method(c, ids["customer"], b),
+        answers=(201, 202, 402, 404),
+    ),
+    Endpoint(
+        "POST",
+        "/customers/{customer}/payment_methods",
+        "payment_methods.attach",
+        "customers:write",
+        "Attach a payment method (and make it the default with default=true)",
+        PaymentMethodChoice,
+        lambda s, c, ids, b: s.customers.attach_payment_method(c, ids["customer"], b),
+        answers=(200, 404),
+    ),
+    Endpoint(
+        "POST",
+        "/customers/{customer}/default_payment_method",
+        "customers.default_payment_method",
+        "customers:write",
+        "Make an attached payment method the customer's default",
+        DefaultMethod,
+        lambda s, c, ids, b: s.customers.set_default_payment_method(
+            c, ids["customer"], b.payment_method
+        ),
+        answers=(200, 404),
+    ),
+    Endpoint(
+        "POST",
+        "/payment_methods/{payment_method}/detach",
+        "payment_methods.detach",
+        "customers:write",
+        "Detach a payment method from its customer",
+        NoBody,
+        lambda s, c, ids, b: s.customers.detach_payment_method(c, ids["payment_method"]),
+        answers=(200, 404),
+    ),
+    Endpoint(
+        "POST",
+        "/payments",
+        "payments.create",
+        "payments:write",
+        "Charge a customer once: succeeded, processing, requires_action or failed (402)",
+        NewPayment,
+        lambda s, c, ids, b: s.payments.pay(c, b),
+        answers=(201, 202, 402, 404),
+    ),
+    Endpoint(
+        "POST",
+        "/payments/{payment}/refunds",
+        "refunds.create",
+        "payments:write",
+        "Refund all of a payment, or `amount` of it",
+        NewRefund,
+        lambda s, c, ids, b: s.payments.refund(c, ids["payment"], b),
+        answers=(201, 404),
+    ),
+    Endpoint(
+        "POST",
+        "/invoices/{invoice}/pay",
+        "invoices.pay",
+        "payments:write",
+        "Pay an open invoice again, with its default or another payment method",
+        InvoicePayment,
+        lambda s, c, ids, b: s.payments.pay_invoice(c, ids["invoice"], b),
+        answers=(200, 202, 402, 404),
+    ),
+    Endpoint(
+        "GET",
+        "/payments/{payment}",
+        "payments.read",
+        "read",
+        "A payment as the ledger knows it (billing.payment_transactions)",
+        read="payment_transactions",
+        answers=(200, 404),
+    ),
+    Endpoint(
+        "GET",
+        "/customers/{customer}",
+        "customers.read",
+        "read",
+        "A customer as the ledger knows it (billing.stripe_customers)",
+        read="stripe_customers",
+        answers=(200, 404),
+    ),
+)

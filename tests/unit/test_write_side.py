@@ -1,0 +1,132 @@
+"""Pure parts of the write side: what a payment answers, Stripe's form bodies as the stand-in
+reads them, scopes, and which app a path reaches."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from billing_ledger.stripe_api.fake.formdata import decode
+from billing_ledger.stripe_api.intents import payment_outcome
+from billing_ledger.web.mount import with_api
+from billing_ledger.web.tokens import TokenError, digest, parse_scopes
+
+PUBLIC = "https://shop.example"
+
+
+def intent(status: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "id": "pi_1",
+        "status": status,
+        "amount": 900,
+        "currency": "eur",
+        "customer": "cus_1",
+        "payment_method": "pm_1",
+        "client_secret": "pi_1_secret_s",
+        **fields,
+    }
+
+
+@pytest.mark.parametrize(
+    ("status", "http", "answered"),
+    [
+        ("succeeded", 201, "succeeded"),
+        ("processing", 202, "processing"),
+        ("requires_action", 202, "requires_action"),
+    ],
+)
+def test_a_payment_answers_one_of_its_states(status: str, http: int, answered: str) -> None:
+    outcome = payment_outcome(intent(status, next_action={"type": "redirect_to_url"}), PUBLIC)
+    assert (outcome.status, outcome.body["status"]) == (http, answered)
+    if status == "requires_action":
+        assert outcome.body["confirmation_url"] == f"{PUBLIC}/pay/pi_1"
+        assert outcome.private == {
+            "client_secret": "pi_1_secret_s",
+            "next_action": {"type": "redirect_to_url"},
+        }
+    else:
+        assert outcome.private == {} and "confirmation_url" not in outcome.body
+    assert "client_secret" not in outcome.body  # what is recorded holds no secret
+
+
+def test_a_failed_payment_carries_stripes_codes_and_message() -> None:
+    error = {
+        "code": "card_declined",
+        "decline_code": "insufficient_funds",
+        "message": "Your card has insufficient funds.",
+    }
+    outcome = payment_outcome(intent("requires_payment_method", last_payment_error=error), PUBLIC)
+    assert outcome.status == 402
+    assert {k: outcome.body[k] for k in ("status", "code", "decline_code", "error")} == {
+        "status": "failed",
+        "code": "card_declined",
+        "decline_code": "insufficient_funds",
+        "error": "Your card has insufficient funds.",
+    }
+
+
+def test_an_unexpected_state_is_not_dressed_up_as_one_of_the_four() -> None:
+    assert payment_outcome(intent("requires_capture"), PUBLIC).status == 502
+
+
+def test_stripes_bracketed_form_bodies_decode_to_nested_objects() -> None:
+    body = (
+        "email=a%40b.c&metadata[user_id]=u1&tax_id_data[0][type]=eu_vat"
+        "&tax_id_data[0][value]=DE1&payment_method_types[0]=card"
+        "&invoice_settings[default_payment_method]="
+    )
+    assert decode(body) == {
+        "email": "a@b.c",
+        "metadata": {"user_id": "u1"},
+        "tax_id_data": [{"type": "eu_vat", "value": "DE1"}],
+        "payment_method_types": ["card"],
+        "invoice_settings": {"default_payment_method": ""},
+    }
+
+
+@given(
+    st.dictionaries(
+        st.from_regex(r"[a-z]{1,8}", fullmatch=True),
+        st.from_regex(r"[a-z0-9]{0,8}", fullmatch=True),
+    )
+)
+def test_flat_form_bodies_decode_to_themselves(fields: dict[str, str]) -> None:
+    from urllib.parse import urlencode
+
+    assert decode(urlencode(fields)) == fields
+
+
+def test_scopes_are_a_fixed_set() -> None:
+    assert parse_scopes("read, payments:write") == {"read", "payments:write"}
+    for bad in ("", "admin", "read,everything"):
+        with pytest.raises(TokenError):
+            parse_scopes(bad)
+    assert digest("blt_x") != "blt_x" and len(digest("blt_x")) == 64
+
+
+def test_the_api_prefix_reaches_the_api_and_everything_else_the_edge() -> None:
+    def answering(name: str) -> Starlette:
+        async def answer(request: Request) -> Response:
+            return PlainTextResponse(name)
+
+        return Starlette(routes=[Route("/{path:path}", answer, methods=["GET", "POST"])])
+
+    async def reached(method: str, path: str) -> str:
+        transport = httpx.ASGITransport(app=with_api(answering("edge"), answering("api")))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return (await client.request(method, path)).text
+
+    assert asyncio.run(reached("GET", "/api/v1/openapi.json")) == "api"
+    assert asyncio.run(reached("GET", "/api/v1")) == "api"
+    assert asyncio.run(reached("POST", "/webhooks/stripe")) == "edge"
+    assert asyncio.run(reached("GET", "/api/v10/x")) == "edge"
+    assert asyncio.run(reached("GET", "/healthz")) == "edge"
