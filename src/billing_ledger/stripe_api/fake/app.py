@@ -160,6 +160,7 @@ def create_fake_stripe(store: Store) -> Starlette:
     return Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", healthz, methods=["GET"]),  # ready as soon as it listens
             Route("/challenge/{intent}", challenge_page, methods=["GET"]),
             Route("/challenge/{intent}", challenge_answer, methods=["POST"]),
             Route("/v1/{path:path}", stripe_api, methods=["GET", "POST", "DELETE"]),
