@@ -8,7 +8,7 @@ verified event of a handled type cannot be read, so the caller can dead-letter i
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol, TypeVar
 from uuid import UUID
 
@@ -19,6 +19,7 @@ from billing_ledger.domain.discount import Coupon, Discount, coupon_snapshot, di
 from billing_ledger.domain.dispute import Dispute, dispute_snapshot
 from billing_ledger.domain.identity import stripe_uuid
 from billing_ledger.domain.invoice import Invoice, invoice_snapshot
+from billing_ledger.domain.ordering import previous_object, state_digest
 from billing_ledger.domain.payment import (
     Payment,
     charge_snapshots,
@@ -190,12 +191,41 @@ def read_snapshots(event: StripeEvent) -> Sequence[Owned]:
     if route is None:
         return []
     try:
-        return route.snapshots(event)
+        owned = route.snapshots(event)
     except ValidationError as e:
         fields = sorted({".".join(str(p) for p in err["loc"]) for err in e.errors()})
         raise UnprocessableEvent(
             f"{event.type}: unreadable {e.title} ({', '.join(fields)})"
         ) from None
+    previous = event.data.previous_attributes
+    return _with_previous_states(event, route, owned) if previous else owned
+
+
+def _with_previous_states(event: StripeEvent, route: Route, owned: Sequence[Owned]) -> list[Owned]:
+    """`owned`, each snapshot of the event's own object with the digest of the state it
+    changed from: the same reader applied to the object as `previous_attributes` say it was
+    (ordering.py). Where that earlier object cannot be read, the digest stays unknown."""
+    data = event.data
+    assert data.previous_attributes is not None
+    before = data.model_copy(
+        update={
+            "object": previous_object(data.object, data.previous_attributes),
+            "previous_attributes": None,
+        }
+    )
+    try:
+        earlier = route.snapshots(event.model_copy(update={"data": before}))
+    except ValidationError:
+        return list(owned)
+    digests = {
+        (s.kind, s.stripe_id): state_digest(s.state) for _, s in earlier if s.attributes is None
+    }
+    return [
+        (owner, replace(s, previous_state_digest=digests.get((s.kind, s.stripe_id))))
+        if s.attributes is None
+        else (owner, s)
+        for owner, s in owned
+    ]
 
 
 def aggregate_ids(event: StripeEvent, owned: Sequence[Owned]) -> list[UUID]:

@@ -24,6 +24,7 @@ from eventsourcing.domain import Aggregate
 from billing_ledger.domain.identity import stripe_uuid
 from billing_ledger.domain.ordering import Scalar, StatusRules, Version, current, scalar_attributes
 from billing_ledger.domain.state import PartState
+from billing_ledger.domain.upcasting import previous_state_unknown
 from billing_ledger.schemas.envelope import StripeEvent
 
 T = TypeVar("T", bound="StripeObject")
@@ -48,6 +49,8 @@ class Snapshot:
     state: PartState
     status: str | None = None
     attributes: Mapping[str, Any] | None = None  # defaults to the event's data.object
+    # The digest of the part's state before the change the event reports (ordering.py).
+    previous_state_digest: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,9 @@ class SnapshotFields:
     status: str | None
     attributes: dict[str, Scalar]
     previous_attributes: dict[str, Scalar]
+    # The digest of the part's state before the change this snapshot reports, as the event's
+    # previous_attributes tell it (None: no change reported, or an event stored before v3).
+    previous_state_digest: str | None
     # What the snapshot reader of `part_kind` wrote (or the upcasters made of an older
     # version): the shape of that kind (state.py; see `as_kind`).
     part_state: PartState
@@ -77,7 +83,9 @@ class StripeObject(Aggregate):
     class Recorded(Aggregate.Created, SnapshotFields):
         """The first snapshot of the object we hold (whatever event type carried it)."""
 
-        class_version = 2  # v1: one snapshot per aggregate (see upcasting.py)
+        # v1: one snapshot per aggregate; v2: no previous_state_digest (see upcasting.py)
+        class_version = 3
+        upcast_v2_v3 = staticmethod(previous_state_unknown)
 
         # What `view` made of the parts. Each aggregate's events declare its shape (state.py)
         # for type checkers: a stored event is decoded into the class of its topic, whose
@@ -98,7 +106,8 @@ class StripeObject(Aggregate):
     class Revised(Aggregate.Event, SnapshotFields):
         """A later snapshot became current for one part of the object."""
 
-        class_version = 2
+        class_version = 3
+        upcast_v2_v3 = staticmethod(previous_state_unknown)
 
         state: Mapping[str, object]
 
@@ -109,6 +118,9 @@ class StripeObject(Aggregate):
     class Backfilled(Aggregate.Event, SnapshotFields):
         """An older snapshot arrived late: it changes nothing now, but it is part of the object's
         history (MRR at the end of a past month depends on it), so it is recorded once."""
+
+        class_version = 2  # v1: no previous_state_digest
+        upcast_v1_v2 = staticmethod(previous_state_unknown)
 
         def apply(self, aggregate: Any) -> None:
             aggregate._record(self)
@@ -161,6 +173,8 @@ class StripeObject(Aggregate):
             previous_attributes=scalar_attributes(event.data.previous_attributes or {})
             if snapshot.attributes is None
             else {},
+            previous_state_digest=snapshot.previous_state_digest,
+            state=snapshot.state,
         )
         incoming = Part(snapshot.kind, version, snapshot.state)
         fields: dict[str, Any] = {
@@ -175,6 +189,7 @@ class StripeObject(Aggregate):
             "status": snapshot.status,
             "attributes": dict(version.attributes),
             "previous_attributes": dict(version.previous_attributes),
+            "previous_state_digest": snapshot.previous_state_digest,
             "part_state": snapshot.state,
         }
         timestamp = datetime.fromtimestamp(event.created, UTC)
@@ -235,6 +250,8 @@ def _version(event: SnapshotFields) -> Version:
         status=event.status,
         attributes=event.attributes,
         previous_attributes=event.previous_attributes,
+        previous_state_digest=event.previous_state_digest,
+        state=event.part_state,
     )
 
 

@@ -4,6 +4,10 @@
 Version 1 (the walking skeleton) stored one snapshot per aggregate. Version 2 made aggregates
 of parts: events name the part they revise and carry both the part's snapshot and the
 aggregate's whole state (with `updated`), and subscriptions carry pricing and discounts.
+Version 3 (`Recorded`, `Revised`; version 2 of `Backfilled`) adds `previous_state_digest`, the
+digest of the part's state before the change the snapshot reports: unknown for the events
+stored before it, which are ordered within a second by their top-level scalars as they were.
+From version 3 on, `attributes` and `previous_attributes` hold what they held before.
 """
 
 from __future__ import annotations
@@ -45,3 +49,9 @@ def subscription_part_v1_to_v2(part: State) -> State:
     ]
     currency = items[0]["currency"] if items else None
     return {**part, "items": items, "currency": part.get("currency", currency), "discounts": []}
+
+
+def previous_state_unknown(event_state: State) -> None:
+    """An upcaster (v2 → v3 of `Recorded`/`Revised`, v1 → v2 of `Backfilled`): events stored
+    before `previous_state_digest` existed do not know it."""
+    event_state["previous_state_digest"] = None

@@ -118,9 +118,9 @@ class MrrProjection:
         cur.execute(
             self._sql(
                 "INSERT INTO {schema}.mrr_points (subscription_id, stripe_event_id, account_id, "
-                "livemode, customer_id, created, status, attributes, previous_attributes, state, "
-                "discount_ids) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-                "ON CONFLICT DO NOTHING"
+                "livemode, customer_id, created, status, attributes, previous_attributes, "
+                "previous_state_digest, state, discount_ids) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
             ),
             (
                 event.originator_id,
@@ -132,6 +132,7 @@ class MrrProjection:
                 event.status,
                 Jsonb(event.attributes),
                 Jsonb(event.previous_attributes),
+                event.previous_state_digest,
                 Jsonb(state),
                 discount_ids,
             ),
@@ -203,15 +204,17 @@ class MrrProjection:
         rows = cur.execute(
             self._sql(
                 "SELECT subscription_id, created, stripe_event_id, status, attributes, "
-                "previous_attributes, state, discount_ids FROM {schema}.mrr_points "
+                "previous_attributes, previous_state_digest, state, discount_ids "
+                "FROM {schema}.mrr_points "
                 "WHERE account_id = %s AND livemode = %s AND customer_id = %s"
             ),
             (account_id, livemode, customer),
         ).fetchall()
         by_subscription: dict[UUID, list[Point]] = defaultdict(list)
         discount_ids: set[str] = set()
-        for sub_id, created, event_id, status, attributes, previous, state, discounts in rows:
-            version = Version(created, event_id, status, attributes, previous)
+        for row in rows:
+            sub_id, created, event_id, status, attributes, previous, digest, state, discounts = row
+            version = Version(created, event_id, status, attributes, previous, digest, state)
             by_subscription[sub_id].append(Point(version, state))
             discount_ids.update(discounts)
         coupons = self._coupons_of(cur, account_id, livemode, sorted(discount_ids))
