@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from billing_ledger.domain.errors import ContradictsTerminalState
 from tests.support.domain_memory import Memory
 from tests.support.stripe import ApiShape, customer, event, invoice, subscription, tax_id
 
@@ -25,7 +26,8 @@ def test_paid_is_terminal_whatever_arrives_later() -> None:
     memory = Memory()
     memory.apply(event("invoice.paid", invoice(status="paid", amount_paid=2000), created=300))
     memory.apply(event("invoice.finalized", invoice(status="open"), created=100))
-    memory.apply(event("invoice.updated", invoice(status="open"), created=400))
+    with pytest.raises(ContradictsTerminalState, match="terminal state paid of in_Test1"):
+        memory.apply(event("invoice.updated", invoice(status="open"), created=400))
     assert memory.state("in_Test1")["status"] == "paid"
 
 

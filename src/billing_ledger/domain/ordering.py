@@ -4,7 +4,9 @@ Stripe's `created` has one-second resolution and deliveries arrive in any order,
 order means nothing. The current snapshot is a function of the *set* of snapshots seen, never
 of the order they came in (a rule applied pairwise on arrival is not, when three snapshots share
 a second), chosen thus:
-1. A terminal state never regresses: if any snapshot is terminal, only terminal ones compete.
+1. Terminal states are final: the first terminal state the object reached is its status for
+   good (an invoice paid and then voided stays paid). Its current snapshot is the latest one
+   showing that status; one after it showing another contradicts it (`contradiction`).
 2. Otherwise a later `created` wins.
 3. Within one second, the order that best explains the snapshots (`causal_order`): a snapshot
    directly follows another when the state it says it changed from is that other's state. That
@@ -14,7 +16,8 @@ a second), chosen thus:
    `items.data` counts like a top-level one. Where that is unknown (older stored events), the
    top-level scalars the snapshot says it had before are compared with the other's.
 4. Where that does not tell, the state rank of the object's status (a payment cannot
-   un-succeed within a second), then the event id, so the choice is deterministic.
+   un-succeed within a second; of two terminal states, the one with more behind it first),
+   then the event id, so the choice is deterministic.
 """
 
 from __future__ import annotations
@@ -62,8 +65,36 @@ class StatusRules:
 def current(versions: Iterable[Version], rules: StatusRules) -> Version:
     """The current one among the known snapshots of an object (or of one part of it)."""
     known = list(versions)
+    first = first_terminal(known, rules)
+    if first is None:
+        return _last_of(known, known, rules)
+    return _last_of([v for v in known if v.status == first.status], known, rules)
+
+
+def first_terminal(known: list[Version], rules: StatusRules) -> Version | None:
+    """The snapshot in which the object first reached a terminal state, if it did."""
     terminal = [v for v in known if rules.is_terminal(v.status)]
-    return _last_of(terminal or known, known, rules)
+    if not terminal:
+        return None
+    earliest = min(v.created for v in terminal)
+    tied = [v for v in terminal if v.created == earliest]
+    if len(tied) == 1:
+        return tied[0]
+    return next(v for v in second_order(known, earliest, rules) if rules.is_terminal(v.status))
+
+
+def contradiction(history: list[Version], incoming: Version, rules: StatusRules) -> str | None:
+    """The terminal status `incoming` contradicts, if it does: it comes after the snapshot in
+    which the object first reached a terminal state, and shows another status (Stripe never
+    sends one; a signed history may)."""
+    known = [*history, incoming]
+    first = first_terminal(known, rules)
+    if first is None or first is incoming or incoming.status == first.status:
+        return None
+    if incoming.created != first.created:
+        return first.status if incoming.created > first.created else None
+    order = second_order(known, first.created, rules)
+    return first.status if order.index(incoming) > order.index(first) else None
 
 
 def _last_of(candidates: list[Version], known: list[Version], rules: StatusRules) -> Version:

@@ -22,7 +22,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 from eventsourcing.domain import Aggregate
 
 from billing_ledger.domain.identity import stripe_uuid
-from billing_ledger.domain.ordering import Scalar, StatusRules, Version, current, scalar_attributes
+from billing_ledger.domain.ordering import (
+    Scalar,
+    StatusRules,
+    Version,
+    contradiction,
+    current,
+    scalar_attributes,
+)
 from billing_ledger.domain.state import PartState
 from billing_ledger.domain.upcasting import previous_state_unknown
 from billing_ledger.schemas.envelope import StripeEvent
@@ -154,6 +161,19 @@ class StripeObject(Aggregate):
         return {**state, "updated": last_change(parts)}
 
     @classmethod
+    def contradicted(
+        cls, existing: StripeObject | None, event: StripeEvent, snapshot: Snapshot
+    ) -> str | None:
+        """The terminal status of `existing` that `snapshot` contradicts, if it does (see
+        ordering.py); a snapshot already applied contradicts nothing."""
+        if existing is None or _applied_key(event.id, snapshot.stripe_id) in existing.applied:
+            return None
+        history = existing.history.get(snapshot.stripe_id, [])
+        rules = cls.PART_RULES.get(snapshot.kind, StatusRules())
+        versions = [part.version for part in history]
+        return contradiction(versions, _incoming(event, snapshot), rules)
+
+    @classmethod
     def observe(
         cls: type[T], existing: T | None, event: StripeEvent, stripe_id: str, snapshot: Snapshot
     ) -> T:
@@ -164,18 +184,7 @@ class StripeObject(Aggregate):
         one that the new snapshot put in order), a `Backfilled` one if not, none for a
         duplicate.
         """
-        raw = event.data.object if snapshot.attributes is None else snapshot.attributes
-        version = Version(
-            created=event.created,
-            stripe_event_id=event.id,
-            status=snapshot.status,
-            attributes=scalar_attributes(raw),
-            previous_attributes=scalar_attributes(event.data.previous_attributes or {})
-            if snapshot.attributes is None
-            else {},
-            previous_state_digest=snapshot.previous_state_digest,
-            state=snapshot.state,
-        )
+        version = _incoming(event, snapshot)
         incoming = Part(snapshot.kind, version, snapshot.state)
         fields: dict[str, Any] = {
             "account_id": event.account_id,
@@ -241,6 +250,21 @@ def of_kind(parts: Iterable[Part[PartState]], kind: str, shape: type[P]) -> list
 def _current(history: list[Part[PartState]], rules: Mapping[str, StatusRules]) -> Part[PartState]:
     chosen = current([p.version for p in history], rules.get(history[0].kind, StatusRules()))
     return next(p for p in history if p.version is chosen)
+
+
+def _incoming(event: StripeEvent, snapshot: Snapshot) -> Version:
+    raw = event.data.object if snapshot.attributes is None else snapshot.attributes
+    return Version(
+        created=event.created,
+        stripe_event_id=event.id,
+        status=snapshot.status,
+        attributes=scalar_attributes(raw),
+        previous_attributes=scalar_attributes(event.data.previous_attributes or {})
+        if snapshot.attributes is None
+        else {},
+        previous_state_digest=snapshot.previous_state_digest,
+        state=snapshot.state,
+    )
 
 
 def _version(event: SnapshotFields) -> Version:
