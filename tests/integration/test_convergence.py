@@ -150,6 +150,7 @@ def test_the_in_order_history_fills_every_table(postgres_server_url: str) -> Non
         "disputes": 1,
         "invoices": 1,
         "mrr_coupons": 0,
+        "mrr_customer_discounts": 3,
         "mrr_discounts": 0,
         "mrr_horizon": 1,
         "mrr_monthly": 2,

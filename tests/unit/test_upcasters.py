@@ -38,3 +38,21 @@ def test_snapshots_stored_before_previous_state_digests_do_not_know_them() -> No
         stored_as_before(memory, backfilled, 1, "previous_state_digest").previous_state_digest
         is None
     )
+
+
+def test_customer_snapshots_stored_before_customers_showed_their_discount_show_none() -> None:
+    memory = Memory()
+    memory.apply(event("customer.created", customer("cus_A"), created=200))
+    memory.apply(event("customer.created", customer("cus_A", name="Older"), created=100))
+    recorded, backfilled = memory.app.recorder.select_events(stripe_uuid("", False, "cus_A"))
+    for stored, version in ((recorded, 3), (backfilled, 2)):
+        transcoder = memory.app.mapper.transcoder
+        state = transcoder.decode(stored.state)
+        state["part_state"].pop("discount")
+        if "state" in state:
+            state["state"].pop("discount")
+        state["class_version"] = version
+        old = replace(stored, state=transcoder.encode(state))
+        upcast: Any = memory.app.mapper.to_domain_event(old)
+        assert upcast.part_state["discount"] is None
+        assert getattr(upcast, "state", {"discount": None})["discount"] is None

@@ -146,7 +146,7 @@ class StripeObject(Aggregate):
     ) -> None:
         """Add the event's snapshot to its part's history; the part's current snapshot is the
         one the ordering rules pick from the whole history (see ordering.py)."""
-        snapshot = Part(event.part_kind, _version(event), event.part_state)
+        snapshot = part_of(event)
         history = self.history.setdefault(event.part_id, [])
         history.append(snapshot)
         self.parts[event.part_id] = _current(history, self.PART_RULES)
@@ -230,6 +230,11 @@ def last_change(parts: Mapping[str, Part[PartState]]) -> int:
     Not the timestamp of the last domain event, which depends on the order of delivery.
     """
     return max(part.version.created for part in parts.values())
+
+
+def part_of(event: SnapshotFields) -> Part[PartState]:
+    """The part snapshot a domain event carries (what `as_kind` narrows)."""
+    return Part(event.part_kind, _version(event), event.part_state)
 
 
 def as_kind(part: Part[PartState] | None, kind: str, shape: type[P]) -> Part[P] | None:

@@ -8,6 +8,8 @@ Version 3 (`Recorded`, `Revised`; version 2 of `Backfilled`) adds `previous_stat
 digest of the part's state before the change the snapshot reports: unknown for the events
 stored before it, which are ordered within a second by their top-level scalars as they were.
 From version 3 on, `attributes` and `previous_attributes` hold what they held before.
+Version 4 of the customer's `Recorded` and `Revised` (3 of its `Backfilled`) show the
+customer's own discount: none is known of the events stored before.
 """
 
 from __future__ import annotations
@@ -55,3 +57,13 @@ def previous_state_unknown(event_state: State) -> None:
     """An upcaster (v2 → v3 of `Recorded`/`Revised`, v1 → v2 of `Backfilled`): events stored
     before `previous_state_digest` existed do not know it."""
     event_state["previous_state_digest"] = None
+
+
+def customer_discount_unknown(event_state: State) -> None:
+    """An upcaster (v3 → v4 of a customer's `Recorded`/`Revised`, v2 → v3 of its `Backfilled`):
+    customer snapshots stored before customers showed their discount show none."""
+    if event_state["part_kind"] == "customer":
+        event_state["part_state"] = {**event_state["part_state"], "discount": None}
+    state = event_state.get("state")
+    if state is not None and state.get("seen"):
+        event_state["state"] = {**state, "discount": None}
