@@ -270,3 +270,32 @@ def test_month_ends_apply_the_customer_discount_in_force() -> None:
         (date(2026, 2, 1), 500),
         (date(2026, 3, 1), 1000),
     ]
+
+
+@st.composite
+def discount_facts(draw: st.DrawFn) -> list[CustomerDiscountFact]:
+    """What customer snapshots and customer-level discount snapshots said over a few months."""
+    found = []
+    for n in range(draw(st.integers(0, 3))):
+        start = draw(st.integers(JAN, APR))
+        found.append(fact(start, f"di_{n}", start=start, from_customer=False, coupon_id="C"))
+        if draw(st.booleans()):
+            ended = draw(st.integers(start, MAY))
+            found.append(fact(ended, f"di_{n}", start=start, from_customer=False, ended=True))
+    for _ in range(draw(st.integers(0, 4))):
+        shown = draw(st.sampled_from([None, *(f.discount_id for f in found)]))
+        found.append(fact(draw(st.integers(JAN, MAY)), shown))
+    return found
+
+
+@given(discount_facts(), st.randoms(use_true_random=False))
+def test_customer_discounts_are_the_same_in_any_order_of_their_facts(
+    facts: list[CustomerDiscountFact], rng: Any
+) -> None:
+    shuffled = list(facts)
+    rng.shuffle(shuffled)
+    assert customer_discounts(shuffled) == customer_discounts(facts)
+    for before in (FEB, MAR, APR, MAY):
+        assert discount_in_force(customer_discounts(shuffled), before) == discount_in_force(
+            customer_discounts(facts), before
+        )
