@@ -23,6 +23,7 @@ from tests.support.stripe import (
     invoice_payment,
     payment_intent,
     payment_method,
+    previous_attributes,
     refund,
     subscription,
     tax_id,
@@ -30,25 +31,37 @@ from tests.support.stripe import (
 
 DAY = 86_400
 T0 = 1_767_225_600
+CARD = {"default_payment_method": "pm_Test1"}
 
 
 def history(account: str | None = None, livemode: bool = False) -> list[dict[str, Any]]:
-    """One customer's month: signup, trial to paid, an invoice paid by card, a partial refund,
-    a dispute, card details updated, then cancellation. Several events share a second."""
+    """One customer's month: signup (its card set as default in the same second), trial to
+    paid, an invoice paid by card, the seats changed twice in one second (1 → 3 → 2, told only
+    inside `items.data`), a partial refund, a dispute, card details updated, then cancellation.
+    Several events share a second; where nested changes alone tell their order, the event ids
+    say the opposite."""
 
     def e(event_type: str, obj: dict[str, Any], at: int, **kw: Any) -> dict[str, Any]:
         return event(event_type, obj, created=at, account=account, livemode=livemode, **kw)
 
+    def changed(event_type: str, before: dict[str, Any], after: dict[str, Any], at: int) -> Any:
+        return e(event_type, after, at, previous_attributes=previous_attributes(before, after))
+
+    signed_up = customer()
+    with_card = customer(invoice_settings={**signed_up["invoice_settings"], **CARD})
+    one, three, two = (subscription(quantity=q) for q in (1, 3, 2))
+    card_set = changed("customer.updated", signed_up, with_card, T0)
+    seats = [
+        changed("customer.subscription.updated", a, b, T0 + 20 * DAY)
+        for a, b in ((one, three), (three, two))
+    ]
+    card_set["id"], seats[0]["id"], seats[1]["id"] = "evt_b_card", "evt_d_seats", "evt_c_seats"
     paid_invoice = invoice(status="paid", total=2400, tax=400, amount_paid=2400)
     return [
-        e("customer.created", customer(), T0),
+        e("customer.created", signed_up, T0),
+        card_set,
         e("customer.tax_id.created", tax_id(), T0 + 1),
-        e(
-            "customer.updated",
-            customer(name="Renamed"),
-            T0 + 2,
-            previous_attributes={"name": "Customer cus_Test1"},
-        ),
+        changed("customer.updated", with_card, {**with_card, "name": "Renamed"}, T0 + 2),
         e("payment_method.attached", payment_method(), T0 + 2),
         e("customer.subscription.created", subscription(status="trialing"), T0 + 3),
         e(
@@ -57,6 +70,7 @@ def history(account: str | None = None, livemode: bool = False) -> list[dict[str
             T0 + 14 * DAY,
             previous_attributes={"status": "trialing"},
         ),
+        *seats,
         e("invoice.created", invoice(status="draft", total=2400, tax=400), T0 + 14 * DAY),
         e(
             "invoice.finalized",
@@ -94,13 +108,13 @@ def history(account: str | None = None, livemode: bool = False) -> list[dict[str
         ),
         e(
             "customer.subscription.updated",
-            subscription(cancel_at_period_end=True),
+            subscription(quantity=2, cancel_at_period_end=True),
             T0 + 42 * DAY,
             previous_attributes={"cancel_at_period_end": False},
         ),
         e(
             "customer.subscription.deleted",
-            subscription(status="canceled", canceled_at=T0 + 44 * DAY),
+            subscription(quantity=2, status="canceled", canceled_at=T0 + 44 * DAY),
             T0 + 44 * DAY,
         ),
     ]
@@ -136,11 +150,12 @@ def test_the_in_order_history_fills_every_table(postgres_server_url: str) -> Non
         "disputes": 1,
         "invoices": 1,
         "mrr_coupons": 0,
+        "mrr_customer_discounts": 3,
         "mrr_discounts": 0,
         "mrr_horizon": 1,
         "mrr_monthly": 2,
         "mrr_movements": 2,
-        "mrr_points": 4,
+        "mrr_points": 6,
         "payment_methods": 1,
         "payment_transactions": 1,
         "refunds": 1,
@@ -151,11 +166,15 @@ def test_the_in_order_history_fills_every_table(postgres_server_url: str) -> Non
     movements = [
         (str(month), kind, amount) for *_, month, _, _, kind, amount in tables["mrr_movements"]
     ]
-    assert sorted(movements) == [("2026-01-01", "new", 2000), ("2026-02-01", "churn", -2000)]
+    assert sorted(movements) == [("2026-01-01", "new", 4000), ("2026-02-01", "churn", -4000)]
     monthly = [
         (str(month), mrr, customers) for *_, month, _, mrr, customers in tables["mrr_monthly"]
     ]
-    assert sorted(monthly) == [("2026-01-01", 2000, 1), ("2026-02-01", 0, 0)]
+    assert sorted(monthly) == [("2026-01-01", 4000, 1), ("2026-02-01", 0, 0)]
+    # What only the nested changes of one second told: the card set at signup, two seats.
+    [customer_row] = tables["stripe_customers"]
+    [item_row] = tables["subscription_items"]
+    assert (customer_row[7], item_row[6]) == ("pm_Test1", 2)
 
 
 @settings(

@@ -232,3 +232,32 @@ def test_ledger_commands_on_a_database_without_journal_say_so(
     monkeypatch.setenv("DATABASE_URL", database_url)
     assert main(["ledger", "check"]) == 2
     assert "no journal in this database yet" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("paid_first", [True, False])
+def test_an_invoice_paid_then_deleted_in_one_second_stays_paid_and_checks(
+    pipeline: Pipeline,
+    paid_first: bool,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Impossible in Stripe, but signed: the deletion is kept in the log, applies nothing, and
+    is listed as a dead letter when it comes after the payment; the journal stays whole."""
+    paid = invoice(status="paid", total=2000, amount_paid=2000, transitions={"paid_at": T + 9})
+    history = [
+        event("invoice.finalized", invoice(status="open", total=2000), created=T),
+        event("invoice.paid", paid, created=T + 9, event_id="evt_a_paid"),
+        # An id after the payment's: the id must not decide either.
+        event("invoice.deleted", invoice(status="draft"), created=T + 9, event_id="evt_b_del"),
+    ]
+    deliver(pipeline, *(history if paid_first else [history[2], history[0], history[1]]))
+    assert pipeline.query("SELECT status, amount_remaining FROM billing.invoices") == [("paid", 0)]
+    assert check(pipeline) == []
+    assert balances(pipeline) == {("revenue", "usd"): -2000, ("stripe_balance", "usd"): 2000}
+    monkeypatch.setenv("DATABASE_URL", pipeline.dsn)
+    assert main(["ledger", "check"]) == 0
+    capsys.readouterr()
+    assert main(["dead-letters"]) == 0
+    listing = capsys.readouterr().out
+    contradiction = "invoice.deleted contradicts terminal state paid of in_Test1"
+    assert (contradiction in listing) is paid_first

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections import Counter
 from typing import Any
+from uuid import UUID
 
 from billing_ledger.domain.handling import apply_stripe_event
+from billing_ledger.domain.invoice import Invoice
 from billing_ledger.ledger.entries import Entry, History
-from billing_ledger.ledger.posting import DomainEvent, post, sources_of
+from billing_ledger.ledger.posting import DomainEvent, named_payment, post, sources_of
 from billing_ledger.schemas.envelope import parse_event
 from tests.support.domain_memory import Memory
 from tests.support.webhooks import body_of
@@ -18,7 +20,9 @@ class Books(Memory):
     def __init__(self) -> None:
         super().__init__()
         self.entries: dict[tuple[str, str], Entry] = {}
-        self.versions: dict[tuple[str, str], int] = {}  # the aggregate version that posted it
+        # The aggregate (and its version) that posted each entry.
+        self.origins: dict[tuple[str, str], tuple[UUID, int]] = {}
+        self.named_by: dict[str, str] = {}  # payment → the invoice naming it (older API)
         self.projected: list[DomainEvent] = []
 
     def deliver(self, *documents: dict[str, Any]) -> list[Entry]:
@@ -36,24 +40,35 @@ class Books(Memory):
         if not isinstance(domain_event, DomainEvent):
             return []
         self.projected.append(domain_event)
-        version = domain_event.originator_version
-        histories = {source: self.history(source, version) for source in sources_of(domain_event)}
+        origin = (domain_event.originator_id, domain_event.originator_version)
+        if isinstance(domain_event, Invoice.Recorded | Invoice.Revised):
+            named = named_payment(domain_event)
+            if named is not None:
+                known = self.named_by.get(named, domain_event.stripe_id)
+                self.named_by[named] = min(known, domain_event.stripe_id)
+        sources = sources_of(domain_event)
+        histories = {source: self.history(source, origin) for source in sources}
         posted = []
-        for entry in post(domain_event, histories):
+        named_by = self.named_by.get(domain_event.stripe_id)
+        for entry in post(domain_event, histories, named_by):
             key = (entry.source_object, entry.transition)
             if key not in self.entries:
                 self.entries[key] = entry
-                self.versions[key] = version
+                self.origins[key] = origin
                 posted.append(entry)
         return posted
 
-    def history(self, source: str, before_version: int | None = None) -> History:
-        """The source's entries, or those posted by aggregate versions before `before_version`."""
-        return {
-            t: e
-            for (s, t), e in self.entries.items()
-            if s == source and (before_version is None or self.versions[(s, t)] < before_version)
-        }
+    def history(self, source: str, before: tuple[UUID, int] | None = None) -> History:
+        """The source's entries; or, `before` an aggregate's version, those its earlier
+        versions and other aggregates posted (as the journal projection reads them)."""
+
+        def seen(key: tuple[str, str]) -> bool:
+            if before is None:
+                return True
+            originator, version = self.origins[key]
+            return originator != before[0] or version < before[1]
+
+        return {t: e for (s, t), e in self.entries.items() if s == source and seen((s, t))}
 
     def balances(self) -> dict[tuple[str, str], int]:
         """Debits minus credits per (ledger account, currency); zero balances left out."""

@@ -12,7 +12,15 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from tests.support.stripe import dispute, event, invoice, invoice_payment, payment_intent, refund
+from tests.support.stripe import (
+    ApiShape,
+    dispute,
+    event,
+    invoice,
+    invoice_payment,
+    payment_intent,
+    refund,
+)
 
 Document = dict[str, Any]
 
@@ -90,7 +98,8 @@ def invoice_history(draw: st.DrawFn, n: int, account: str | None) -> list[Docume
 
 @st.composite
 def payment_history(draw: st.DrawFn, n: int, account: str | None) -> list[Document]:
-    """A PaymentIntent, one-off or paying an invoice linked later, with refunds and a dispute."""
+    """A PaymentIntent, one-off or paying an invoice (linked later, or named by an old-shape
+    invoice only), with refunds and a dispute."""
     intent_id, at = f"pi_{n}", T0 + n * 1000
     amount = draw(st.integers(1, 5_000))
     docs = [
@@ -107,8 +116,9 @@ def payment_history(draw: st.DrawFn, n: int, account: str | None) -> list[Docume
             account=account,
         ),
     ]
-    if draw(st.booleans()):  # pays an invoice (of its own, paid): the link comes after success
-        invoice_id = f"in_for_{intent_id}"
+    pays = draw(st.sampled_from(["nothing", "an invoice", "an old-shape invoice"]))
+    invoice_id = f"in_for_{intent_id}"
+    if pays == "an invoice":  # of its own, paid: the link comes after success
         paid = invoice(invoice_id, status="paid", total=amount, tax=0, amount_paid=amount)
         docs += [
             event("invoice.paid", paid, created=at + 2, account=account),
@@ -119,6 +129,17 @@ def payment_history(draw: st.DrawFn, n: int, account: str | None) -> list[Docume
                 account=account,
             ),
         ]
+    if pays == "an old-shape invoice":  # it names the payment; the payment names no invoice
+        old = ApiShape.PRE_BASIL
+        paid = invoice(
+            invoice_id,
+            status="paid",
+            total=amount,
+            amount_paid=amount,
+            intent_id=intent_id,
+            api=old,
+        )
+        docs.append(event("invoice.paid", paid, created=at + 2, account=account, api=old))
     for r in range(draw(st.integers(0, 2))):
         refund_id, part = f"re_{n}_{r}", draw(st.integers(1, amount))
         fate = draw(st.sampled_from(["succeeded", "failed", "pending"]))

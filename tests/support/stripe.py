@@ -92,15 +92,83 @@ def event(
     return document
 
 
+def previous_attributes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
+    """What Stripe's `data.previous_attributes` says of a change from `before` to `after`: each
+    changed key with its earlier value; of a hash only the keys that changed (one that was not
+    there, as null), arrays whole."""
+    changed: dict[str, Any] = {}
+    for key in sorted(before.keys() | after.keys()):
+        old, new = before.get(key), after.get(key)
+        if old == new:
+            continue
+        if isinstance(old, dict) and isinstance(new, dict):
+            changed[key] = previous_attributes(old, new)
+        else:
+            changed[key] = copy.deepcopy(old)
+    return changed
+
+
 def customer(customer_id: str = "cus_Test1", **fields: Any) -> dict[str, Any]:
+    """A customer without a discount of its own unless `discount` is given."""
     defaults: dict[str, Any] = {
         "id": customer_id,
         "email": f"{customer_id.lower()}@example.com",
         "name": f"Customer {customer_id}",
         "created": CREATED,
         "metadata": {},
+        "discount": None,
     }
     return stripe_object("customer", **{**defaults, **fields})
+
+
+def subscription_item(
+    item_id: str = "si_Test1",
+    subscription_id: str = "sub_Test1",
+    *,
+    price_id: str = "price_Pro",
+    unit_amount: int | None = 2000,
+    quantity: int = 1,
+    currency: str = "usd",
+    interval: str = "month",
+    interval_count: int = 1,
+    usage_type: str = "licensed",
+    tiers: Sequence[Mapping[str, Any]] | None = None,
+    tiers_mode: str = "graduated",
+    period: tuple[int, int] = JANUARY_2026,
+) -> dict[str, Any]:
+    """One item of a subscription: a per-unit price, or a tiered one when `tiers` are given
+    (Stripe's tier objects: `up_to`, `unit_amount`, `flat_amount`; expanded, as MRR needs)."""
+    start, end = period
+    item: dict[str, Any] = copy.deepcopy(_fixture("subscription")["items"]["data"][0])
+    item.update(
+        id=item_id,
+        subscription=subscription_id,
+        quantity=quantity,
+        current_period_start=start,
+        current_period_end=end,
+    )
+    price = item["price"]
+    price.update(id=price_id, unit_amount=unit_amount, currency=currency)
+    price["unit_amount_decimal"] = None if unit_amount is None else str(unit_amount)
+    price["recurring"].update(
+        interval=interval, interval_count=interval_count, usage_type=usage_type
+    )
+    if tiers is not None:
+        price.update(
+            billing_scheme="tiered",
+            tiers_mode=tiers_mode,
+            tiers=[
+                {
+                    "up_to": tier.get("up_to"),
+                    "unit_amount": tier.get("unit_amount"),
+                    "unit_amount_decimal": None,
+                    "flat_amount": tier.get("flat_amount"),
+                    "flat_amount_decimal": None,
+                }
+                for tier in tiers
+            ],
+        )
+    return item
 
 
 def subscription(
@@ -113,21 +181,25 @@ def subscription(
     quantity: int = 1,
     currency: str = "usd",
     period: tuple[int, int] = JANUARY_2026,
+    items: Sequence[dict[str, Any]] | None = None,
     api: ApiShape = ApiShape.BASIL,
     **fields: Any,
 ) -> dict[str, Any]:
-    """A subscription of one licensed item, billed monthly, for `period` (start, end)."""
+    """A subscription of one licensed item, billed monthly, for `period` (start, end); or of
+    `items` (see `subscription_item`) when given."""
     start, end = period
-    item = copy.deepcopy(_fixture("subscription")["items"]["data"][0])
-    item.update(
-        id=f"si_{subscription_id.removeprefix('sub_')}",
-        subscription=subscription_id,
-        quantity=quantity,
-        current_period_start=start,
-        current_period_end=end,
-    )
-    item["price"].update(id=price_id, unit_amount=unit_amount, currency=currency)
-    item["price"]["unit_amount_decimal"] = str(unit_amount)
+    if items is None:
+        items = [
+            subscription_item(
+                f"si_{subscription_id.removeprefix('sub_')}",
+                subscription_id,
+                price_id=price_id,
+                unit_amount=unit_amount,
+                quantity=quantity,
+                currency=currency,
+                period=period,
+            )
+        ]
     defaults: dict[str, Any] = {
         "id": subscription_id,
         "customer": customer_id,
@@ -140,7 +212,12 @@ def subscription(
         "trial_end": None,
         "trial_start": None,
         "metadata": {},
-        "items": {"object": "list", "data": [item], "has_more": False, "url": "/v1/x"},
+        "items": {
+            "object": "list",
+            "data": [copy.deepcopy(item) for item in items],
+            "has_more": False,
+            "url": "/v1/x",
+        },
     }
     obj = stripe_object("subscription", **{**defaults, **fields})
     if api is ApiShape.PRE_BASIL:

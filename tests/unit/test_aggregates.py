@@ -7,9 +7,11 @@ import json
 from itertools import permutations
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from billing_ledger.domain.errors import ContradictsTerminalState
 from tests.support.domain_memory import Memory
 from tests.support.stripe import (
     charge,
@@ -78,7 +80,8 @@ def test_an_older_snapshot_never_overwrites_a_newer_one() -> None:
 def test_a_deleted_customer_stays_deleted() -> None:
     memory = Memory()
     memory.apply(event("customer.deleted", customer("cus_A"), created=200))
-    memory.apply(event("customer.updated", customer("cus_A", name="Later"), created=300))
+    with pytest.raises(ContradictsTerminalState, match="terminal state deleted of cus_A"):
+        memory.apply(event("customer.updated", customer("cus_A", name="Later"), created=300))
     assert memory.state("cus_A")["deleted_at"] == 200
 
 

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import pytest
 
+from billing_ledger.domain.errors import ContradictsTerminalState
 from tests.support.domain_memory import Memory
-from tests.support.stripe import ApiShape, customer, event, invoice, subscription, tax_id
+from tests.support.stripe import (
+    ApiShape,
+    customer,
+    event,
+    invoice,
+    stripe_object,
+    subscription,
+    tax_id,
+)
 
 
 @pytest.mark.parametrize("api", list(ApiShape))
@@ -25,7 +34,8 @@ def test_paid_is_terminal_whatever_arrives_later() -> None:
     memory = Memory()
     memory.apply(event("invoice.paid", invoice(status="paid", amount_paid=2000), created=300))
     memory.apply(event("invoice.finalized", invoice(status="open"), created=100))
-    memory.apply(event("invoice.updated", invoice(status="open"), created=400))
+    with pytest.raises(ContradictsTerminalState, match="terminal state paid of in_Test1"):
+        memory.apply(event("invoice.updated", invoice(status="open"), created=400))
     assert memory.state("in_Test1")["status"] == "paid"
 
 
@@ -72,3 +82,23 @@ def test_metadata_ids_that_are_not_uuids_become_null() -> None:
     memory = Memory()
     memory.apply(event("customer.created", customer("cus_Test1", metadata={"user_id": "42"})))
     assert memory.state("cus_Test1")["user_id"] is None
+
+
+@pytest.mark.parametrize("api", list(ApiShape))
+def test_a_customer_shows_its_own_discount_in_both_api_shapes(api: ApiShape) -> None:
+    """Current API versions name the coupon under `source.coupon`; earlier ones embed it."""
+    terms = stripe_object("coupon", id="SAVE20", duration="forever", percent_off=20)
+    discount = stripe_object(
+        "discount", id="di_C", customer="cus_Test1", start=1_767_225_600, end=None
+    )
+    if api is ApiShape.BASIL:
+        discount["source"] = {"type": "coupon", "coupon": "SAVE20"}
+    else:
+        discount.pop("source")
+        discount["coupon"] = terms
+    memory = Memory()
+    memory.apply(event("customer.updated", customer("cus_Test1", discount=discount), api=api))
+    shown = memory.state("cus_Test1")["discount"]
+    assert (shown["id"], shown["coupon_id"], shown["start"]) == ("di_C", "SAVE20", 1_767_225_600)
+    embedded = shown["coupon"]
+    assert embedded is None if api is ApiShape.BASIL else embedded["percent_off"] == "20"

@@ -4,6 +4,7 @@ reversals point at what they reverse; redelivery posts nothing."""
 
 from __future__ import annotations
 
+from itertools import permutations
 from typing import Any
 
 from hypothesis import given, settings
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from tests.support.books import Books
 from tests.support.ledger_histories import any_delivery, billing_history
+from tests.support.stripe import ApiShape, event, invoice, payment_intent
 
 Document = dict[str, Any]
 
@@ -77,3 +79,19 @@ def assert_invariants(books: Books) -> None:
                 if line.ledger_account == "accounts_receivable"
             )
             assert receivable == owed, (source, state["status"])
+
+
+def test_a_payment_an_old_shape_invoice_names_is_no_sale_of_its_own_in_any_order() -> None:
+    """Before API 2025-03-31 the invoice names its PaymentIntent; the intent may name none."""
+    old = ApiShape.PRE_BASIL
+    paid = invoice(status="paid", amount_paid=2000, intent_id="pi_Test1", api=old)
+    history = [
+        event("payment_intent.succeeded", payment_intent(api=old), created=100, api=old),
+        event("invoice.finalized", invoice(intent_id="pi_Test1", api=old), created=90, api=old),
+        event("invoice.paid", paid, created=100, api=old),
+    ]
+    for order in permutations(history):
+        books = Books()
+        books.deliver(*order)
+        assert books.balances() == {("revenue", "usd"): -2000, ("stripe_balance", "usd"): 2000}
+        assert_invariants(books)

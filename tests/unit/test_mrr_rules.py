@@ -10,8 +10,12 @@ from hypothesis import strategies as st
 
 from billing_ledger.domain.ordering import Version
 from billing_ledger.projections.mrr_rules import (
+    CustomerDiscount,
+    CustomerDiscountFact,
     Point,
+    customer_discounts,
     customer_month_ends,
+    discount_in_force,
     movements,
     subscription_mrr,
 )
@@ -208,3 +212,90 @@ def test_movements_always_sum_to_the_change_in_mrr(values: list[int]) -> None:
     assert all(
         (m.amount_cents > 0) == (m.kind in ("new", "expansion", "reactivation")) for m in found
     )
+
+
+# A customer's own discount (`customer.discount.*`, `discount` on the customer) applies to
+# those of its subscriptions that carry none of their own.
+
+
+def test_a_customer_coupon_applies_to_subscriptions_without_a_discount_of_their_own() -> None:
+    def with_customer(state: dict[str, Any], terms: dict[str, Any]) -> int:
+        return subscription_mrr(state, no_coupons, customer_coupon=terms)
+
+    assert with_customer(sub(item(1000)), coupon(percent_off="20")) == 800
+    assert with_customer(sub(item(1000)), coupon(percent_off="100")) == 0
+    assert with_customer(sub(item(1000)), coupon(amount_off=300)) == 700
+    assert with_customer(sub(item(1000)), coupon(amount_off=300, currency="eur")) == 1000
+    assert with_customer(sub(item(1000)), coupon("repeating", percent_off="20")) == 1000
+    own = sub(item(1000), discounts=[{"id": "di_own", "coupon": None}])  # its coupon unknown
+    assert with_customer(own, coupon(percent_off="20")) == 1000
+
+
+def fact(created: int, discount_id: str | None, **kw: Any) -> CustomerDiscountFact:
+    return CustomerDiscountFact(created, discount_id, **kw)
+
+
+def test_a_customer_discount_is_in_force_from_its_start_until_it_ends() -> None:
+    found = customer_discounts(
+        [
+            fact(JAN, None),  # the customer signed up without one
+            fact(JAN + 10, "di_1", start=JAN + 10, from_customer=False, coupon_id="SAVE"),
+            fact(FEB, "di_1", start=JAN + 10),  # the customer showing it
+            fact(MAR + 5, "di_1", start=JAN + 10, from_customer=False, ended=True),
+        ]
+    )
+    assert [discount_in_force(found, before) for before in (JAN + 10, FEB, MAR + 5, APR)] == [
+        None,
+        CustomerDiscount("di_1", JAN + 10, MAR + 5, None, "SAVE"),
+        CustomerDiscount("di_1", JAN + 10, MAR + 5, None, "SAVE"),
+        None,
+    ]
+
+
+def test_a_customer_seen_later_without_its_discount_ends_it_without_a_deletion() -> None:
+    found = customer_discounts([fact(JAN + 10, "di_1", start=JAN + 10), fact(FEB + 3, None)])
+    assert found == [CustomerDiscount("di_1", JAN + 10, FEB + 3, None, None)]
+
+
+def test_month_ends_apply_the_customer_discount_in_force() -> None:
+    half = coupon(percent_off="50")
+    ends = customer_month_ends(
+        {"sub_1": [point(JAN, sub(item(1000)))]},
+        no_coupons,
+        date(2026, 3, 1),
+        customer_coupon_at=lambda before: half if before <= MAR else None,
+    )
+    assert ends["usd"] == [
+        (date(2026, 1, 1), 500),
+        (date(2026, 2, 1), 500),
+        (date(2026, 3, 1), 1000),
+    ]
+
+
+@st.composite
+def discount_facts(draw: st.DrawFn) -> list[CustomerDiscountFact]:
+    """What customer snapshots and customer-level discount snapshots said over a few months."""
+    found = []
+    for n in range(draw(st.integers(0, 3))):
+        start = draw(st.integers(JAN, APR))
+        found.append(fact(start, f"di_{n}", start=start, from_customer=False, coupon_id="C"))
+        if draw(st.booleans()):
+            ended = draw(st.integers(start, MAY))
+            found.append(fact(ended, f"di_{n}", start=start, from_customer=False, ended=True))
+    for _ in range(draw(st.integers(0, 4))):
+        shown = draw(st.sampled_from([None, *(f.discount_id for f in found)]))
+        found.append(fact(draw(st.integers(JAN, MAY)), shown))
+    return found
+
+
+@given(discount_facts(), st.randoms(use_true_random=False))
+def test_customer_discounts_are_the_same_in_any_order_of_their_facts(
+    facts: list[CustomerDiscountFact], rng: Any
+) -> None:
+    shuffled = list(facts)
+    rng.shuffle(shuffled)
+    assert customer_discounts(shuffled) == customer_discounts(facts)
+    for before in (FEB, MAR, APR, MAY):
+        assert discount_in_force(customer_discounts(shuffled), before) == discount_in_force(
+            customer_discounts(facts), before
+        )

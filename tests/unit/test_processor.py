@@ -20,7 +20,8 @@ from eventsourcing.persistence import IntegrityError, PersistenceError
 
 from billing_ledger import bootstrap
 from billing_ledger.bootstrap import MemoryProcessing
-from billing_ledger.domain.handling import UnprocessableEvent, apply_stripe_event
+from billing_ledger.domain.errors import UnprocessableEvent
+from billing_ledger.domain.handling import apply_stripe_event
 from billing_ledger.domain.identity import stripe_uuid
 from billing_ledger.eventlog.memory import LOG_NAME
 from billing_ledger.eventlog.port import EventRecord, LoggedEvent, LogUnavailable
@@ -28,7 +29,7 @@ from billing_ledger.infra.metrics import REGISTRY
 from billing_ledger.processing import processor as processor_module
 from billing_ledger.processing.processor import AlreadyReapplied
 from billing_ledger.schemas.envelope import parse_event
-from tests.support.stripe import customer, event
+from tests.support.stripe import customer, event, invoice
 from tests.support.webhooks import body_of
 
 PROCESSOR_LOGGER = "billing_ledger.processing.processor"
@@ -369,6 +370,20 @@ def test_records_that_cannot_be_applied_are_dead_lettered_and_the_batch_goes_on(
     assert commits(caplog) == [(5, {"dead_lettered": 4, "applied": 1})]
     assert state(parts, "cus_After")[0] == 1
     assert stored_events(parts) == 1
+
+
+def test_a_snapshot_contradicting_a_terminal_state_is_dead_lettered_with_why(
+    parts: MemoryProcessing,
+) -> None:
+    paid = invoice(status="paid", amount_paid=2000)
+    deliver(parts, event("invoice.paid", paid, created=500))
+    deliver(parts, event("invoice.deleted", invoice(status="draft"), created=500))
+    parts.processor.process(unprocessed(parts))
+    assert [(x.position, x.event_type, x.reason) for x in parts.dead_letters.all()] == [
+        (2, "invoice.deleted", "invoice.deleted contradicts terminal state paid of in_Test1")
+    ]
+    aggregate: Any = parts.app.repository.get(stripe_uuid("", False, "in_Test1"))
+    assert (aggregate.version, aggregate.state["status"]) == (1, "paid")
 
 
 def test_unknown_event_types_are_counted_and_skipped(parts: MemoryProcessing) -> None:

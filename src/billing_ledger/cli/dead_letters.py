@@ -15,7 +15,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from billing_ledger import bootstrap
-from billing_ledger.domain.handling import UnprocessableEvent
+from billing_ledger.domain.errors import UnprocessableEvent
 from billing_ledger.eventlog.dead_letter_port import DeadLetter
 from billing_ledger.eventlog.dead_letters import DeadLetters
 from billing_ledger.eventlog.port import EventLog, EventRecord, LoggedEvent

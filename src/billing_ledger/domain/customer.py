@@ -1,5 +1,6 @@
 """The Customer aggregate, with its tax ids as parts. Deleted customers are marked, never
-dropped: deletion is terminal, for the customer and for each tax id."""
+dropped: deletion is terminal, for the customer and for each tax id. A customer shows its own
+discount (for MRR: it applies to its subscriptions that carry none of their own)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING, ClassVar
 from billing_ledger.domain.identity import uuid_or_none
 from billing_ledger.domain.ordering import StatusRules
 from billing_ledger.domain.state import (
+    AppliedDiscount,
     BillingAddress,
     CustomerPart,
     CustomerState,
@@ -23,7 +25,12 @@ from billing_ledger.domain.stripe_object import (
     last_change,
     of_kind,
 )
-from billing_ledger.domain.upcasting import snapshot_v1_to_v2, unchanged
+from billing_ledger.domain.subscription import embedded_coupon_state
+from billing_ledger.domain.upcasting import (
+    customer_discount_unknown,
+    snapshot_v1_to_v2,
+    unchanged,
+)
 from billing_ledger.schemas import objects
 from billing_ledger.schemas.envelope import StripeEvent
 from billing_ledger.schemas.objects import expandable_id
@@ -39,7 +46,9 @@ class Customer(StripeObject):
     class Recorded(StripeObject.Recorded):
         """CustomerRecorded: the first snapshot of a customer (or of one of its tax ids)."""
 
+        class_version = 4  # v3 had no discount
         upcast_v1_v2 = snapshot_v1_to_v2("customer", unchanged, V1_EXTRA)
+        upcast_v3_v4 = staticmethod(customer_discount_unknown)
 
         if TYPE_CHECKING:  # the shape `view` writes (see StripeObject.Recorded)
             state: CustomerState
@@ -47,13 +56,18 @@ class Customer(StripeObject):
     class Revised(StripeObject.Revised):
         """CustomerRevised: a later snapshot (update, deletion, tax id change) became current."""
 
+        class_version = 4
         upcast_v1_v2 = snapshot_v1_to_v2("customer", unchanged, V1_EXTRA)
+        upcast_v3_v4 = staticmethod(customer_discount_unknown)
 
         if TYPE_CHECKING:
             state: CustomerState
 
     class Backfilled(StripeObject.Backfilled):
         """CustomerBackfilled: an older snapshot, recorded as history only."""
+
+        class_version = 3  # v2 had no discount
+        upcast_v2_v3 = staticmethod(customer_discount_unknown)
 
     @classmethod
     def view(cls, stripe_id: str, parts: Mapping[str, Part[PartState]]) -> CustomerState:
@@ -84,8 +98,19 @@ def customer_snapshot(event: StripeEvent) -> tuple[str, Snapshot]:
         "billing_address": _address(customer.address) if customer.address else None,
         "deleted_at": event.created if deleted else None,
         "created": customer.created,
+        "discount": applied_discount(customer.discount) if customer.discount else None,
     }
     return customer.id, Snapshot("customer", customer.id, state, DELETED if deleted else ACTIVE)
+
+
+def applied_discount(discount: objects.Discount) -> AppliedDiscount:
+    return {
+        "id": discount.id,
+        "coupon_id": discount.coupon_id(),
+        "coupon": embedded_coupon_state(discount),
+        "start": discount.start,
+        "end": discount.end,
+    }
 
 
 def tax_id_snapshot(event: StripeEvent) -> tuple[str, Snapshot] | None:

@@ -47,15 +47,20 @@ class Discount(StripeObject):
 
         if TYPE_CHECKING:  # the shape `view` writes (see StripeObject.Recorded)
             state: DiscountState
+            part_state: DiscountPart
 
     class Revised(StripeObject.Revised):
         """DiscountRevised: the discount changed or ended."""
 
         if TYPE_CHECKING:
             state: DiscountState
+            part_state: DiscountPart
 
     class Backfilled(StripeObject.Backfilled):
         """DiscountBackfilled: an older snapshot, recorded as history only."""
+
+        if TYPE_CHECKING:  # MRR reads when a customer's own discount ended
+            part_state: DiscountPart
 
 
 def coupon_snapshot(event: StripeEvent) -> tuple[str, Snapshot]:

@@ -2,13 +2,15 @@
 
 `apply_stripe_event` is pure: it reads aggregates through `load`, returns those it touched (each
 with pending domain events only if the event changed it), and raises `UnprocessableEvent` when a
-verified event of a handled type cannot be read, so the caller can dead-letter it and carry on.
+verified event of a handled type cannot be read, or `ContradictsTerminalState` when it shows an
+object after its first terminal state in another status (before changing anything), so the
+caller can dead-letter it and carry on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol, TypeVar
 from uuid import UUID
 
@@ -17,8 +19,10 @@ from pydantic import ValidationError
 from billing_ledger.domain.customer import Customer, customer_snapshot, tax_id_snapshot
 from billing_ledger.domain.discount import Coupon, Discount, coupon_snapshot, discount_snapshot
 from billing_ledger.domain.dispute import Dispute, dispute_snapshot
+from billing_ledger.domain.errors import ContradictsTerminalState, UnprocessableEvent
 from billing_ledger.domain.identity import stripe_uuid
 from billing_ledger.domain.invoice import Invoice, invoice_snapshot
+from billing_ledger.domain.ordering import previous_object, state_digest
 from billing_ledger.domain.payment import (
     Payment,
     charge_snapshots,
@@ -29,7 +33,6 @@ from billing_ledger.domain.payment import (
 from billing_ledger.domain.payment_method import PaymentMethod, payment_method_snapshot
 from billing_ledger.domain.stripe_object import Snapshot, StripeObject
 from billing_ledger.domain.subscription import Subscription, subscription_snapshot
-from billing_ledger.errors import BillingLedgerError
 from billing_ledger.schemas.envelope import StripeEvent
 
 A = TypeVar("A", bound=StripeObject)
@@ -40,14 +43,6 @@ class Load(Protocol):
     """Looks an aggregate up by class and id; None if it has no history yet."""
 
     def __call__(self, cls: type[A], aggregate_id: UUID) -> A | None: ...
-
-
-class UnprocessableEvent(BillingLedgerError):
-    """A verified event of a handled type whose payload we cannot read; `reason` says why."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -190,12 +185,41 @@ def read_snapshots(event: StripeEvent) -> Sequence[Owned]:
     if route is None:
         return []
     try:
-        return route.snapshots(event)
+        owned = route.snapshots(event)
     except ValidationError as e:
         fields = sorted({".".join(str(p) for p in err["loc"]) for err in e.errors()})
         raise UnprocessableEvent(
             f"{event.type}: unreadable {e.title} ({', '.join(fields)})"
         ) from None
+    previous = event.data.previous_attributes
+    return _with_previous_states(event, route, owned) if previous else owned
+
+
+def _with_previous_states(event: StripeEvent, route: Route, owned: Sequence[Owned]) -> list[Owned]:
+    """`owned`, each snapshot of the event's own object with the digest of the state it
+    changed from: the same reader applied to the object as `previous_attributes` say it was
+    (ordering.py). Where that earlier object cannot be read, the digest stays unknown."""
+    data = event.data
+    assert data.previous_attributes is not None
+    before = data.model_copy(
+        update={
+            "object": previous_object(data.object, data.previous_attributes),
+            "previous_attributes": None,
+        }
+    )
+    try:
+        earlier = route.snapshots(event.model_copy(update={"data": before}))
+    except ValidationError:
+        return list(owned)
+    digests = {
+        (s.kind, s.stripe_id): state_digest(s.state) for _, s in earlier if s.attributes is None
+    }
+    return [
+        (owner, replace(s, previous_state_digest=digests.get((s.kind, s.stripe_id))))
+        if s.attributes is None
+        else (owner, s)
+        for owner, s in owned
+    ]
 
 
 def aggregate_ids(event: StripeEvent, owned: Sequence[Owned]) -> list[UUID]:
@@ -214,9 +238,16 @@ def apply_stripe_event(
         return []
     if owned is None:
         owned = read_snapshots(event)
-    touched: dict[UUID, StripeObject] = {}
+    touched: dict[UUID, StripeObject | None] = {}
+    for owner, snapshot in owned:  # nothing is applied if any part is refused
+        aggregate_id = stripe_uuid(event.account_id, event.livemode, owner)
+        if aggregate_id not in touched:
+            touched[aggregate_id] = load(route.aggregate, aggregate_id)
+        terminal = route.aggregate.contradicted(touched[aggregate_id], event, snapshot)
+        if terminal is not None:
+            raise ContradictsTerminalState(event.type, snapshot.stripe_id, terminal)
     for owner, snapshot in owned:
         aggregate_id = stripe_uuid(event.account_id, event.livemode, owner)
-        existing = touched.get(aggregate_id) or load(route.aggregate, aggregate_id)
+        existing = touched[aggregate_id]
         touched[aggregate_id] = route.aggregate.observe(existing, event, owner, snapshot)
-    return list(touched.values())
+    return [aggregate for aggregate in touched.values() if aggregate is not None]

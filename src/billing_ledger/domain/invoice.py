@@ -1,6 +1,7 @@
 """The Invoice aggregate.
 
-`paid`, `void` and `deleted` (a deleted draft) are terminal; `uncollectible` is not: such an
+`paid`, `void` and `deleted` (a deleted draft) are terminal, and the first reached stays: a
+void or a deletion after payment contradicts it; `uncollectible` is not terminal: such an
 invoice can still be paid or voided. Both API shapes are read: before 2025-03-31 an invoice
 names its `subscription`, `tax` and `payment_intent`; since, the subscription sits under
 `parent.subscription_details` and tax under `total_taxes`, and payments link through
@@ -20,9 +21,12 @@ from billing_ledger.schemas.envelope import StripeEvent
 from billing_ledger.schemas.objects import expandable_id
 
 DELETED = "deleted"
+# Paid, void and deleted are final: the first reached stays (ordering.py). Stripe never reaches
+# two of them; a signed history claiming two within one second gets the one with more behind it
+# first: money received, then a finalized invoice voided, then a draft deleted.
 RULES = StatusRules(
     terminal=frozenset({"paid", "void", DELETED}),
-    rank={"draft": 0, "open": 1, "uncollectible": 2, "paid": 3, "void": 3, DELETED: 3},
+    rank={"draft": 0, "open": 1, "uncollectible": 2, "paid": 3, "void": 4, DELETED: 5},
 )
 
 

@@ -46,8 +46,8 @@ INTENT_RULES = StatusRules(
         "requires_action": 2,
         "processing": 3,
         "requires_capture": 4,
-        "succeeded": 5,
-        "canceled": 5,
+        "succeeded": 5,  # of two final states claimed in one second, the money moved first
+        "canceled": 6,
     },
 )
 CHARGE_RULES = StatusRules(

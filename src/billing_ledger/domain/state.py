@@ -37,6 +37,17 @@ class CustomerPart(TypedDict):
     billing_address: BillingAddress | None
     deleted_at: int | None
     created: int | None  # None: some deleted-customer stubs have none
+    discount: AppliedDiscount | None  # the customer's own (None in events stored before v4)
+
+
+class AppliedDiscount(TypedDict):
+    """A discount as the object it applies to shows it."""
+
+    id: str
+    coupon_id: str | None
+    coupon: CouponTerms | None  # None: not embedded (current API versions), known by id
+    start: int | None
+    end: int | None
 
 
 class TaxIdPart(TypedDict):

@@ -22,8 +22,16 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 from eventsourcing.domain import Aggregate
 
 from billing_ledger.domain.identity import stripe_uuid
-from billing_ledger.domain.ordering import Scalar, StatusRules, Version, current, scalar_attributes
+from billing_ledger.domain.ordering import (
+    Scalar,
+    StatusRules,
+    Version,
+    contradiction,
+    current,
+    scalar_attributes,
+)
 from billing_ledger.domain.state import PartState
+from billing_ledger.domain.upcasting import previous_state_unknown
 from billing_ledger.schemas.envelope import StripeEvent
 
 T = TypeVar("T", bound="StripeObject")
@@ -48,6 +56,8 @@ class Snapshot:
     state: PartState
     status: str | None = None
     attributes: Mapping[str, Any] | None = None  # defaults to the event's data.object
+    # The digest of the part's state before the change the event reports (ordering.py).
+    previous_state_digest: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +76,9 @@ class SnapshotFields:
     status: str | None
     attributes: dict[str, Scalar]
     previous_attributes: dict[str, Scalar]
+    # The digest of the part's state before the change this snapshot reports, as the event's
+    # previous_attributes tell it (None: no change reported, or an event stored before v3).
+    previous_state_digest: str | None
     # What the snapshot reader of `part_kind` wrote (or the upcasters made of an older
     # version): the shape of that kind (state.py; see `as_kind`).
     part_state: PartState
@@ -77,7 +90,9 @@ class StripeObject(Aggregate):
     class Recorded(Aggregate.Created, SnapshotFields):
         """The first snapshot of the object we hold (whatever event type carried it)."""
 
-        class_version = 2  # v1: one snapshot per aggregate (see upcasting.py)
+        # v1: one snapshot per aggregate; v2: no previous_state_digest (see upcasting.py)
+        class_version = 3
+        upcast_v2_v3 = staticmethod(previous_state_unknown)
 
         # What `view` made of the parts. Each aggregate's events declare its shape (state.py)
         # for type checkers: a stored event is decoded into the class of its topic, whose
@@ -98,7 +113,8 @@ class StripeObject(Aggregate):
     class Revised(Aggregate.Event, SnapshotFields):
         """A later snapshot became current for one part of the object."""
 
-        class_version = 2
+        class_version = 3
+        upcast_v2_v3 = staticmethod(previous_state_unknown)
 
         state: Mapping[str, object]
 
@@ -109,6 +125,9 @@ class StripeObject(Aggregate):
     class Backfilled(Aggregate.Event, SnapshotFields):
         """An older snapshot arrived late: it changes nothing now, but it is part of the object's
         history (MRR at the end of a past month depends on it), so it is recorded once."""
+
+        class_version = 2  # v1: no previous_state_digest
+        upcast_v1_v2 = staticmethod(previous_state_unknown)
 
         def apply(self, aggregate: Any) -> None:
             aggregate._record(self)
@@ -127,7 +146,7 @@ class StripeObject(Aggregate):
     ) -> None:
         """Add the event's snapshot to its part's history; the part's current snapshot is the
         one the ordering rules pick from the whole history (see ordering.py)."""
-        snapshot = Part(event.part_kind, _version(event), event.part_state)
+        snapshot = part_of(event)
         history = self.history.setdefault(event.part_id, [])
         history.append(snapshot)
         self.parts[event.part_id] = _current(history, self.PART_RULES)
@@ -142,6 +161,19 @@ class StripeObject(Aggregate):
         return {**state, "updated": last_change(parts)}
 
     @classmethod
+    def contradicted(
+        cls, existing: StripeObject | None, event: StripeEvent, snapshot: Snapshot
+    ) -> str | None:
+        """The terminal status of `existing` that `snapshot` contradicts, if it does (see
+        ordering.py); a snapshot already applied contradicts nothing."""
+        if existing is None or _applied_key(event.id, snapshot.stripe_id) in existing.applied:
+            return None
+        history = existing.history.get(snapshot.stripe_id, [])
+        rules = cls.PART_RULES.get(snapshot.kind, StatusRules())
+        versions = [part.version for part in history]
+        return contradiction(versions, _incoming(event, snapshot), rules)
+
+    @classmethod
     def observe(
         cls: type[T], existing: T | None, event: StripeEvent, stripe_id: str, snapshot: Snapshot
     ) -> T:
@@ -152,16 +184,7 @@ class StripeObject(Aggregate):
         one that the new snapshot put in order), a `Backfilled` one if not, none for a
         duplicate.
         """
-        raw = event.data.object if snapshot.attributes is None else snapshot.attributes
-        version = Version(
-            created=event.created,
-            stripe_event_id=event.id,
-            status=snapshot.status,
-            attributes=scalar_attributes(raw),
-            previous_attributes=scalar_attributes(event.data.previous_attributes or {})
-            if snapshot.attributes is None
-            else {},
-        )
+        version = _incoming(event, snapshot)
         incoming = Part(snapshot.kind, version, snapshot.state)
         fields: dict[str, Any] = {
             "account_id": event.account_id,
@@ -175,6 +198,7 @@ class StripeObject(Aggregate):
             "status": snapshot.status,
             "attributes": dict(version.attributes),
             "previous_attributes": dict(version.previous_attributes),
+            "previous_state_digest": snapshot.previous_state_digest,
             "part_state": snapshot.state,
         }
         timestamp = datetime.fromtimestamp(event.created, UTC)
@@ -208,6 +232,11 @@ def last_change(parts: Mapping[str, Part[PartState]]) -> int:
     return max(part.version.created for part in parts.values())
 
 
+def part_of(event: SnapshotFields) -> Part[PartState]:
+    """The part snapshot a domain event carries (what `as_kind` narrows)."""
+    return Part(event.part_kind, _version(event), event.part_state)
+
+
 def as_kind(part: Part[PartState] | None, kind: str, shape: type[P]) -> Part[P] | None:
     """`part`, if it is of `kind`, with its state typed as `shape` (that kind's, state.py).
 
@@ -228,6 +257,21 @@ def _current(history: list[Part[PartState]], rules: Mapping[str, StatusRules]) -
     return next(p for p in history if p.version is chosen)
 
 
+def _incoming(event: StripeEvent, snapshot: Snapshot) -> Version:
+    raw = event.data.object if snapshot.attributes is None else snapshot.attributes
+    return Version(
+        created=event.created,
+        stripe_event_id=event.id,
+        status=snapshot.status,
+        attributes=scalar_attributes(raw),
+        previous_attributes=scalar_attributes(event.data.previous_attributes or {})
+        if snapshot.attributes is None
+        else {},
+        previous_state_digest=snapshot.previous_state_digest,
+        state=snapshot.state,
+    )
+
+
 def _version(event: SnapshotFields) -> Version:
     return Version(
         created=event.created,
@@ -235,6 +279,8 @@ def _version(event: SnapshotFields) -> Version:
         status=event.status,
         attributes=event.attributes,
         previous_attributes=event.previous_attributes,
+        previous_state_digest=event.previous_state_digest,
+        state=event.part_state,
     )
 
 

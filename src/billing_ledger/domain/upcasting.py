@@ -4,6 +4,12 @@
 Version 1 (the walking skeleton) stored one snapshot per aggregate. Version 2 made aggregates
 of parts: events name the part they revise and carry both the part's snapshot and the
 aggregate's whole state (with `updated`), and subscriptions carry pricing and discounts.
+Version 3 (`Recorded`, `Revised`; version 2 of `Backfilled`) adds `previous_state_digest`, the
+digest of the part's state before the change the snapshot reports: unknown for the events
+stored before it, which are ordered within a second by their top-level scalars as they were.
+From version 3 on, `attributes` and `previous_attributes` hold what they held before.
+Version 4 of the customer's `Recorded` and `Revised` (3 of its `Backfilled`) show the
+customer's own discount: none is known of the events stored before.
 """
 
 from __future__ import annotations
@@ -45,3 +51,19 @@ def subscription_part_v1_to_v2(part: State) -> State:
     ]
     currency = items[0]["currency"] if items else None
     return {**part, "items": items, "currency": part.get("currency", currency), "discounts": []}
+
+
+def previous_state_unknown(event_state: State) -> None:
+    """An upcaster (v2 → v3 of `Recorded`/`Revised`, v1 → v2 of `Backfilled`): events stored
+    before `previous_state_digest` existed do not know it."""
+    event_state["previous_state_digest"] = None
+
+
+def customer_discount_unknown(event_state: State) -> None:
+    """An upcaster (v3 → v4 of a customer's `Recorded`/`Revised`, v2 → v3 of its `Backfilled`):
+    customer snapshots stored before customers showed their discount show none."""
+    if event_state["part_kind"] == "customer":
+        event_state["part_state"] = {**event_state["part_state"], "discount": None}
+    state = event_state.get("state")
+    if state is not None and state.get("seen"):
+        event_state["state"] = {**state, "discount": None}

@@ -9,12 +9,13 @@
   `amount_received`.
 - intent id, `one_off_payment:reversal` (an invoice link arrived after it was posted).
 
-A payment linked to an invoice (pre-2025 `invoice` field, or `invoice_payment.paid`) posts
-nothing itself: the invoice carries it. With current API versions the link may arrive after the
-intent succeeded; the one-off posting is then reversed, so the final balances are the same in
-either order. A refund that fails is reversed; one seen first as failed posts nothing. Legacy
-charges without a PaymentIntent post their refunds but no sale (their sale is not in
-`payment_transactions`, which the reconciliation reads).
+A payment linked to an invoice (pre-2025 `invoice` field, `invoice_payment.paid`, or a
+pre-2025 invoice naming it as its `payment_intent`) posts nothing itself: the invoice carries
+it. The link may arrive after the intent succeeded; the one-off posting is then reversed (by
+the payment's next event, or by the invoice naming it: `post_payment_invoiced`), so the final
+balances are the same in any order. A refund that fails is reversed; one seen first as failed
+posts nothing. Legacy charges without a PaymentIntent post their refunds but no sale (their
+sale is not in `payment_transactions`, which the reconciliation reads).
 """
 
 from __future__ import annotations
@@ -34,9 +35,15 @@ def payment_sources(payment_id: str, state: PaymentState) -> list[str]:
 
 
 def post_payment(
-    payment_id: str, state: PaymentState, at: datetime, histories: Mapping[str, History]
+    payment_id: str,
+    state: PaymentState,
+    at: datetime,
+    histories: Mapping[str, History],
+    named_by: str | None = None,
 ) -> list[Entry]:
-    posted = post_one_off_payment(payment_id, state, at, histories.get(payment_id, {}))
+    """`named_by`: the invoice that names the payment as its own (older API versions), if any."""
+    history = histories.get(payment_id, {})
+    posted = post_one_off_payment(payment_id, state, at, history, named_by)
     for refund_id, refund in sorted(state["refunds"].items()):
         history = histories.get(refund_id, {})
         posted += post_refund(refund_id, refund, payment_id, state, at, history)
@@ -44,11 +51,16 @@ def post_payment(
 
 
 def post_one_off_payment(
-    payment_id: str, state: PaymentState, at: datetime, history: History
+    payment_id: str,
+    state: PaymentState,
+    at: datetime,
+    history: History,
+    named_by: str | None = None,
 ) -> list[Entry]:
     """A succeeded PaymentIntent with no invoice is a sale of its own: Dr stripe_balance /
     Cr revenue `amount_received`. Linked to an invoice later: reversed."""
-    one_off = state["is_intent"] and state["status"] == "succeeded" and not state["invoice"]
+    invoice = state["invoice"] or named_by
+    one_off = state["is_intent"] and state["status"] == "succeeded" and not invoice
     currency = state["currency"]  # a succeeded payment has one (its intent's or its charge's)
     wanted = (
         transfer(
@@ -72,11 +84,21 @@ def post_one_off_payment(
             wanted,
         ),
         Reversal(
-            "payment_linked_to_invoice",
-            f"payment {payment_id} linked to invoice {state['invoice']}",
-            at,
+            "payment_linked_to_invoice", f"payment {payment_id} linked to invoice {invoice}", at
         ),
     )
+
+
+def post_payment_invoiced(
+    payment_id: str, invoice_id: str, at: datetime, history: History
+) -> list[Entry]:
+    """An invoice names `payment_id` as its payment (older API versions): a one-off posting of
+    that payment (its own payload named no invoice) is reversed, as its own link would."""
+    nothing = Posting(payment_id, "one_off_payment", "one_off_payment", "", at, ())
+    linked = Reversal(
+        "payment_linked_to_invoice", f"payment {payment_id} linked to invoice {invoice_id}", at
+    )
+    return converge(history, nothing, linked)
 
 
 def post_refund(

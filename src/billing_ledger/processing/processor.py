@@ -24,11 +24,11 @@ from uuid import UUID
 import psycopg
 from eventsourcing.persistence import IntegrityError, PersistenceError, Tracking
 
+from billing_ledger.domain.errors import UnprocessableEvent
 from billing_ledger.domain.handling import (
     IGNORED_EVENT_TYPES,
     A,
     Owned,
-    UnprocessableEvent,
     aggregate_ids,
     apply_stripe_event,
     is_handled,

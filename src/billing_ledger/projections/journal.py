@@ -25,9 +25,11 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 import psycopg
 
+from billing_ledger.domain.invoice import Invoice
+from billing_ledger.domain.payment import Payment
 from billing_ledger.ledger.accounts import Account
 from billing_ledger.ledger.entries import Entry, History, Line
-from billing_ledger.ledger.posting import DomainEvent, post, sources_of
+from billing_ledger.ledger.posting import DomainEvent, named_payment, post, sources_of
 from billing_ledger.projections.sqltext import in_schema
 
 Cursor = psycopg.Cursor[Any]
@@ -35,7 +37,7 @@ Cursor = psycopg.Cursor[Any]
 POSTED = """
 SELECT e.account_id, e.livemode, e.source_object, e.transition, e.kind, e.description,
        e.occurred_at, r.transition, e.id, l.id, l.ledger_account, l.debit_cents - l.credit_cents,
-       l.currency, l.customer_id, o.originator_version
+       l.currency, l.customer_id, o.originator_id, o.originator_version
 FROM unnest(%s::text[], %s::boolean[], %s::text[]) AS k(account_id, livemode, source_object)
 JOIN {schema}.journal_entries e ON e.account_id = k.account_id AND e.livemode = k.livemode
   AND e.source_object = k.source_object
@@ -51,6 +53,17 @@ VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 INSERT_ORIGIN = """
 INSERT INTO {schema}.journal_entry_origins (entry_id, originator_id, originator_version)
 VALUES (%s, %s, %s)
+"""
+NAMING_INVOICES = """
+SELECT k.account_id, k.livemode, k.payment_source, min(n.invoice_source)
+FROM unnest(%s::text[], %s::boolean[], %s::text[]) AS k(account_id, livemode, payment_source)
+JOIN {schema}.journal_payment_invoices n ON n.account_id = k.account_id
+  AND n.livemode = k.livemode AND n.payment_source = k.payment_source
+GROUP BY 1, 2, 3
+"""
+INSERT_NAMING = """
+INSERT INTO {schema}.journal_payment_invoices (account_id, livemode, payment_source,
+    invoice_source) VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING
 """
 INSERT_LINE = """
 INSERT INTO {schema}.journal_lines (id, account_id, livemode, entry_id, ledger_account,
@@ -74,10 +87,11 @@ LineRow = tuple[UUID, str, bool, UUID, str, str | None, int, int, str]
 
 @dataclass(frozen=True)
 class _Posted:
-    """One line of a posted entry, with the aggregate version that posted it."""
+    """One line of a posted entry, with the aggregate (and its version) that posted it."""
 
     entry_id: UUID
     line_id: UUID
+    originator: UUID
     version: int
     source: str
     transition: str
@@ -95,6 +109,7 @@ class _NewRows:
     entries: list[EntryRow] = field(default_factory=list)
     origins: list[OriginRow] = field(default_factory=list)
     lines: list[LineRow] = field(default_factory=list)
+    namings: list[tuple[str, bool, str, str]] = field(default_factory=list)
 
 
 class Journal:
@@ -107,15 +122,21 @@ class Journal:
         self._insert_entry = in_schema(INSERT_ENTRY, schema)
         self._insert_line = in_schema(INSERT_LINE, schema)
         self._insert_origin = in_schema(INSERT_ORIGIN, schema)
+        self._naming_invoices = in_schema(NAMING_INVOICES, schema)
+        self._insert_naming = in_schema(INSERT_NAMING, schema)
         self._lines: dict[Source, list[_Posted]] = {}
         self._taken: set[tuple[Source, str]] = set()  # (source, transition) keys in use
+        # The invoice naming each payment of the batch as its own (older API versions).
+        self._named_by: dict[Source, str] = {}
         self._new = _NewRows()
 
     def prepare(self, cur: Cursor, events: Sequence[object]) -> None:
-        """Read the entries of every source object the batch's events touch, in one query.
-        (Also forgets what a failed batch left unwritten: the retry starts clean.)"""
+        """Read the entries of every source object the batch's events touch, and the invoices
+        naming its payments, in two queries. (Also forgets what a failed batch left unwritten:
+        the retry starts clean.)"""
         self._lines = {}
         self._taken = set()
+        self._named_by = {}
         self._new = _NewRows()
         keys = sorted(
             {
@@ -130,15 +151,40 @@ class Journal:
         accounts, modes, sources = (list(column) for column in zip(*keys, strict=True))
         for row in cur.execute(self._posted, (accounts, modes, sources)).fetchall():
             account_id, livemode, source, transition, kind, text, at, reversed_ = row[:8]
-            entry, line, account, amount, currency, customer, version = row[8:]
+            entry, line, account, amount, currency, customer, originator, version = row[8:]
             key = (account_id, livemode, source)
             self._taken.add((key, transition))
             if line is None or version is None:
                 continue  # not part of a history (as the inner joins of posting always were)
             line_ = Line(Account(account), amount, currency, customer)
             self._lines.setdefault(key, []).append(
-                _Posted(entry, line, version, source, transition, kind, text, at, reversed_, line_)
+                _Posted(
+                    entry,
+                    line,
+                    originator,
+                    version,
+                    source,
+                    transition,
+                    kind,
+                    text,
+                    at,
+                    reversed_,
+                    line_,
+                )
             )
+        payments = sorted(
+            {
+                (event.account_id, event.livemode, event.stripe_id)
+                for event in events
+                if isinstance(event, Payment.Recorded | Payment.Revised)
+            }
+        )
+        if payments:
+            columns = [list(column) for column in zip(*payments, strict=True)]
+            for account_id, livemode, payment, invoice in cur.execute(
+                self._naming_invoices, columns
+            ).fetchall():
+                self._named_by[(account_id, livemode, payment)] = invoice
 
     def project(self, cur: Cursor, event: object) -> None:
         if not isinstance(event, DomainEvent):
@@ -146,31 +192,49 @@ class Journal:
         sources = sources_of(event)
         if not sources:
             return  # moves no money (customers, subscriptions, payment methods)
+        if isinstance(event, Invoice.Recorded | Invoice.Revised):
+            self._record_naming(event)
         histories = self._histories(event, sources)
-        for entry in post(event, histories):
+        named_by = self._named_by.get((event.account_id, event.livemode, event.stripe_id))
+        for entry in post(event, histories, named_by):
             self._insert(event, entry)
 
     def flush(self, cur: Cursor) -> None:
         """Write the batch's entries, their origins and lines (in that order)."""
-        for statement, rows in (
+        rows_of: list[tuple[str, Sequence[tuple[Any, ...]]]] = [
             (self._insert_entry, self._new.entries),
             (self._insert_origin, self._new.origins),
             (self._insert_line, self._new.lines),
-        ):
+            (self._insert_naming, self._new.namings),
+        ]
+        for statement, rows in rows_of:
             if rows:
                 cur.executemany(statement, rows)
         self._lines = {}
         self._taken = set()
+        self._named_by = {}
         self._new = _NewRows()
 
+    def _record_naming(self, event: Invoice.Recorded | Invoice.Revised) -> None:
+        """Keep which invoice names its payment, for the payment's own events to come."""
+        payment = named_payment(event)
+        if payment is None:
+            return
+        key = (event.account_id, event.livemode, payment)
+        known = self._named_by.get(key)
+        self._named_by[key] = min(known or event.stripe_id, event.stripe_id)
+        self._new.namings.append((event.account_id, event.livemode, payment, event.stripe_id))
+
     def _histories(self, event: DomainEvent, sources: list[str]) -> dict[str, History]:
-        """The entries posted for `sources` by the events before `event` (by version)."""
+        """The entries posted for `sources` by the events of `event`'s aggregate before it (by
+        version), and by other aggregates (an invoice reversing the sale of a payment it names).
+        """
         posted = sorted(
             (
                 p
                 for source in sources
                 for p in self._lines.get((event.account_id, event.livemode, source), ())
-                if p.version < event.originator_version
+                if p.originator != event.originator_id or p.version < event.originator_version
             ),
             key=lambda p: (p.entry_id, p.line_id),
         )
@@ -234,6 +298,7 @@ class Journal:
                 _Posted(
                     new_id,
                     line_id,
+                    event.originator_id,
                     event.originator_version,
                     entry.source_object,
                     entry.transition,

@@ -9,7 +9,7 @@ delivery order (and any replay) gives the same rows.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -17,14 +17,18 @@ from uuid import UUID
 import psycopg
 from psycopg.types.json import Jsonb
 
+from billing_ledger.domain.customer import Customer
 from billing_ledger.domain.discount import Coupon, Discount
 from billing_ledger.domain.ordering import Version
-from billing_ledger.domain.state import CouponTerms
-from billing_ledger.domain.stripe_object import StripeObject
+from billing_ledger.domain.state import CouponTerms, CustomerPart
+from billing_ledger.domain.stripe_object import StripeObject, as_kind, part_of
 from billing_ledger.domain.subscription import Subscription
 from billing_ledger.projections.mrr_rules import (
+    CustomerDiscountFact,
     Point,
+    customer_discounts,
     customer_month_ends,
+    discount_in_force,
     month_start,
     months,
     movements,
@@ -36,6 +40,15 @@ Scope = tuple[str, bool]  # (account_id, livemode)
 SUBSCRIPTION_EVENTS = (Subscription.Recorded, Subscription.Revised, Subscription.Backfilled)
 STATEFUL = (StripeObject.Recorded, StripeObject.Revised)
 SubscriptionEvent = Subscription.Recorded | Subscription.Revised | Subscription.Backfilled
+CUSTOMER_EVENTS = (Customer.Recorded, Customer.Revised, Customer.Backfilled)
+CustomerEvent = Customer.Recorded | Customer.Revised | Customer.Backfilled
+DISCOUNT_EVENTS = (Discount.Recorded, Discount.Revised, Discount.Backfilled)
+DiscountEvent = Discount.Recorded | Discount.Revised | Discount.Backfilled
+INSERT_FACT = (
+    "INSERT INTO {schema}.mrr_customer_discounts (account_id, livemode, customer_id, "
+    "stripe_event_id, created, from_customer, discount_id, coupon_id, coupon, start, ended) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1"
+)
 CustomerKey = tuple[str, bool, str | None]  # (account_id, livemode, Stripe customer id)
 
 
@@ -67,8 +80,12 @@ class MrrProjection:
             self._point(cur, event)
         elif isinstance(event, Coupon.Recorded | Coupon.Revised):
             self._coupon(cur, event)
-        elif isinstance(event, Discount.Recorded | Discount.Revised):
-            self._discount(cur, event)
+        elif isinstance(event, DISCOUNT_EVENTS):
+            if not isinstance(event, Discount.Backfilled):
+                self._discount(cur, event)
+            self._discount_fact(cur, event)
+        elif isinstance(event, CUSTOMER_EVENTS):
+            self._customer_fact(cur, event)
 
     def flush(self, cur: Cursor) -> None:
         """Recompute what this batch changed, inside the batch's transaction."""
@@ -118,9 +135,9 @@ class MrrProjection:
         cur.execute(
             self._sql(
                 "INSERT INTO {schema}.mrr_points (subscription_id, stripe_event_id, account_id, "
-                "livemode, customer_id, created, status, attributes, previous_attributes, state, "
-                "discount_ids) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-                "ON CONFLICT DO NOTHING"
+                "livemode, customer_id, created, status, attributes, previous_attributes, "
+                "previous_state_digest, state, discount_ids) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
             ),
             (
                 event.originator_id,
@@ -132,6 +149,7 @@ class MrrProjection:
                 event.status,
                 Jsonb(event.attributes),
                 Jsonb(event.previous_attributes),
+                event.previous_state_digest,
                 Jsonb(state),
                 discount_ids,
             ),
@@ -158,6 +176,14 @@ class MrrProjection:
             )
         ]
         self._mark_customers_using(cur, event, discount_ids)
+        for (customer,) in cur.execute(
+            self._sql(
+                "SELECT DISTINCT customer_id FROM {schema}.mrr_customer_discounts "
+                "WHERE account_id = %s AND livemode = %s AND coupon_id = %s"
+            ),
+            (event.account_id, event.livemode, event.stripe_id),
+        ).fetchall():
+            self._dirty_customers.add((event.account_id, event.livemode, customer))
 
     def _discount(self, cur: Cursor, event: Discount.Recorded | Discount.Revised) -> None:
         state = event.state
@@ -178,6 +204,70 @@ class MrrProjection:
             ),
         )
         self._mark_customers_using(cur, event, [event.stripe_id])
+
+    def _customer_fact(self, cur: Cursor, event: CustomerEvent) -> None:
+        """What a customer snapshot says of its own discount (MRR applies it to the customer's
+        subscriptions that carry none of their own)."""
+        part = as_kind(part_of(event), "customer", CustomerPart)
+        if part is None:
+            return  # a tax id
+        discount = part.state["discount"]
+        coupon = discount["coupon"] if discount else None
+        inserted = cur.execute(
+            self._sql(INSERT_FACT),
+            (
+                event.account_id,
+                event.livemode,
+                event.stripe_id,
+                event.stripe_event_id,
+                event.created,
+                True,
+                discount["id"] if discount else None,
+                discount["coupon_id"] if discount else None,
+                Jsonb(coupon) if coupon is not None else None,
+                discount["start"] if discount else None,
+                False,
+            ),
+        ).fetchone()
+        # A customer without a discount changes MRR only by ending one it had.
+        if inserted is not None and (discount is not None or self._has_discounts(cur, event)):
+            self._dirty_customers.add((event.account_id, event.livemode, event.stripe_id))
+
+    def _discount_fact(self, cur: Cursor, event: DiscountEvent) -> None:
+        """A customer's own discount applied or ended (`customer.discount.*` of no subscription)."""
+        state = event.part_state
+        if state["subscription"] is not None or state["customer"] is None:
+            return
+        coupon = state["coupon"]
+        inserted = cur.execute(
+            self._sql(INSERT_FACT),
+            (
+                event.account_id,
+                event.livemode,
+                state["customer"],
+                event.stripe_event_id,
+                event.created,
+                False,
+                event.stripe_id,
+                state["coupon_id"],
+                Jsonb(coupon) if coupon is not None else None,
+                state["start"],
+                event.status == "deleted",
+            ),
+        ).fetchone()
+        if inserted is not None:
+            self._dirty_customers.add((event.account_id, event.livemode, state["customer"]))
+
+    def _has_discounts(self, cur: Cursor, event: CustomerEvent) -> bool:
+        row = cur.execute(
+            self._sql(
+                "SELECT EXISTS (SELECT 1 FROM {schema}.mrr_customer_discounts "
+                "WHERE account_id = %s AND livemode = %s AND customer_id = %s "
+                "AND discount_id IS NOT NULL)"
+            ),
+            (event.account_id, event.livemode, event.stripe_id),
+        ).fetchone()
+        return bool(row and row[0])
 
     def _mark_customers_using(
         self,
@@ -203,20 +293,23 @@ class MrrProjection:
         rows = cur.execute(
             self._sql(
                 "SELECT subscription_id, created, stripe_event_id, status, attributes, "
-                "previous_attributes, state, discount_ids FROM {schema}.mrr_points "
+                "previous_attributes, previous_state_digest, state, discount_ids "
+                "FROM {schema}.mrr_points "
                 "WHERE account_id = %s AND livemode = %s AND customer_id = %s"
             ),
             (account_id, livemode, customer),
         ).fetchall()
         by_subscription: dict[UUID, list[Point]] = defaultdict(list)
         discount_ids: set[str] = set()
-        for sub_id, created, event_id, status, attributes, previous, state, discounts in rows:
-            version = Version(created, event_id, status, attributes, previous)
+        for row in rows:
+            sub_id, created, event_id, status, attributes, previous, digest, state, discounts = row
+            version = Version(created, event_id, status, attributes, previous, digest, state)
             by_subscription[sub_id].append(Point(version, state))
             discount_ids.update(discounts)
         coupons = self._coupons_of(cur, account_id, livemode, sorted(discount_ids))
         last_month = self._last_month(cur, account_id, livemode)
-        series = customer_month_ends(by_subscription, coupons.get, last_month)
+        own_coupon_at = self._own_discounts(cur, account_id, livemode, customer)
+        series = customer_month_ends(by_subscription, coupons.get, last_month, own_coupon_at)
         cur.execute(
             self._sql(
                 "DELETE FROM {schema}.mrr_movements WHERE account_id = %s AND livemode = %s "
@@ -236,6 +329,43 @@ class MrrProjection:
                     for m in found
                 ],
             )
+
+    def _own_discounts(
+        self, cur: Cursor, account_id: str, livemode: bool, customer: str | None
+    ) -> Callable[[int], Mapping[str, Any] | None]:
+        """The coupon of the customer's own discount in force just before a moment."""
+        facts = [
+            CustomerDiscountFact(created, discount, start, ended, from_customer, coupon, coupon_id)
+            for created, from_customer, discount, coupon_id, coupon, start, ended in cur.execute(
+                self._sql(
+                    "SELECT created, from_customer, discount_id, coupon_id, coupon, start, ended "
+                    "FROM {schema}.mrr_customer_discounts "
+                    "WHERE account_id = %s AND livemode = %s AND customer_id = %s"
+                ),
+                (account_id, livemode, customer),
+            ).fetchall()
+        ]
+        discounts = customer_discounts(facts)
+        wanted = sorted({d.coupon_id for d in discounts if d.coupon is None and d.coupon_id})
+        known = dict(
+            cur.execute(
+                self._sql(
+                    "SELECT stripe_coupon_id, coupon FROM {schema}.mrr_coupons "
+                    "WHERE account_id = %s AND livemode = %s AND stripe_coupon_id = ANY(%s)"
+                ),
+                (account_id, livemode, wanted),
+            ).fetchall()
+            if wanted
+            else []
+        )
+
+        def coupon_at(before: int) -> Mapping[str, Any] | None:
+            found = discount_in_force(discounts, before)
+            if found is None:
+                return None
+            return found.coupon or (known.get(found.coupon_id) if found.coupon_id else None)
+
+        return coupon_at
 
     def _coupons_of(
         self, cur: Cursor, account_id: str, livemode: bool, discount_ids: list[str]

@@ -7,8 +7,9 @@
   month/n → ÷n, year/n → ÷12n, week/n → ×52/12n, day/n → ×365/12n. Metered items give 0.
   Prices are read before tax (tax is excluded).
 - Only `forever` discounts reduce MRR: percent off multiplies the subscription's total; amount
-  off subtracts per billing period of the first licensed item, normalised the same way. Never
-  below zero.
+  off (in the coupon's currency) subtracts per billing period of the first licensed item,
+  normalised the same way. Never below zero. A customer's own discount applies to those of its
+  subscriptions that carry none of their own, while it is in force (`customer_discounts`).
 - Exact arithmetic (fractions), rounded half-even to minor units once per subscription.
 - Per currency: no FX conversion.
 - Month-end values come from each subscription's snapshot effective at the month's end, chosen
@@ -92,8 +93,11 @@ def _tiered(tiers: Sequence[Mapping[str, Any]], mode: str | None, quantity: int)
     return total
 
 
-def subscription_mrr(state: Mapping[str, Any], coupon_of: CouponLookup) -> int:
-    """A subscription's MRR in minor units of its currency (0 when it does not contribute)."""
+def subscription_mrr(
+    state: Mapping[str, Any], coupon_of: CouponLookup, customer_coupon: Coupon | None = None
+) -> int:
+    """A subscription's MRR in minor units of its currency (0 when it does not contribute).
+    `customer_coupon`: the coupon of its customer's own discount in force, if any."""
     if state.get("status") not in CONTRIBUTING:
         return 0
     licensed = [i for i in state.get("items", []) if i.get("usage_type") == "licensed"]
@@ -108,7 +112,9 @@ def subscription_mrr(state: Mapping[str, Any], coupon_of: CouponLookup) -> int:
     )
     first_factor = monthly_factor(licensed[0].get("interval"), licensed[0].get("interval_count"))
     currency = state.get("currency") or licensed[0].get("currency")
-    for coupon in _forever_coupons(state.get("discounts", []), coupon_of):
+    own = state.get("discounts", [])
+    coupons = _forever_coupons(own, coupon_of) if own else _forever([customer_coupon])
+    for coupon in coupons:
         if coupon.get("percent_off") is not None:
             total *= 1 - Fraction(coupon["percent_off"]) / 100
         elif coupon.get("amount_off") is not None and coupon.get("currency") == currency:
@@ -119,8 +125,69 @@ def subscription_mrr(state: Mapping[str, Any], coupon_of: CouponLookup) -> int:
 def _forever_coupons(
     discounts: Iterable[Mapping[str, Any]], coupon_of: CouponLookup
 ) -> list[Coupon]:
-    found = [d.get("coupon") or coupon_of(d["id"]) for d in discounts]
-    return [c for c in found if c is not None and c.get("duration") == "forever"]
+    return _forever([d.get("coupon") or coupon_of(d["id"]) for d in discounts])
+
+
+def _forever(coupons: Iterable[Coupon | None]) -> list[Coupon]:
+    return [c for c in coupons if c is not None and c.get("duration") == "forever"]
+
+
+@dataclass(frozen=True)
+class CustomerDiscountFact:
+    """What one snapshot says of its customer's own discount, at its `created`: a customer
+    snapshot names the discount the customer had then (`discount_id`, None for none); a
+    discount snapshot (`from_customer` False) applies one, or ends it (`ended`: deleted)."""
+
+    created: int
+    discount_id: str | None
+    start: int | None = None  # the discount's own `start`: when its coupon was applied
+    ended: bool = False
+    from_customer: bool = True
+    coupon: Coupon | None = None  # embedded in the payload (older API versions)
+    coupon_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CustomerDiscount:
+    """A customer's own discount, in force from `start` until `end` (None: still)."""
+
+    discount_id: str
+    start: int
+    end: int | None
+    coupon: Coupon | None
+    coupon_id: str | None
+
+
+def customer_discounts(facts: Iterable[CustomerDiscountFact]) -> list[CustomerDiscount]:
+    """The customer's own discounts, from what any snapshot says of them in any order: each
+    starts at its `start` (else when first seen) and ends when deleted, or when a later
+    customer snapshot shows another discount or none, whichever is first."""
+    known = list(facts)
+    found = []
+    for discount_id in sorted({f.discount_id for f in known if f.discount_id is not None}):
+        own = [f for f in known if f.discount_id == discount_id]
+        starts = [f.start for f in own if f.start is not None]
+        start = min(starts) if starts else min(f.created for f in own)
+        ends = [f.created for f in own if f.ended] + [
+            f.created
+            for f in known
+            if f.from_customer and f.discount_id != discount_id and f.created > start
+        ]
+        coupon = next((f.coupon for f in own if f.coupon is not None), None)
+        coupon_id = next((f.coupon_id for f in own if f.coupon_id is not None), None)
+        found.append(
+            CustomerDiscount(discount_id, start, min(ends) if ends else None, coupon, coupon_id)
+        )
+    return found
+
+
+def discount_in_force(
+    discounts: Iterable[CustomerDiscount], before: int
+) -> CustomerDiscount | None:
+    """The customer's discount in force just before `before` (epoch seconds), as `effective`
+    reads subscriptions: the latest started of those started and not ended by then."""
+    standing = [d for d in discounts if d.start < before and (d.end is None or d.end >= before)]
+    return max(standing, key=lambda d: (d.start, d.discount_id)) if standing else None
 
 
 def effective(points: Iterable[Point], before: int) -> Point | None:
@@ -155,10 +222,14 @@ def _epoch(month: date) -> int:
 
 
 def customer_month_ends(
-    subscriptions: Mapping[Any, Sequence[Point]], coupon_of: CouponLookup, last_month: date
+    subscriptions: Mapping[Any, Sequence[Point]],
+    coupon_of: CouponLookup,
+    last_month: date,
+    customer_coupon_at: Callable[[int], Coupon | None] = lambda before: None,
 ) -> dict[str, list[tuple[date, int]]]:
     """Per currency, the customer's MRR at the end of each month from its first subscription
-    event to `last_month`."""
+    event to `last_month`. `customer_coupon_at(before)`: the coupon of the customer's own
+    discount in force just before `before`."""
     all_points = [p for points in subscriptions.values() for p in points]
     if not all_points:
         return {}
@@ -167,12 +238,14 @@ def customer_month_ends(
     for month in months(first, last_month):
         end = _epoch(_next_month(month))
         totals: dict[str, int] = {}
+        customer_coupon = customer_coupon_at(end)
         for points in subscriptions.values():
             point = effective(points, end)
             if point is None:
                 continue
             currency = point.state.get("currency") or "unknown"
-            totals[currency] = totals.get(currency, 0) + subscription_mrr(point.state, coupon_of)
+            amount = subscription_mrr(point.state, coupon_of, customer_coupon)
+            totals[currency] = totals.get(currency, 0) + amount
         for currency in totals.keys() | series.keys():
             series.setdefault(currency, []).append((month, totals.get(currency, 0)))
     return series

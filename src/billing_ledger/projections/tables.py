@@ -4,8 +4,8 @@ state, so each becomes one upsert of that aggregate's row (plus the rows hanging
 Within a batch only an aggregate's last state matters, so rows are kept in memory by id (the
 latest replacing the earlier) and written at the batch's end, one multi-row statement per table.
 Payment rows are the exception: invoices link them as they arrive, so their statements run in
-event order; what they read (an invoice's subscription, the invoice that named a payment) is
-read ahead for the whole batch and kept current in memory as the batch goes. Each invoice's
+event order; what they read (an invoice's subscription, the invoice naming a payment) is read
+ahead for the whole batch and kept current in memory as the batch goes. Each invoice's
 subscription reaches its payments once, at the batch's end.
 
 Every value written comes from the event (Stripe's timestamps, uuid5 ids), never from the clock,
@@ -41,6 +41,11 @@ from billing_ledger.projections.sqltext import in_schema
 
 LINK_PAYMENT_TO_INVOICE = "UPDATE {schema}.payment_transactions SET invoice_id = %s WHERE id = %s"
 INVOICES_OF_PAYMENTS = "SELECT id, invoice_id FROM {schema}.payment_transactions WHERE id = ANY(%s)"
+# The invoice that names each payment (older API versions): the lowest id, should two.
+INVOICES_NAMING_PAYMENTS = """
+SELECT DISTINCT ON (payment_transaction_id) payment_transaction_id, id FROM {schema}.invoices
+WHERE payment_transaction_id = ANY(%s) ORDER BY payment_transaction_id, id
+"""
 SUBSCRIPTION_TO_PAYMENTS = """
 UPDATE {schema}.payment_transactions p SET subscription_id = i.subscription_id
 FROM unnest(%s::uuid[], %s::uuid[]) AS i(id, subscription_id)
@@ -72,14 +77,17 @@ class BillingTables:
         self._items_of: dict[UUID, list[UUID]] = {}
         # Invoices the batch's payments name, as stored when the batch began.
         self._stored_invoice_subscription: dict[UUID, UUID | None] = {}
-        # The invoice of each payment row the batch may ask about that exists: as stored when
-        # the batch began, then as the batch links and writes them.
+        # The invoice naming each payment the batch may ask about (older API versions), as
+        # stored when the batch began, then as the batch's invoices name them.
+        self._invoice_naming: dict[UUID, UUID] = {}
+        # The invoice of each payment row the batch may ask about that exists, as stored when
+        # the batch began (rows linked before invoices kept the payment they name).
         self._invoice_of_payment: dict[UUID, UUID | None] = {}
 
     def prepare(self, cur: Cursor, events: Sequence[object]) -> None:
-        """Read what the batch's payments will ask (their invoices' subscriptions, the invoice
-        that named those that name none) in two queries. (Also forgets what a failed batch
-        left pending: the retry starts clean.)"""
+        """Read what the batch's payments will ask (their invoices' subscriptions; for those
+        that name none, the invoice naming them and the invoice their row has) in three
+        queries. (Also forgets what a failed batch left pending: the retry starts clean.)"""
         self._forget_batch()
         self._revealed = Revealed.for_values(self._keys, cur, _personal_values(events))
         named: set[UUID] = set()
@@ -97,6 +105,8 @@ class BillingTables:
                 cur.execute(statement, (list(named),)).fetchall()
             )
         if unnamed:
+            statement = in_schema(INVOICES_NAMING_PAYMENTS, self._schema_name)
+            self._invoice_naming = dict(cur.execute(statement, (list(unnamed),)).fetchall())
             statement = in_schema(INVOICES_OF_PAYMENTS, self._schema_name)
             self._invoice_of_payment = dict(cur.execute(statement, (list(unnamed),)).fetchall())
 
@@ -143,6 +153,7 @@ class BillingTables:
         self._pending.clear()
         self._items_of.clear()
         self._stored_invoice_subscription = {}
+        self._invoice_naming = {}
         self._invoice_of_payment = {}
 
     def _customer(self, cur: Cursor, event: Customer.Recorded | Customer.Revised) -> None:
@@ -219,6 +230,7 @@ class BillingTables:
         state = event.state
         identity = _identity(event, "stripe_invoice_id")
         subscription_id = _ref(event, state["subscription"])
+        payment_id = _ref(event, state["payment_intent"])
         self._upsert(
             cur,
             "invoices",
@@ -240,18 +252,19 @@ class BillingTables:
                 "due_date": _time(state["due_date"]),
                 "finalized_at": _time(state["finalized_at"]),
                 "paid_at": _time(state["paid_at"]),
+                "payment_transaction_id": payment_id,
                 "created_at": _time(state["created"]),
                 "updated_at": _time(state["updated"]),
             },
         )
-        # Payments that arrived first: link them (older API versions name the intent here).
-        payment_id = _ref(event, state["payment_intent"])
+        # Older API versions name the intent here: a payment that arrived first is linked now,
+        # one that comes later finds the invoice naming it (its row, or the batch's).
         if payment_id is not None:
             cur.execute(
                 in_schema(LINK_PAYMENT_TO_INVOICE, self._schema_name), (identity["id"], payment_id)
             )
-            if payment_id in self._invoice_of_payment:  # the row exists: it is linked now
-                self._invoice_of_payment[payment_id] = identity["id"]
+            known = self._invoice_naming.get(payment_id)
+            self._invoice_naming[payment_id] = min(identity["id"], known or identity["id"])
 
     def _payment(self, cur: Cursor, event: Payment.Recorded | Payment.Revised) -> None:
         state = event.state
@@ -279,8 +292,10 @@ class BillingTables:
         if not state["is_intent"] or state["amount"] is None or state["status"] is None:
             return  # a legacy charge, or only links and refunds so far
         invoice_id = _ref(event, state["invoice"])
-        if invoice_id is None:
-            invoice_id = self._invoice_of_payment.get(payment_id)  # one that named it
+        if invoice_id is None:  # an invoice that names it, or that its row was linked to
+            invoice_id = self._invoice_naming.get(payment_id) or self._invoice_of_payment.get(
+                payment_id
+            )
         self._upsert(
             cur,
             "payment_transactions",
@@ -305,7 +320,6 @@ class BillingTables:
                 "updated_at": _time(state["updated"]),
             },
         )
-        self._invoice_of_payment[payment_id] = invoice_id
 
     def _dispute(self, cur: Cursor, event: Dispute.Recorded | Dispute.Revised) -> None:
         state = event.state

@@ -25,17 +25,6 @@ class InvoiceSettings(_StripeModel):
     default_payment_method: str | dict[str, Any] | None = None
 
 
-class Customer(_StripeModel):
-    id: str
-    created: int | None = None  # absent from some deleted-customer stubs
-    email: str | None = None
-    name: str | None = None
-    address: Address | None = None
-    metadata: dict[str, str] = Field(default_factory=dict)
-    invoice_settings: InvoiceSettings | None = None
-    deleted: bool = False
-
-
 class Recurring(_StripeModel):
     interval: str
     interval_count: int = 1
@@ -99,6 +88,18 @@ class Discount(_StripeModel):
             return self.coupon
         found = self.source.coupon if self.source else None
         return found if isinstance(found, Coupon) else None
+
+
+class Customer(_StripeModel):
+    id: str
+    created: int | None = None  # absent from some deleted-customer stubs
+    email: str | None = None
+    name: str | None = None
+    address: Address | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+    invoice_settings: InvoiceSettings | None = None
+    discount: Discount | None = None  # the customer's own, for subscriptions without one
+    deleted: bool = False
 
 
 class SubscriptionItem(_StripeModel):

@@ -1,0 +1,30 @@
+"""What the domain refuses: a verified event of a handled type that it cannot apply.
+
+    UnprocessableEvent          unreadable payload, or a state that cannot be (its `reason`)
+    └── ContradictsTerminalState  a snapshot after a terminal state showing another status
+
+The processor dead-letters the event with its reason and carries on; nothing of it is applied.
+"""
+
+from __future__ import annotations
+
+from billing_ledger.errors import BillingLedgerError
+
+
+class UnprocessableEvent(BillingLedgerError):
+    """A verified event of a handled type whose payload we cannot read; `reason` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ContradictsTerminalState(UnprocessableEvent):
+    """The event shows an object after its first terminal state in another status (an invoice
+    voided or deleted after it was paid): impossible in Stripe, so it is kept aside."""
+
+    def __init__(self, event_type: str, stripe_id: str, terminal_status: str) -> None:
+        super().__init__(
+            f"{event_type} contradicts terminal state {terminal_status} of {stripe_id}"
+        )
+        self.terminal_status = terminal_status
