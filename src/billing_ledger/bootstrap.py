@@ -190,7 +190,11 @@ def open_event_log(settings: Settings, dsn: str) -> EventLog:
         event_log = kafka_event_log(settings, settings.KAFKA_TOPIC)
     else:
         event_log = postgres_event_log(dsn)
-    event_log.open()
+    try:
+        event_log.open()
+    except BaseException:
+        event_log.close()  # its pool or clients, whatever opening got to
+        raise
     return event_log
 
 
@@ -295,23 +299,26 @@ def pipeline(
     `grant_reader` (with DATABASE_URL) creates and grants `billing_reader` where the role may.
     """
     pool = connection_pool(dsn)
+    app: BillingApplication | None = None
     try:
         with pool.connection() as conn:
             prepare_live_schemas(conn)
         if grant_reader:
             roles.ensure_reader(dsn)
         app = application(dsn)
+        return Pipeline(
+            dsn,
+            pool,
+            app,
+            event_log,
+            processor(app, event_log, pool),
+            projector(app, pool, master),
+        )
     except BaseException:
+        if app is not None:
+            app.close()
         pool.close()
         raise
-    return Pipeline(
-        dsn,
-        pool,
-        app,
-        event_log,
-        processor(app, event_log, pool),
-        projector(app, pool, master),
-    )
 
 
 @contextmanager
@@ -325,8 +332,8 @@ def running_pipeline(settings: Settings, dsn: str, event_log: EventLog) -> Itera
             "projector", project_in_child, settings, (dsn,), lambda: _report(parts.projector)
         )
         workers = Workers({"processor": parts.processor.run, "projector": child.supervise})
-        workers.start()
         try:
+            workers.start()
             yield workers
         finally:
             workers.drain()
