@@ -20,6 +20,7 @@ from billing_ledger.eventlog.port import (
     LoggedEvent,
     LogUnavailable,
     PositionLookup,
+    replay_by_reading,
 )
 
 LOG_NAME = "memory"
@@ -65,13 +66,7 @@ class MemoryEventLog(EventLog):
     def replay(
         self, processed: PositionLookup, until: Mapping[str, int], batch_size: int = 500
     ) -> Iterator[list[LoggedEvent]]:
-        after, last = processed(LOG_NAME) or 0, until.get(LOG_NAME, 0)
-        while after < last:
-            batch = [logged for logged in self.read(after, batch_size) if logged.position <= last]
-            if not batch:
-                return
-            yield batch
-            after = batch[-1].position
+        return replay_by_reading(self.read, LOG_NAME, processed, until, batch_size)
 
     def has_follower(self) -> bool:
         with self._changed:

@@ -135,3 +135,21 @@ class EventLog(ABC):
     @abstractmethod
     def close(self) -> None:
         """Flush what is pending and release connections."""
+
+
+def replay_by_reading(
+    read: Callable[[int, int], list[LoggedEvent]],
+    log_name: str,
+    processed: PositionLookup,
+    until: Mapping[str, int],
+    batch_size: int,
+) -> Iterator[list[LoggedEvent]]:
+    """`EventLog.replay` for a log of one name whose `read(after, limit)` returns the records
+    after a position in order (the Postgres and in-memory logs)."""
+    after, last = processed(log_name) or 0, until.get(log_name, 0)
+    while after < last:
+        batch = [logged for logged in read(after, batch_size) if logged.position <= last]
+        if not batch:
+            return
+        yield batch
+        after = batch[-1].position
