@@ -14,6 +14,7 @@ from uuid import UUID
 from hypothesis import given
 from hypothesis import strategies as st
 
+from billing_ledger.domain.ordering import MAX_EXACT
 from tests.support.domain_memory import Memory
 from tests.support.stripe import (
     customer,
@@ -91,6 +92,22 @@ def test_a_change_undone_within_the_second_ends_undone() -> None:
     ]
     for state in states_in_every_order(documents, "sub_Test1"):
         assert state["items"][0]["quantity"] == 1
+
+
+def test_a_crowded_second_still_follows_its_chain() -> None:
+    """Beyond MAX_EXACT snapshots in one second the order is built greedily, each next the one
+    the last explains best: a chain of changes is still followed to its end."""
+    chain = [subscription(items=items_with(n % 4 + 1, n // 4 + 1)) for n in range(MAX_EXACT + 3)]
+    documents = [event("customer.subscription.created", chain[0], created=T - 60)] + [
+        update("customer.subscription.updated", before, after, created=T, event_id=f"evt_{99 - n}")
+        for n, (before, after) in enumerate(zip(chain, chain[1:], strict=False))
+    ]
+    memory = Memory()
+    for document in reversed(documents):
+        memory.apply(document)
+    assert [item["quantity"] for item in memory.state("sub_Test1")["items"]] == [
+        item["quantity"] for item in chain[-1]["items"]["data"]
+    ]
 
 
 # Property: a random chain of changes within one second, delivered in any order (with

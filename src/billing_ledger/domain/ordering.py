@@ -31,7 +31,7 @@ from typing import Any
 Scalar = str | int | float | bool | None
 
 # Snapshots of one second ordered exactly (by search) up to this many; beyond, greedily.
-MAX_EXACT = 12
+MAX_EXACT = 10
 STRONG, WEAK = 2, 1  # how well one snapshot directly following another is explained
 
 
@@ -164,7 +164,6 @@ def _best_path(weight: list[list[int]], start: list[int]) -> list[int]:
     """The order of highest total weight (each snapshot weighed by how well the one before it,
     or the anchor for the first, explains it); ties go to the lowest index at each step."""
     n = len(start)
-    most = [max([start[j], *(weight[i][j] for i in range(n))]) for j in range(n)]
     memo: dict[tuple[int, int], int] = {}
 
     def link(last: int, j: int) -> int:
@@ -178,7 +177,8 @@ def _best_path(weight: list[list[int]], start: list[int]) -> list[int]:
         if found is not None:
             return found
         left = [j for j in range(n) if mask >> j & 1]
-        bound = sum(most[j] for j in left)
+        # No order does better than each snapshot after its best possible predecessor.
+        bound = sum(max([link(last, j), *(weight[i][j] for i in left)]) for j in left)
         result = 0
         for j in sorted(left, key=lambda j: -link(last, j)):  # likely links first
             result = max(result, link(last, j) + best(mask & ~(1 << j), j))
