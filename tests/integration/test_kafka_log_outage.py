@@ -65,6 +65,7 @@ def test_tls_files_no_client_can_load_are_a_configuration_error(tmp_path: Path) 
         event_log.open()
 
 
+@pytest.mark.kafka
 def test_reading_the_head_warns_about_nothing(
     kafka_bootstrap: str, kafka_topic: str, caplog: pytest.LogCaptureFixture
 ) -> None:
