@@ -23,7 +23,7 @@ import time
 import psycopg
 
 from benchmarks.history import Shape
-from benchmarks.infra import conditions, fresh_database, load_log, postgres_server
+from benchmarks.infra import conditions, loaded_database, postgres_server
 from benchmarks.processing import end_to_end
 from billing_ledger.processing.application import EVENT_STORE_SCHEMA
 
@@ -49,12 +49,19 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--keep-log",
+        action="store_true",
+        help="keep the loaded log as a template database and start from a copy of it",
+    )
     args = parser.parse_args()
     shape = Shape(args.seed, max(1, args.events // 50), 24)
     print(f"rebuild benchmark  {conditions()}")
     print(f"history: seed={shape.seed} customers={shape.customers} months={shape.months}")
-    with postgres_server() as server, fresh_database(server) as dsn:
-        count = load_log(dsn, shape, args.events)
+    with (
+        postgres_server() as server,
+        loaded_database(server, shape, args.events, args.keep_log) as (dsn, count),
+    ):
         end_to_end(dsn, count)
         with psycopg.connect(dsn) as conn:
             row = conn.execute(
