@@ -51,6 +51,10 @@ from billing_ledger.settings import Settings
 log = logging.getLogger(__name__)
 
 POOL_SIZE = 4
+# Advisory lock held while a process creates its schemas and tables: `CREATE ... IF NOT
+# EXISTS` is not safe against a concurrent creator (two `process` instances of one consumer
+# group starting together failed on pg_namespace's unique index).
+SETUP_LOCK_KEY = 0x5345_5455  # "SETU"
 
 
 def connection_pool(
@@ -84,6 +88,17 @@ def app_role_dsn(superuser_dsn: str) -> str:
     created_here.open()
     created_here.close()
     return roles.create_roles(superuser_dsn)
+
+
+@contextmanager
+def setting_up(pool: ConnectionPool) -> Iterator[None]:
+    """Hold the setup lock of the database for the duration (other processes wait)."""
+    with pool.connection() as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK_KEY,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK_KEY,))
 
 
 def prepare_live_schemas(conn: psycopg.Connection[Any]) -> None:
@@ -204,17 +219,23 @@ def pipeline(dsn: str, event_log: EventLog, *, grant_reader: bool = False) -> Pi
     """
     pool = connection_pool(dsn)
     try:
-        with pool.connection() as conn:
-            prepare_live_schemas(conn)
-        if grant_reader:
-            roles.ensure_reader(dsn)
-        app = application(dsn)
+        with setting_up(pool):
+            with pool.connection() as conn:
+                prepare_live_schemas(conn)
+            if grant_reader:
+                roles.ensure_reader(dsn)
+            app = application(dsn)
+            try:
+                built = Pipeline(
+                    dsn, pool, app, event_log, processor(app, event_log, pool), projector(app, pool)
+                )
+            except BaseException:
+                app.close()
+                raise
     except BaseException:
         pool.close()
         raise
-    return Pipeline(
-        dsn, pool, app, event_log, processor(app, event_log, pool), projector(app, pool)
-    )
+    return built
 
 
 @contextmanager
@@ -260,9 +281,10 @@ def _report(projector_: Projector) -> None:
 def ingest_app(settings: Settings, event_log: EventLog, pool: ConnectionPool) -> Starlette:
     """The webhook endpoint around `event_log`, with its dead-letter and secret-usage tables."""
     dead_letters = DeadLetters(pool)
-    dead_letters.create_table()
     secret_usage = SecretUsage(pool)
-    secret_usage.create_table()
+    with setting_up(pool):
+        dead_letters.create_table()
+        secret_usage.create_table()
     return create_app(
         event_log,
         settings.webhook_secrets(),
