@@ -39,6 +39,11 @@ SubscriptionEvent = Subscription.Recorded | Subscription.Revised | Subscription.
 CustomerKey = tuple[str, bool, str | None]  # (account_id, livemode, Stripe customer id)
 
 
+def _customer_order(key: CustomerKey) -> tuple[str, bool, bool, str]:
+    account_id, livemode, customer = key
+    return account_id, livemode, customer is None, customer or ""
+
+
 class MrrProjection:
     name = "mrr"
 
@@ -75,9 +80,12 @@ class MrrProjection:
         for scope, (first, last) in sorted(self._horizons.items()):
             self._write_horizon(cur, scope, first, last)
         self._horizons.clear()
-        for account_id, livemode, customer in sorted(self._dirty_customers):
-            self._recompute_customer(cur, account_id, livemode, customer)
-            self._dirty_scopes.add((account_id, livemode))
+        by_scope: dict[Scope, list[str | None]] = defaultdict(list)
+        for account_id, livemode, customer in sorted(self._dirty_customers, key=_customer_order):
+            by_scope[(account_id, livemode)].append(customer)
+        for scope, customers in sorted(by_scope.items()):
+            self._recompute_customers(cur, scope, customers)
+            self._dirty_scopes.add(scope)
         for scope in sorted(self._dirty_scopes):
             self._recompute_monthly(cur, scope)
         self._dirty_customers.clear()
@@ -197,44 +205,61 @@ class MrrProjection:
         ).fetchall():
             self._dirty_customers.add((event.account_id, event.livemode, customer))
 
-    def _recompute_customer(
-        self, cur: Cursor, account_id: str, livemode: bool, customer: str | None
-    ) -> None:
+    def _recompute_customers(self, cur: Cursor, scope: Scope, customers: list[str | None]) -> None:
+        """Recompute the movements of `customers` of one scope from all their points: one
+        query each for their points, their coupons and the horizon, one to delete their old
+        movements and one to write the new ones, however many customers the batch touched."""
+        account_id, livemode = scope
         rows = cur.execute(
             self._sql(
-                "SELECT subscription_id, created, stripe_event_id, status, attributes, "
-                "previous_attributes, state, discount_ids FROM {schema}.mrr_points "
-                "WHERE account_id = %s AND livemode = %s AND customer_id = %s"
+                "SELECT customer_id, subscription_id, created, stripe_event_id, status, "
+                "attributes, previous_attributes, state, discount_ids FROM {schema}.mrr_points "
+                "WHERE account_id = %s AND livemode = %s AND customer_id = ANY(%s)"
             ),
-            (account_id, livemode, customer),
+            (account_id, livemode, customers),
         ).fetchall()
-        by_subscription: dict[UUID, list[Point]] = defaultdict(list)
+        points_of: dict[str, dict[UUID, list[Point]]] = defaultdict(lambda: defaultdict(list))
         discount_ids: set[str] = set()
-        for sub_id, created, event_id, status, attributes, previous, state, discounts in rows:
+        for (
+            customer,
+            sub_id,
+            created,
+            event_id,
+            status,
+            attributes,
+            previous,
+            state,
+            discounts,
+        ) in rows:
             version = Version(created, event_id, status, attributes, previous)
-            by_subscription[sub_id].append(Point(version, state))
+            points_of[customer][sub_id].append(Point(version, state))
             discount_ids.update(discounts)
         coupons = self._coupons_of(cur, account_id, livemode, sorted(discount_ids))
         last_month = self._last_month(cur, account_id, livemode)
-        series = customer_month_ends(by_subscription, coupons.get, last_month)
+        found: list[tuple[str, bool, date, str, str, str, int]] = []
+        for customer in customers:
+            if customer is None:
+                continue  # points without a customer are never read (`customer_id = NULL`)
+            series = customer_month_ends(points_of.get(customer, {}), coupons.get, last_month)
+            found += [
+                (account_id, livemode, m.month, m.currency, customer, m.kind, m.amount_cents)
+                for currency, ends in sorted(series.items())
+                for m in movements(currency, ends)
+            ]
         cur.execute(
             self._sql(
                 "DELETE FROM {schema}.mrr_movements WHERE account_id = %s AND livemode = %s "
-                "AND customer_id = %s"
+                "AND customer_id = ANY(%s)"
             ),
-            (account_id, livemode, customer),
+            (account_id, livemode, customers),
         )
-        found = [m for currency, ends in sorted(series.items()) for m in movements(currency, ends)]
         if found:
             cur.executemany(
                 self._sql(
                     "INSERT INTO {schema}.mrr_movements (account_id, livemode, month, currency, "
                     "customer_id, kind, amount_cents) VALUES (%s, %s, %s, %s, %s, %s, %s)"
                 ),
-                [
-                    (account_id, livemode, m.month, m.currency, customer, m.kind, m.amount_cents)
-                    for m in found
-                ],
+                found,
             )
 
     def _coupons_of(
