@@ -126,10 +126,17 @@ class StripeObject(Aggregate):
         self, event: StripeObject.Recorded | StripeObject.Revised | StripeObject.Backfilled
     ) -> None:
         """Add the event's snapshot to its part's history; the part's current snapshot is the
-        one the ordering rules pick from the whole history (see ordering.py)."""
+        one the ordering rules pick from the whole history (see ordering.py).
+
+        Only the history's frontier is kept (`_frontier`): the snapshots the rules could still
+        pick, whatever arrives later. The choice is the same as from the whole history, and an
+        aggregate's memory and the cost of each event no longer grow with its age."""
         snapshot = Part(event.part_kind, _version(event), event.part_state)
-        history = self.history.setdefault(event.part_id, [])
-        history.append(snapshot)
+        history = _frontier(
+            [*self.history.get(event.part_id, ()), snapshot],
+            self.PART_RULES.get(snapshot.kind, StatusRules()),
+        )
+        self.history[event.part_id] = history
         self.parts[event.part_id] = _current(history, self.PART_RULES)
         self.applied.add(_applied_key(event.stripe_event_id, event.part_id))
 
@@ -221,6 +228,24 @@ def as_kind(part: Part[PartState] | None, kind: str, shape: type[P]) -> Part[P] 
 def of_kind(parts: Iterable[Part[PartState]], kind: str, shape: type[P]) -> list[Part[P]]:
     """The parts of `kind`, in order, with their state typed as `shape` (see `as_kind`)."""
     return [found for part in parts if (found := as_kind(part, kind, shape)) is not None]
+
+
+def _frontier(history: list[Part[PartState]], rules: StatusRules) -> list[Part[PartState]]:
+    """The snapshots of `history` that `current` could pick, now or once more arrive: those
+    of its latest second, and the terminal ones of the latest second that has any.
+
+    `current` picks among the terminal snapshots of their latest second if there are any, else
+    among all the snapshots of the latest second; a later snapshot can only join or replace
+    those seconds, so the others can never be picked again (nor decide a tie)."""
+    latest = max(p.version.created for p in history)
+    terminal = [p for p in history if rules.is_terminal(p.version.status)]
+    latest_terminal = max((p.version.created for p in terminal), default=None)
+    return [
+        p
+        for p in history
+        if p.version.created == latest
+        or (p.version.created == latest_terminal and rules.is_terminal(p.version.status))
+    ]
 
 
 def _current(history: list[Part[PartState]], rules: Mapping[str, StatusRules]) -> Part[PartState]:
