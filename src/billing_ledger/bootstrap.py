@@ -15,6 +15,9 @@ dead letters in this process, no server), for unit tests.
 from __future__ import annotations
 
 import logging
+import os
+import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -51,6 +54,8 @@ from billing_ledger.settings import Settings
 log = logging.getLogger(__name__)
 
 POOL_SIZE = 4
+# How much lower than ingest's the workers' priority is under `up` (see running_pipeline).
+WORKER_NICENESS = 10
 # Advisory lock held while a process creates its schemas and tables: `CREATE ... IF NOT
 # EXISTS` is not safe against a concurrent creator (two `process` instances of one consumer
 # group starting together failed on pg_namespace's unique index).
@@ -239,15 +244,33 @@ def pipeline(dsn: str, event_log: EventLog, *, grant_reader: bool = False) -> Pi
 
 
 @contextmanager
-def running_pipeline(settings: Settings, dsn: str, event_log: EventLog) -> Iterator[Workers]:
+def running_pipeline(
+    settings: Settings, dsn: str, event_log: EventLog, *, yield_to_ingest: bool = False
+) -> Iterator[Workers]:
     """The pipeline at work: the processor in a thread, the projector in a child process
-    (restarted if it dies); drained, then closed, on exit."""
+    (restarted if it dies); drained, then closed, on exit.
+
+    `yield_to_ingest` (`up`, where the webhook endpoint shares the machine): the processor's
+    thread and the projector's process run at a lower priority (WORKER_NICENESS), so that
+    during a burst the cores go to answering Stripe first; the log holds what the workers
+    have not reached yet, and they catch up when the burst ends."""
     parts = pipeline(dsn, event_log, grant_reader=bool(settings.DATABASE_URL))
+    niceness = WORKER_NICENESS if yield_to_ingest else 0
     try:
         child = ChildProcess(
-            "projector", project_in_child, settings, (dsn,), lambda: _report(parts.projector)
+            "projector",
+            project_in_child,
+            settings,
+            (dsn, niceness),
+            lambda: _report(parts.projector),
         )
-        workers = Workers({"processor": parts.processor.run, "projector": child.supervise})
+        process = parts.processor.run
+
+        def processor(stop: threading.Event) -> None:
+            lower_priority(niceness)
+            process(stop)
+
+        workers = Workers({"processor": processor, "projector": child.supervise})
         workers.start()
         try:
             yield workers
@@ -257,14 +280,27 @@ def running_pipeline(settings: Settings, dsn: str, event_log: EventLog) -> Itera
         parts.close()
 
 
-def project_in_child(settings: Settings, dsn: str, stop: ProcessEvent) -> None:
+def project_in_child(settings: Settings, dsn: str, niceness: int, stop: ProcessEvent) -> None:
     """The projector process: project the live read schema until `stop` is set."""
+    lower_priority(niceness)
     with connection_pool(dsn, 2) as pool:
         app = application(dsn)
         try:
             projector(app, pool).run(stop)
         finally:
             app.close()
+
+
+def lower_priority(niceness: int) -> None:
+    """Lower the calling thread's scheduling priority by `niceness` (Linux schedules threads
+    on their own; elsewhere, where a thread id is no process id, nothing changes)."""
+    if niceness <= 0:
+        return
+    thread = threading.get_native_id()
+    try:
+        os.setpriority(os.PRIO_PROCESS, thread, os.getpriority(os.PRIO_PROCESS, thread) + niceness)
+    except OSError:
+        log.warning("worker priority unchanged: %s", sys.platform)
 
 
 def _report(projector_: Projector) -> None:
