@@ -8,5 +8,6 @@ from billing_ledger.projections.projector import Projection
 from billing_ledger.projections.tables import BillingTables
 
 
-def read_projections(schema: str) -> list[Projection]:
-    return [BillingTables(schema), MrrProjection(schema), Journal(schema)]
+def read_projections(schema: str, *, rebuilding: bool = False) -> list[Projection]:
+    """`rebuilding`: MRR defers its recomputation to the end (rebuild.project_all)."""
+    return [BillingTables(schema), MrrProjection(schema, deferred=rebuilding), Journal(schema)]

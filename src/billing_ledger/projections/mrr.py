@@ -47,8 +47,12 @@ def _customer_order(key: CustomerKey) -> tuple[str, bool, bool, str]:
 class MrrProjection:
     name = "mrr"
 
-    def __init__(self, schema: str) -> None:
+    def __init__(self, schema: str, *, deferred: bool = False) -> None:
+        """`deferred` (a rebuild): batches store points, coupons and horizons only, and
+        `recompute_all` derives every customer's movements and the monthly totals once at the
+        end, instead of once per batch each customer appears in."""
         self._schema_name = schema
+        self.deferred = deferred
         self._dirty_customers: set[CustomerKey] = set()
         self._dirty_scopes: set[Scope] = set()
         # The batch's extent of each scope's months (first subscription month, last month),
@@ -80,6 +84,10 @@ class MrrProjection:
         for scope, (first, last) in sorted(self._horizons.items()):
             self._write_horizon(cur, scope, first, last)
         self._horizons.clear()
+        if self.deferred:
+            self._dirty_customers.clear()
+            self._dirty_scopes.clear()
+            return
         by_scope: dict[Scope, list[str | None]] = defaultdict(list)
         for account_id, livemode, customer in sorted(self._dirty_customers, key=_customer_order):
             by_scope[(account_id, livemode)].append(customer)
@@ -90,6 +98,31 @@ class MrrProjection:
             self._recompute_monthly(cur, scope)
         self._dirty_customers.clear()
         self._dirty_scopes.clear()
+
+    def recompute_all(self, cur: Cursor, chunk: int = 500) -> None:
+        """Every customer's movements and every scope's monthly totals from the stored points:
+        what the batches of a deferred projection left undone (and, being derived from the
+        points alone, the same rows as recomputing after each batch)."""
+        scopes = cur.execute(
+            self._sql("SELECT account_id, livemode FROM {schema}.mrr_horizon ORDER BY 1, 2")
+        ).fetchall()
+        for account_id, livemode in scopes:
+            customers = [
+                row[0]
+                for row in cur.execute(
+                    self._sql(
+                        "SELECT DISTINCT customer_id FROM {schema}.mrr_points "
+                        "WHERE account_id = %s AND livemode = %s AND customer_id IS NOT NULL "
+                        "ORDER BY 1"
+                    ),
+                    (account_id, livemode),
+                )
+            ]
+            for start in range(0, len(customers), chunk):
+                self._recompute_customers(
+                    cur, (account_id, livemode), customers[start : start + chunk]
+                )
+            self._recompute_monthly(cur, (account_id, livemode))
 
     def _extend_horizon(self, scope: Scope, created: int, subscription: bool) -> None:
         month = month_start(created)

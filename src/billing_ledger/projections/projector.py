@@ -101,6 +101,10 @@ class Projector:
                 conn.execute(self._start, (projection.name,))
 
     @property
+    def projections(self) -> list[Projection]:
+        return list(self._projections)
+
+    @property
     def names(self) -> list[str]:
         return [projection.name for projection in self._projections]
 

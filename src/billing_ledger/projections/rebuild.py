@@ -18,6 +18,7 @@ from psycopg import sql
 from billing_ledger.processing.application import BillingApplication
 from billing_ledger.projections.catalog import read_projections
 from billing_ledger.projections.migrations import migrate
+from billing_ledger.projections.mrr import MrrProjection
 from billing_ledger.projections.projector import Projector
 
 __all__ = ["Projector", "TableDiff", "compare", "copy_privileges", "prepare", "projector", "swap"]
@@ -45,7 +46,8 @@ class TableDiff:
 
 
 def projector(app: BillingApplication, pool: Any, schema: str) -> Projector:
-    found = Projector(app, pool, schema, read_projections(schema))
+    """The projections of a rebuild into `schema` (MRR recomputed once, by `project_all`)."""
+    found = Projector(app, pool, schema, read_projections(schema, rebuilding=True))
     found.create_tables()
     return found
 
@@ -57,10 +59,17 @@ def prepare(conn: Connection, schema: str, restart: bool) -> None:
     migrate(conn, schema)
 
 
-def project_all(found: Projector, progress: Progress) -> None:
-    """Run the projector until it has caught up with the notification log."""
+def project_all(found: Projector, pool: Any, progress: Progress) -> None:
+    """Run the projector until it has caught up with the notification log, then derive what
+    deferred projections left for the end; batches projected later (a swap's catch-up) are
+    complete again, as live batches are."""
     while done := found.run_once():
         progress(done)
+    for projection in found.projections:
+        if isinstance(projection, MrrProjection) and projection.deferred:
+            with pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+                projection.recompute_all(cur)
+            projection.deferred = False
 
 
 def compare(conn: Connection, live: str, rebuilt: str) -> list[TableDiff]:
