@@ -129,7 +129,7 @@ def end_to_end(dsn: str, count: int, *, sample: float = 0.0, window: int = 100_0
                 now = pgsample.take(conn, time.perf_counter() - started, process.pid)
                 if not first_at and now.processed > 0:
                     first_at = now.at
-                if not window_at and now.processed >= head - window:
+                if not window_at and now.processed > 0 and now.processed >= head - window:
                     window_at, window_sample = now.at, now
                 if sample and now.at - last.at >= sample:
                     print(pgsample.line(now.minus(last), now), flush=True)
