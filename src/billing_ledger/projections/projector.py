@@ -87,6 +87,7 @@ class Projector:
     ) -> None:
         self._app = app
         self._pool = pool
+        self.schema = schema
         self._projections = list(projections)
         self._ddl = in_schema(TRACKING_DDL, schema)
         self._start = in_schema(START_POSITION, schema)
