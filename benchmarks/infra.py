@@ -69,7 +69,8 @@ def fresh_database(server_url: str, template: str | None = None) -> Iterator[str
 
 
 def create_database(server_url: str, name: str, template: str | None = None) -> None:
-    suffix = f' TEMPLATE "{template}"' if template else ""
+    # A file copy: the default strategy would write the whole template into the WAL.
+    suffix = f' TEMPLATE "{template}" STRATEGY FILE_COPY' if template else ""
     with psycopg.connect(server_url, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"{suffix}')
 
@@ -78,6 +79,52 @@ def with_dbname(server_url: str, name: str) -> str:
     params = conninfo_to_dict(server_url)
     params["dbname"] = name
     return make_conninfo(**params)  # type: ignore[arg-type]
+
+
+@contextmanager
+def loaded_database(
+    server_url: str, shape: Shape, limit: int, keep: bool
+) -> Iterator[tuple[str, int]]:
+    """A fresh database whose Postgres log holds the history (its DSN and event count).
+
+    With `keep`, the loaded log is kept on the server as a template database named after the
+    history (`benchlog_<seed>_<customers>_<months>_<events>_sealed`, sealed under the
+    benchmarks' master key with its data keys beside it, vacuumed and analyzed once, as
+    autovacuum leaves a log that ingest filled), and each run starts from a file copy of it:
+    the minutes of generating a large history are spent once. Without it, the history is
+    generated and COPYed into a new database, whose log autovacuum then visits while the
+    benchmark runs.
+    """
+    if not keep:
+        with fresh_database(server_url) as dsn:
+            yield dsn, load_log(dsn, shape, limit)
+        return
+    template = f"benchlog_{shape.seed}_{shape.customers}_{shape.months}_{limit}_sealed"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        found = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (template,))
+        exists = found.fetchone() is not None
+    if not exists:
+        building = f"{template}_building"
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{building}" WITH (FORCE)')
+        create_database(server_url, building)
+        dsn = with_dbname(server_url, building)
+        load_log(dsn, shape, limit)
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("VACUUM (FREEZE, ANALYZE)")
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{building}" RENAME TO "{template}"')
+    name = f"bench_{uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY FILE_COPY')
+    dsn = with_dbname(server_url, name)
+    try:
+        with psycopg.connect(dsn) as conn:
+            row = conn.execute(f"SELECT count(*) FROM {SCHEMA}.{TABLE}").fetchone()
+        yield dsn, int(row[0]) if row else 0
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def load_log(dsn: str, shape: Shape, limit: int, *, sealed: bool = True) -> int:

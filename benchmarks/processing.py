@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from typing import Any, TypeVar
 
 import psycopg
 
+from benchmarks import pgsample
 from benchmarks.history import Shape
 from benchmarks.infra import (
     Stopwatch,
@@ -33,17 +35,14 @@ from benchmarks.infra import (
     cli_env,
     conditions,
     create_database,
-    fresh_database,
-    load_log,
+    loaded_database,
     master_key,
     peak_rss_mib,
     postgres_server,
     with_dbname,
 )
 from billing_ledger import bootstrap
-from billing_ledger.eventlog.postgres import LOG_NAME
 from billing_ledger.processing.application import EVENT_STORE_SCHEMA
-from billing_ledger.projections.migrations import READ_SCHEMA
 
 F = TypeVar("F", bound=Callable[..., Any])
 POLL_SECONDS = 0.5
@@ -58,24 +57,36 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--skip-stages", action="store_true")
     parser.add_argument("--skip-e2e", action="store_true")
+    parser.add_argument(
+        "--keep-log",
+        action="store_true",
+        help="keep the loaded log as a template database and start from a copy of it",
+    )
+    parser.add_argument(
+        "--sample", type=float, default=0.0, help="print per-event counters every N seconds"
+    )
+    parser.add_argument(
+        "--window", type=int, default=100_000, help="also report the rate over the last N events"
+    )
     args = parser.parse_args()
     shape = Shape(args.seed, args.customers or max(1, args.events // 50), args.months)
     print(f"processing benchmark  {conditions()}")
     print(f"history: seed={shape.seed} customers={shape.customers} months={shape.months}")
     with postgres_server() as server:
-        with fresh_database(server) as loaded:
-            started = time.perf_counter()
-            count = load_log(loaded, shape, args.events)
+        started = time.perf_counter()
+        with loaded_database(server, shape, args.events, args.keep_log) as (loaded, count):
             elapsed = time.perf_counter() - started
             print(
-                f"generated and loaded {count} events in {elapsed:.1f}s ({count / elapsed:,.0f}/s)"
+                f"{'copied' if args.keep_log else 'generated and loaded'} {count} events "
+                f"in {elapsed:.1f}s"
             )
             template = str(psycopg.conninfo.conninfo_to_dict(loaded)["dbname"])
             copy = f"{template}_stages"
-            create_database(server, copy, template)
+            if not args.skip_stages:
+                create_database(server, copy, template)
             try:
                 if not args.skip_e2e:
-                    end_to_end(loaded, count)
+                    end_to_end(loaded, count, sample=args.sample, window=args.window)
                 if not args.skip_stages:
                     stages(with_dbname(server, copy), count)
             finally:
@@ -84,8 +95,15 @@ def main() -> int:
     return 0
 
 
-def end_to_end(dsn: str, count: int) -> None:
+def end_to_end(dsn: str, count: int, *, sample: float = 0.0, window: int = 100_000) -> None:
+    """Run `billing-ledger process` over the loaded log until everything is projected.
+
+    Prints the whole run's rate (startup included, and from the first record processed), the
+    rate over the last `window` events (from the moment the processor passed `count - window`
+    until the last domain event was projected) and, every `sample` seconds if given, the
+    window's per-event counters (pgsample.py)."""
     env = cli_env(dsn)
+    _reset_statement_statistics(dsn)
     started = time.perf_counter()
     # Its log goes to a file: a pipe nobody reads fills up and blocks the processor.
     output = tempfile.TemporaryFile()
@@ -97,9 +115,11 @@ def end_to_end(dsn: str, count: int) -> None:
     )
     peak = 0.0
     children: dict[int, float] = {}  # the projector process (and multiprocessing's tracker)
+    first_at = window_at = 0.0
     try:
         with psycopg.connect(dsn, autocommit=True) as conn:
             head = _scalar(conn, "SELECT max(position) FROM eventlog.stripe_events")
+            first = last = window_sample = now = pgsample.take(conn, 0.0, process.pid)
             while time.perf_counter() - started < MAX_SECONDS:
                 if process.poll() is not None:
                     output.seek(0)
@@ -108,38 +128,72 @@ def end_to_end(dsn: str, count: int) -> None:
                 peak = max(peak, peak_rss_mib(process.pid))
                 for pid, rss in children_peak_rss_mib(process.pid).items():
                     children[pid] = max(children.get(pid, 0.0), rss)
-                if _caught_up(conn, head):
+                now = pgsample.take(conn, time.perf_counter() - started, process.pid)
+                if not first_at and now.processed > 0:
+                    first_at = now.at
+                if not window_at and now.processed > 0 and now.processed >= head - window:
+                    window_at, window_sample = now.at, now
+                if sample and now.at - last.at >= sample:
+                    print(pgsample.line(now.minus(last), now), flush=True)
+                    last = now
+                if now.processed >= head and now.projected >= now.notified > 0:
                     break
                 time.sleep(POLL_SECONDS)
             elapsed = time.perf_counter() - started
             events = _scalar(conn, f"SELECT count(*) FROM {EVENT_STORE_SCHEMA}.billing_events")
+            print("whole run: " + pgsample.line(now.minus(first), now))
+            print(
+                f"last {head - window_sample.processed:,} events: "
+                + pgsample.line(now.minus(window_sample), now)
+            )
+            _print_statements(conn)
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=120)
         output.close()
+    windowed = head - window_sample.processed
     print(
         f"end to end (billing-ledger process, startup included): {count} events in "
-        f"{elapsed:.1f}s = {count / elapsed:,.0f} events/s; {events} domain events; "
+        f"{elapsed:.1f}s = {count / elapsed:,.0f} events/s; from the first record processed "
+        f"{count / (elapsed - first_at):,.0f} events/s; last {windowed:,} events "
+        f"{windowed / (elapsed - window_at):,.0f} events/s ({elapsed - window_at:.1f}s); "
+        f"{events} domain events; loadavg {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
         f"peak RSS {peak:.0f} MiB, its children {' + '.join(f'{c:.0f}' for c in children.values())}"
         f" MiB (sum {peak + sum(children.values()):.0f} MiB)"
     )
 
 
-def _caught_up(conn: psycopg.Connection[Any], head: int) -> bool:
+def _reset_statement_statistics(dsn: str) -> None:
+    """Start pg_stat_statements afresh for this database, when the server loads it."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        try:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            conn.execute("SELECT pg_stat_statements_reset()")
+        except psycopg.Error:
+            pass  # not preloaded by this server: nothing to report
+
+
+def _print_statements(conn: psycopg.Connection[Any], top: int = 15) -> None:
+    """The statements that took the server's time, with their buffer traffic per call."""
     try:
-        processed = _scalar(
-            conn,
-            f"SELECT max(notification_id) FROM {EVENT_STORE_SCHEMA}.billing_tracking "
-            "WHERE application_name = %s",
-            (LOG_NAME,),
+        rows = conn.execute(
+            "SELECT total_exec_time, calls, rows, shared_blks_hit, shared_blks_read, "
+            "shared_blks_dirtied, shared_blks_written, wal_fpi, wal_bytes, "
+            "regexp_replace(left(query, 110), '\\s+', ' ', 'g') FROM pg_stat_statements "
+            "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "ORDER BY total_exec_time DESC LIMIT %s",
+            (top,),
+        ).fetchall()
+    except psycopg.Error:
+        return
+    print("statements (server time; per call: rows, buffers hit/read/dirtied/written, fpi, WAL)")
+    for ms, calls, n, hit, read, dirtied, written, fpi, wal, query in rows:
+        c = max(calls, 1)
+        print(
+            f"  {ms / 1000:7.1f}s {calls:>8} calls  {n / c:7.1f} rows  {hit / c:7.1f} "
+            f"{read / c:6.2f} {dirtied / c:6.2f} {written / c:6.2f}  {fpi / c:5.2f} "
+            f"{wal / c:8,.0f} B  {query}"
         )
-        notified = _scalar(
-            conn, f"SELECT max(notification_id) FROM {EVENT_STORE_SCHEMA}.billing_events"
-        )
-        projected = _scalar(conn, f"SELECT min(position) FROM {READ_SCHEMA}.projection_tracking")
-    except psycopg.errors.UndefinedTable:
-        return False
-    return processed >= head and projected >= notified > 0
 
 
 def _scalar(conn: psycopg.Connection[Any], query: str, params: tuple[Any, ...] = ()) -> int:

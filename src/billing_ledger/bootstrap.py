@@ -16,6 +16,9 @@ dead letters in this process, no server), for unit tests.
 from __future__ import annotations
 
 import logging
+import os
+import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -67,6 +70,12 @@ from billing_ledger.web.tokens import ApiToken, TokenStore
 log = logging.getLogger(__name__)
 
 POOL_SIZE = 4
+# How much lower than ingest's the workers' priority is under `up` (see running_pipeline).
+WORKER_NICENESS = 10
+# Advisory lock held while a process creates its schemas and tables: `CREATE ... IF NOT
+# EXISTS` is not safe against a concurrent creator (two `process` instances of one consumer
+# group starting together failed on pg_namespace's unique index).
+SETUP_LOCK_KEY = 0x5345_5455  # "SETU"
 
 
 def connection_pool(
@@ -100,6 +109,17 @@ def app_role_dsn(superuser_dsn: str) -> str:
     created_here.open()
     created_here.close()
     return roles.create_roles(superuser_dsn)
+
+
+@contextmanager
+def setting_up(pool: ConnectionPool) -> Iterator[None]:
+    """Hold the setup lock of the database for the duration (other processes wait)."""
+    with pool.connection() as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK_KEY,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK_KEY,))
 
 
 def prepare_live_schemas(conn: psycopg.Connection[Any]) -> None:
@@ -301,19 +321,20 @@ def pipeline(
     pool = connection_pool(dsn)
     app: BillingApplication | None = None
     try:
-        with pool.connection() as conn:
-            prepare_live_schemas(conn)
-        if grant_reader:
-            roles.ensure_reader(dsn)
-        app = application(dsn)
-        return Pipeline(
-            dsn,
-            pool,
-            app,
-            event_log,
-            processor(app, event_log, pool),
-            projector(app, pool, master),
-        )
+        with setting_up(pool):
+            with pool.connection() as conn:
+                prepare_live_schemas(conn)
+            if grant_reader:
+                roles.ensure_reader(dsn)
+            app = application(dsn)
+            return Pipeline(
+                dsn,
+                pool,
+                app,
+                event_log,
+                processor(app, event_log, pool),
+                projector(app, pool, master),
+            )
     except BaseException:
         if app is not None:
             app.close()
@@ -322,16 +343,34 @@ def pipeline(
 
 
 @contextmanager
-def running_pipeline(settings: Settings, dsn: str, event_log: EventLog) -> Iterator[Workers]:
+def running_pipeline(
+    settings: Settings, dsn: str, event_log: EventLog, *, yield_to_ingest: bool = False
+) -> Iterator[Workers]:
     """The pipeline at work: the processor in a thread, the projector in a child process
-    (restarted if it dies); drained, then closed, on exit."""
+    (restarted if it dies); drained, then closed, on exit.
+
+    `yield_to_ingest` (`up`, where the webhook endpoint shares the machine): the processor's
+    thread and the projector's process run at a lower priority (WORKER_NICENESS), so that
+    during a burst the cores go to answering Stripe first; the log holds what the workers
+    have not reached yet, and they catch up when the burst ends."""
     master = master_key(settings, dsn)
     parts = pipeline(dsn, event_log, master, grant_reader=bool(settings.DATABASE_URL))
+    niceness = WORKER_NICENESS if yield_to_ingest else 0
     try:
         child = ChildProcess(
-            "projector", project_in_child, settings, (dsn,), lambda: _report(parts.projector)
+            "projector",
+            project_in_child,
+            settings,
+            (dsn, niceness),
+            lambda: _report(parts.projector),
         )
-        workers = Workers({"processor": parts.processor.run, "projector": child.supervise})
+        process = parts.processor.run
+
+        def processor(stop: threading.Event) -> None:
+            lower_priority(niceness)
+            process(stop)
+
+        workers = Workers({"processor": processor, "projector": child.supervise})
         try:
             workers.start()
             yield workers
@@ -341,8 +380,9 @@ def running_pipeline(settings: Settings, dsn: str, event_log: EventLog) -> Itera
         parts.close()
 
 
-def project_in_child(settings: Settings, dsn: str, stop: ProcessEvent) -> None:
+def project_in_child(settings: Settings, dsn: str, niceness: int, stop: ProcessEvent) -> None:
     """The projector process: project the live read schema until `stop` is set."""
+    lower_priority(niceness)
     master = master_key(settings, dsn)
     with connection_pool(dsn, 2) as pool:
         app = application(dsn)
@@ -350,6 +390,18 @@ def project_in_child(settings: Settings, dsn: str, stop: ProcessEvent) -> None:
             projector(app, pool, master).run(stop)
         finally:
             app.close()
+
+
+def lower_priority(niceness: int) -> None:
+    """Lower the calling thread's scheduling priority by `niceness` (Linux schedules threads
+    on their own; elsewhere, where a thread id is no process id, nothing changes)."""
+    if niceness <= 0:
+        return
+    thread = threading.get_native_id()
+    try:
+        os.setpriority(os.PRIO_PROCESS, thread, os.getpriority(os.PRIO_PROCESS, thread) + niceness)
+    except OSError:
+        log.warning("worker priority unchanged: %s", sys.platform)
 
 
 def _report(projector_: Projector) -> None:
@@ -369,9 +421,10 @@ def ingest_app(
     """The webhook endpoint around `event_log`, with its dead-letter and secret-usage tables,
     sealing each event under the data keys `master` unwraps."""
     dead_letters = DeadLetters(pool)
-    dead_letters.create_table()
     secret_usage = SecretUsage(pool)
-    secret_usage.create_table()
+    with setting_up(pool):
+        dead_letters.create_table()
+        secret_usage.create_table()
     return create_app(
         event_log,
         settings.webhook_secrets(),

@@ -115,7 +115,7 @@ def _replay(settings: Settings, dsn: str, request: ReplayRequest) -> int:
                 f"domain events projected into {schema}",
                 head - min(projector.positions().values()),
             )
-            rebuild.project_all(projector, progress)
+            rebuild.project_all(projector, pool, progress)
             progress.finish()
             differences = _verify(pool, schema) if request.verify else False
             with pool.connection() as conn:

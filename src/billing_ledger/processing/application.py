@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -11,6 +12,7 @@ from eventsourcing.postgres import PostgresRecorder
 from psycopg.sql import SQL, Identifier
 
 from billing_ledger.domain.handling import A
+from billing_ledger.processing.snapshots import StaleSnapshot
 
 EVENT_STORE_SCHEMA = "eventstore"
 
@@ -23,6 +25,8 @@ class BillingApplication(Application[UUID]):
     """
 
     name = "billing"
+    # Loads start from the latest snapshot (snapshots.py), which the processor writes.
+    is_snapshotting_enabled = True
 
     def construct_recorder(self) -> ProcessRecorder:
         return self.factory.process_recorder()
@@ -38,8 +42,19 @@ class BillingApplication(Application[UUID]):
             aggregate: object = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
+        except StaleSnapshot:
+            aggregate = self._from_events(aggregate_id)
+            if aggregate is None:
+                return None
         if not isinstance(aggregate, cls):
             raise TypeError(f"aggregate {aggregate_id} is a {type(aggregate).__name__}")
+        return aggregate
+
+    def _from_events(self, aggregate_id: UUID) -> object | None:
+        """The aggregate from all its events, ignoring snapshots."""
+        aggregate: object | None = None
+        for event in self.events.get(aggregate_id):
+            aggregate = cast("Any", event).mutate(aggregate)
         return aggregate
 
     def existing(self, aggregate_ids: Collection[UUID]) -> set[UUID]:

@@ -39,7 +39,9 @@ from billing_ledger.errors import BillingLedgerError
 from billing_ledger.eventlog.dead_letter_port import UnappliedRecords
 from billing_ledger.eventlog.port import EventLog, LoggedEvent, LogUnavailable
 from billing_ledger.infra.metrics import EVENTS_PROCESSED, UNHANDLED_EVENT_TYPES
+from billing_ledger.processing import snapshots
 from billing_ledger.processing.application import BillingApplication
+from billing_ledger.processing.snapshots import AggregateSnapshot
 from billing_ledger.schemas.envelope import MalformedEvent, StripeEvent, parse_event
 
 log = logging.getLogger(__name__)
@@ -150,6 +152,7 @@ class Processor:
             log.warning("%s up to %s was already processed elsewhere", last.log_name, last.position)
             raise
         chunk.touched.committed()
+        self._snapshot(chunk.touched.snapshots_due())
         outcomes = Counter(outcome for _, outcome in chunk.done)
         for outcome, count in outcomes.items():
             EVENTS_PROCESSED.labels(outcome).inc(count)
@@ -166,6 +169,16 @@ class Processor:
         if log.isEnabledFor(logging.DEBUG):
             for logged, outcome in chunk.done:
                 log.debug("event processed", extra={**_fields(logged), "outcome": outcome})
+
+    def _snapshot(self, aggregates: list[StripeObject]) -> None:
+        """Write snapshots of committed aggregates (a cache: a failure only costs later loads)."""
+        store = self._app.snapshots
+        if not aggregates or store is None:
+            return
+        try:
+            store.put([AggregateSnapshot.of(aggregate) for aggregate in aggregates])
+        except PersistenceError as e:
+            log.warning("snapshots not written: %s", type(e).__name__)
 
     def reapply(self, logged: LoggedEvent, tracking_name: str) -> str:
         """Apply one dead-lettered record again, after a fix, through the same code path.
@@ -337,6 +350,16 @@ class Touched:
             else:
                 self._cache.put(aggregate)
             self._absent.discard(aggregate.id)
+
+    def snapshots_due(self) -> list[StripeObject]:
+        """The committed aggregates whose version passed a multiple of snapshots.EVERY (not
+        those a failed record changed in memory)."""
+        return [
+            aggregate
+            for aggregate in self._by_id.values()
+            if aggregate.id not in self._spoiled
+            and snapshots.due(aggregate, self._pending.get(aggregate.id, 0))
+        ]
 
     def _forget_dirty_lent(self) -> None:
         for aggregate_id, aggregate in self._lent.items():

@@ -9,6 +9,13 @@ from billing_ledger.projections.reveal import KeyLookup
 from billing_ledger.projections.tables import BillingTables
 
 
-def read_projections(schema: str, keys: KeyLookup) -> list[Projection]:
-    """`keys` opens the personal values the billing tables show (see reveal.py)."""
-    return [BillingTables(schema, keys), MrrProjection(schema), Journal(schema)]
+def read_projections(schema: str, keys: KeyLookup, *, rebuilding: bool = False) -> list[Projection]:
+    """`keys` opens the personal values the billing tables show (see reveal.py).
+
+    `rebuilding`: MRR defers its recomputation to the end (rebuild.project_all).
+    """
+    return [
+        BillingTables(schema, keys),
+        MrrProjection(schema, deferred=rebuilding),
+        Journal(schema),
+    ]

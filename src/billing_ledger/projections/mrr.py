@@ -52,11 +52,20 @@ INSERT_FACT = (
 CustomerKey = tuple[str, bool, str | None]  # (account_id, livemode, Stripe customer id)
 
 
+def _customer_order(key: CustomerKey) -> tuple[str, bool, bool, str]:
+    account_id, livemode, customer = key
+    return account_id, livemode, customer is None, customer or ""
+
+
 class MrrProjection:
     name = "mrr"
 
-    def __init__(self, schema: str) -> None:
+    def __init__(self, schema: str, *, deferred: bool = False) -> None:
+        """`deferred` (a rebuild): batches store points, coupons and horizons only, and
+        `recompute_all` derives every customer's movements and the monthly totals once at the
+        end, instead of once per batch each customer appears in."""
         self._schema_name = schema
+        self.deferred = deferred
         self._dirty_customers: set[CustomerKey] = set()
         self._dirty_scopes: set[Scope] = set()
         # The batch's extent of each scope's months (first subscription month, last month),
@@ -92,13 +101,45 @@ class MrrProjection:
         for scope, (first, last) in sorted(self._horizons.items()):
             self._write_horizon(cur, scope, first, last)
         self._horizons.clear()
-        for account_id, livemode, customer in sorted(self._dirty_customers):
-            self._recompute_customer(cur, account_id, livemode, customer)
-            self._dirty_scopes.add((account_id, livemode))
+        if self.deferred:
+            self._dirty_customers.clear()
+            self._dirty_scopes.clear()
+            return
+        by_scope: dict[Scope, list[str | None]] = defaultdict(list)
+        for account_id, livemode, customer in sorted(self._dirty_customers, key=_customer_order):
+            by_scope[(account_id, livemode)].append(customer)
+        for scope, customers in sorted(by_scope.items()):
+            self._recompute_customers(cur, scope, customers)
+            self._dirty_scopes.add(scope)
         for scope in sorted(self._dirty_scopes):
             self._recompute_monthly(cur, scope)
         self._dirty_customers.clear()
         self._dirty_scopes.clear()
+
+    def recompute_all(self, cur: Cursor, chunk: int = 500) -> None:
+        """Every customer's movements and every scope's monthly totals from the stored points:
+        what the batches of a deferred projection left undone (and, being derived from the
+        points alone, the same rows as recomputing after each batch)."""
+        scopes = cur.execute(
+            self._sql("SELECT account_id, livemode FROM {schema}.mrr_horizon ORDER BY 1, 2")
+        ).fetchall()
+        for account_id, livemode in scopes:
+            customers = [
+                row[0]
+                for row in cur.execute(
+                    self._sql(
+                        "SELECT DISTINCT customer_id FROM {schema}.mrr_points "
+                        "WHERE account_id = %s AND livemode = %s AND customer_id IS NOT NULL "
+                        "ORDER BY 1"
+                    ),
+                    (account_id, livemode),
+                )
+            ]
+            for start in range(0, len(customers), chunk):
+                self._recompute_customers(
+                    cur, (account_id, livemode), customers[start : start + chunk]
+                )
+            self._recompute_monthly(cur, (account_id, livemode))
 
     def _extend_horizon(self, scope: Scope, created: int, subscription: bool) -> None:
         month = month_start(created)
@@ -287,66 +328,97 @@ class MrrProjection:
         ).fetchall():
             self._dirty_customers.add((event.account_id, event.livemode, customer))
 
-    def _recompute_customer(
-        self, cur: Cursor, account_id: str, livemode: bool, customer: str | None
-    ) -> None:
+    def _recompute_customers(self, cur: Cursor, scope: Scope, customers: list[str | None]) -> None:
+        """Recompute the movements of `customers` of one scope from all their points: one
+        query each for their points, their subscriptions' coupons, their own discounts and
+        the coupons those name, and the horizon, one to delete their old movements and one to
+        write the new ones, however many customers the batch touched."""
+        account_id, livemode = scope
         rows = cur.execute(
             self._sql(
-                "SELECT subscription_id, created, stripe_event_id, status, attributes, "
-                "previous_attributes, previous_state_digest, state, discount_ids "
+                "SELECT customer_id, subscription_id, created, stripe_event_id, status, "
+                "attributes, previous_attributes, previous_state_digest, state, discount_ids "
                 "FROM {schema}.mrr_points "
-                "WHERE account_id = %s AND livemode = %s AND customer_id = %s"
+                "WHERE account_id = %s AND livemode = %s AND customer_id = ANY(%s)"
             ),
-            (account_id, livemode, customer),
+            (account_id, livemode, customers),
         ).fetchall()
-        by_subscription: dict[UUID, list[Point]] = defaultdict(list)
+        points_of: dict[str, dict[UUID, list[Point]]] = defaultdict(lambda: defaultdict(list))
         discount_ids: set[str] = set()
         for row in rows:
-            sub_id, created, event_id, status, attributes, previous, digest, state, discounts = row
+            customer, sub_id, created, event_id, status, attributes, previous, digest = row[:8]
+            state, discounts = row[8:]
             version = Version(created, event_id, status, attributes, previous, digest, state)
-            by_subscription[sub_id].append(Point(version, state))
+            points_of[customer][sub_id].append(Point(version, state))
             discount_ids.update(discounts)
         coupons = self._coupons_of(cur, account_id, livemode, sorted(discount_ids))
+        own_coupons = self._own_discounts(cur, account_id, livemode, customers)
         last_month = self._last_month(cur, account_id, livemode)
-        own_coupon_at = self._own_discounts(cur, account_id, livemode, customer)
-        series = customer_month_ends(by_subscription, coupons.get, last_month, own_coupon_at)
+        found: list[tuple[str, bool, date, str, str, str, int]] = []
+        for customer in customers:
+            if customer is None:
+                continue  # points without a customer are never read (`customer_id = NULL`)
+            series = customer_month_ends(
+                points_of.get(customer, {}), coupons.get, last_month, own_coupons(customer)
+            )
+            found += [
+                (account_id, livemode, m.month, m.currency, customer, m.kind, m.amount_cents)
+                for currency, ends in sorted(series.items())
+                for m in movements(currency, ends)
+            ]
         cur.execute(
             self._sql(
                 "DELETE FROM {schema}.mrr_movements WHERE account_id = %s AND livemode = %s "
-                "AND customer_id = %s"
+                "AND customer_id = ANY(%s)"
             ),
-            (account_id, livemode, customer),
+            (account_id, livemode, customers),
         )
-        found = [m for currency, ends in sorted(series.items()) for m in movements(currency, ends)]
         if found:
             cur.executemany(
                 self._sql(
                     "INSERT INTO {schema}.mrr_movements (account_id, livemode, month, currency, "
                     "customer_id, kind, amount_cents) VALUES (%s, %s, %s, %s, %s, %s, %s)"
                 ),
-                [
-                    (account_id, livemode, m.month, m.currency, customer, m.kind, m.amount_cents)
-                    for m in found
-                ],
+                found,
             )
 
     def _own_discounts(
-        self, cur: Cursor, account_id: str, livemode: bool, customer: str | None
-    ) -> Callable[[int], Mapping[str, Any] | None]:
-        """The coupon of the customer's own discount in force just before a moment."""
-        facts = [
-            CustomerDiscountFact(created, discount, start, ended, from_customer, coupon, coupon_id)
-            for created, from_customer, discount, coupon_id, coupon, start, ended in cur.execute(
-                self._sql(
-                    "SELECT created, from_customer, discount_id, coupon_id, coupon, start, ended "
-                    "FROM {schema}.mrr_customer_discounts "
-                    "WHERE account_id = %s AND livemode = %s AND customer_id = %s"
-                ),
-                (account_id, livemode, customer),
-            ).fetchall()
-        ]
-        discounts = customer_discounts(facts)
-        wanted = sorted({d.coupon_id for d in discounts if d.coupon is None and d.coupon_id})
+        self, cur: Cursor, account_id: str, livemode: bool, customers: list[str | None]
+    ) -> Callable[[str], Callable[[int], Mapping[str, Any] | None]]:
+        """For each of `customers`, the coupon of its own discount in force just before a
+        moment (two queries for all of them)."""
+        facts_of: dict[str, list[CustomerDiscountFact]] = defaultdict(list)
+        for (
+            customer,
+            created,
+            from_customer,
+            discount,
+            coupon_id,
+            coupon,
+            start,
+            ended,
+        ) in cur.execute(
+            self._sql(
+                "SELECT customer_id, created, from_customer, discount_id, coupon_id, coupon, "
+                "start, ended FROM {schema}.mrr_customer_discounts "
+                "WHERE account_id = %s AND livemode = %s AND customer_id = ANY(%s)"
+            ),
+            (account_id, livemode, customers),
+        ).fetchall():
+            facts_of[customer].append(
+                CustomerDiscountFact(
+                    created, discount, start, ended, from_customer, coupon, coupon_id
+                )
+            )
+        discounts_of = {customer: customer_discounts(facts) for customer, facts in facts_of.items()}
+        wanted = sorted(
+            {
+                d.coupon_id
+                for discounts in discounts_of.values()
+                for d in discounts
+                if d.coupon is None and d.coupon_id
+            }
+        )
         known = dict(
             cur.execute(
                 self._sql(
@@ -359,13 +431,18 @@ class MrrProjection:
             else []
         )
 
-        def coupon_at(before: int) -> Mapping[str, Any] | None:
-            found = discount_in_force(discounts, before)
-            if found is None:
-                return None
-            return found.coupon or (known.get(found.coupon_id) if found.coupon_id else None)
+        def of(customer: str) -> Callable[[int], Mapping[str, Any] | None]:
+            discounts = discounts_of.get(customer, [])
 
-        return coupon_at
+            def coupon_at(before: int) -> Mapping[str, Any] | None:
+                found = discount_in_force(discounts, before)
+                if found is None:
+                    return None
+                return found.coupon or (known.get(found.coupon_id) if found.coupon_id else None)
+
+            return coupon_at
+
+        return of
 
     def _coupons_of(
         self, cur: Cursor, account_id: str, livemode: bool, discount_ids: list[str]

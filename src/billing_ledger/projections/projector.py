@@ -87,6 +87,7 @@ class Projector:
     ) -> None:
         self._app = app
         self._pool = pool
+        self.schema = schema
         self._projections = list(projections)
         self._ddl = in_schema(TRACKING_DDL, schema)
         self._start = in_schema(START_POSITION, schema)
@@ -99,6 +100,10 @@ class Projector:
             conn.execute(self._ddl)
             for projection in self._projections:
                 conn.execute(self._start, (projection.name,))
+
+    @property
+    def projections(self) -> list[Projection]:
+        return list(self._projections)
 
     @property
     def names(self) -> list[str]:

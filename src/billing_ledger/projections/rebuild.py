@@ -17,15 +17,33 @@ from psycopg import sql
 
 from billing_ledger.processing.application import BillingApplication
 from billing_ledger.projections.catalog import read_projections
-from billing_ledger.projections.migrations import migrate
+from billing_ledger.projections.migrations import migrate, migration_files
+from billing_ledger.projections.mrr import MrrProjection
 from billing_ledger.projections.projector import Projector
 from billing_ledger.projections.reveal import KeyLookup
 
 __all__ = ["Projector", "TableDiff", "compare", "copy_privileges", "prepare", "projector", "swap"]
 
+# Indexes that serve finance's queries and none of the projections': a new rebuild schema is
+# loaded without them and they are built once over the final rows (cheaper than maintaining
+# them through every upsert); their definitions wait in DEFERRED_INDEXES meanwhile.
+BUILT_AFTER = (
+    "subscriptions_customer_id",
+    "invoices_customer_id",
+    "invoices_subscription_id",
+    "invoices_status",
+    "payment_transactions_customer_id",
+    "payment_transactions_status_created",
+    "refunds_payment_transaction_id",
+    "payment_methods_customer_id",
+    "journal_entries_occurred_at",
+    "journal_lines_customer_id",
+    "journal_lines_account_currency",
+)
+DEFERRED_INDEXES = "rebuild_deferred_indexes"
 # Tables of the live schema that are records, not projections: a swap leaves them in place.
 CARRIED_OVER = ("audit_log",)
-NOT_COMPARED = ("schema_migrations", "projection_tracking", *CARRIED_OVER)
+NOT_COMPARED = ("schema_migrations", "projection_tracking", DEFERRED_INDEXES, *CARRIED_OVER)
 
 Connection = psycopg.Connection[Any]
 GRANTEE = "CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END"
@@ -46,22 +64,71 @@ class TableDiff:
 
 
 def projector(app: BillingApplication, pool: Any, schema: str, keys: KeyLookup) -> Projector:
-    found = Projector(app, pool, schema, read_projections(schema, keys))
+    """The projections of a rebuild into `schema` (MRR recomputed once, by `project_all`)."""
+    found = Projector(app, pool, schema, read_projections(schema, keys, rebuilding=True))
     found.create_tables()
     return found
 
 
 def prepare(conn: Connection, schema: str, restart: bool) -> None:
-    """Create (or, with `restart`, recreate) the rebuild schema with the current migrations."""
+    """Create (or, with `restart`, recreate) the rebuild schema with the current migrations;
+    a new one without its finance-only indexes (BUILT_AFTER), which `project_all` builds once
+    the rows are in."""
     if restart:
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
-    migrate(conn, schema)
+    created = migrate(conn, schema)
+    if created and created[0] == migration_files()[0][0]:
+        _defer_indexes(conn, schema)
 
 
-def project_all(found: Projector, progress: Progress) -> None:
-    """Run the projector until it has caught up with the notification log."""
+def _defer_indexes(conn: Connection, schema: str) -> None:
+    """Drop `schema`'s BUILT_AFTER indexes, keeping their definitions in DEFERRED_INDEXES (so
+    an interrupted rebuild still builds them when it resumes)."""
+    ident = sql.Identifier
+    deferred = sql.SQL("{}.{}").format(ident(schema), ident(DEFERRED_INDEXES))
+    conn.execute(
+        sql.SQL("CREATE TABLE {} (name text PRIMARY KEY, definition text NOT NULL)").format(
+            deferred
+        )
+    )
+    found = conn.execute(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = %s "
+        "AND indexname = ANY(%s) ORDER BY indexname",
+        (schema, list(BUILT_AFTER)),
+    ).fetchall()
+    for name, definition in found:
+        conn.execute(sql.SQL("INSERT INTO {} VALUES (%s, %s)").format(deferred), (name, definition))
+        conn.execute(sql.SQL("DROP INDEX {}.{}").format(ident(schema), ident(name)))
+
+
+def build_deferred_indexes(conn: Connection, schema: str) -> None:
+    """Build the indexes `prepare` left out, if any are still to build."""
+    ident = sql.Identifier
+    found = conn.execute("SELECT to_regclass(%s)", (f'"{schema}"."{DEFERRED_INDEXES}"',))
+    row = found.fetchone()
+    if row is None or row[0] is None:
+        return
+    deferred = sql.SQL("{}.{}").format(ident(schema), ident(DEFERRED_INDEXES))
+    for (definition,) in conn.execute(
+        sql.SQL("SELECT definition FROM {} ORDER BY name").format(deferred)
+    ).fetchall():
+        conn.execute(definition.encode())  # pg_indexes' own CREATE INDEX, schema-qualified
+    conn.execute(sql.SQL("DROP TABLE {}").format(deferred))
+
+
+def project_all(found: Projector, pool: Any, progress: Progress) -> None:
+    """Run the projector until it has caught up with the notification log, then derive what
+    deferred projections left for the end; batches projected later (a swap's catch-up) are
+    complete again, as live batches are."""
     while done := found.run_once():
         progress(done)
+    for projection in found.projections:
+        if isinstance(projection, MrrProjection) and projection.deferred:
+            with pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+                projection.recompute_all(cur)
+            projection.deferred = False
+    with pool.connection() as conn, conn.transaction():
+        build_deferred_indexes(conn, found.schema)
 
 
 def compare(conn: Connection, live: str, rebuilt: str) -> list[TableDiff]:
