@@ -77,3 +77,25 @@ def test_the_top_level_help_does_not_say_one_process() -> None:
     text = build_parser().format_help()
     assert "one process" not in text
     assert "child process" in text
+
+
+@pytest.mark.parametrize(
+    ("argv", "reason"),
+    [
+        (["forget", "sub_123", "--also-stripe"], "cus_"),
+        (["forget", "cus_123", "--also-stripe"], "STRIPE_API_KEY"),
+    ],
+)
+def test_forget_also_at_stripe_refuses_what_it_cannot_do_before_erasing_anything(
+    argv: list[str],
+    reason: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("STRIPE_API_KEY", "STRIPE_API_KEY_FILE", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/nothing")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith("billing-ledger") and reason in err and "Traceback" not in err

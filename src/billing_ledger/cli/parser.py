@@ -143,6 +143,12 @@ def _privacy(commands: Commands) -> None:
         command.add_argument("subject", metavar="cus_…", help="the Stripe customer id")
         command.add_argument("--account", help=identity["--account"])
         command.add_argument("--mode", choices=("live", "test"), help=identity["--mode"])
+        if name == "forget":
+            command.add_argument(
+                "--also-stripe",
+                action="store_true",
+                help="then delete the customer at Stripe too (reads " + STRIPE_API + ")",
+            )
     keys = commands.add_parser(
         "keys",
         help="the master key of personal data: `keys generate`, `keys rotate`",
