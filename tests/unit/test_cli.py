@@ -27,6 +27,11 @@ COMMANDS = [
     ["customers", "create"],
     ["payments", "create"],
     ["payments", "refund"],
+    ["payment-methods", "save"],
+    ["payment-methods", "verify"],
+    ["payment-methods", "attach"],
+    ["payment-methods", "detach"],
+    ["payment-methods", "default"],
 ]
 
 
@@ -47,6 +52,13 @@ COMMANDS = [
         ["payments", "create", "--customer", "cus_1", "--amount", "-5"],
         ["payments", "refund"],
         ["customers", "create"],
+        ["payment-methods", "save"],
+        ["payment-methods", "save", "--customer", "cus_1", "--type", "paypal"],
+        ["payment-methods", "verify", "seti_1"],
+        ["payment-methods", "verify", "seti_1", "--amounts", "32"],
+        ["payment-methods", "verify", "seti_1", "--amounts", "1,2", "--descriptor-code", "SM"],
+        ["payment-methods", "attach", "pm_1"],
+        ["payment-methods", "detach"],
         ["no-such-command"],
     ],
 )
@@ -84,9 +96,18 @@ def test_the_top_level_help_does_not_say_one_process() -> None:
     [
         (["forget", "sub_123", "--also-stripe"], "cus_"),
         (["forget", "cus_123", "--also-stripe"], "STRIPE_API_KEY"),
+        (["payment-methods", "save", "--customer", "bob"], "--customer"),
+        (
+            ["payment-methods", "save", "--customer", "cus_1", "--type", "sepa_debit"]
+            + ["--payment-method", "pm_sepa_debit"],
+            "mandate",
+        ),
+        (["payment-methods", "save", "--customer", "cus_1", "--mandate-ip", "1.2.3.4"], "go"),
+        (["payment-methods", "verify", "seti_1", "--descriptor-code", "XX11AA"], "descriptor"),
+        (["payment-methods", "detach", "card_1"], "payment-method"),
     ],
 )
-def test_forget_also_at_stripe_refuses_what_it_cannot_do_before_erasing_anything(
+def test_commands_through_stripe_refuse_what_they_cannot_do_before_acting(
     argv: list[str],
     reason: str,
     capsys: pytest.CaptureFixture[str],

@@ -34,7 +34,9 @@ def asked(model: type[Asked], **fields: Any) -> Asked:
         return model(**fields)
     except ValidationError as e:
         problems = "; ".join(
-            f"--{str(err['loc'][0]).replace('_', '-')}: {err['msg']}" for err in e.errors()
+            (f"--{str(err['loc'][0]).replace('_', '-')}: " if err["loc"] else "")
+            + err["msg"].removeprefix("Value error, ")
+            for err in e.errors()
         )
         raise ConfigurationError(problems) from None
 
