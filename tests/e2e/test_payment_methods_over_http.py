@@ -80,6 +80,7 @@ def test_a_card_is_saved_then_made_the_default(ledger: Ledger) -> None:
         "visa",
         "4242",
     )
+    assert row["mandate_id"] is None
     made_default = ledger.post(
         f"/customers/{owner}/default_payment_method", {"payment_method": method}, "d-card"
     )
@@ -133,6 +134,14 @@ def test_sepa_debit_is_saved_with_its_mandate(ledger: Ledger) -> None:
         "sepa_debit",
         None,
     )
+    assert rows(
+        ledger.dsn,
+        "SELECT 1 FROM billing.payment_methods WHERE stripe_payment_method_id = %s "
+        "AND mandate_id = %s",
+        answer["payment_method"],
+        answer["mandate"],
+        timeout=30,
+    ), "the payment method's row does not show its mandate"
 
 
 def test_ach_waits_for_microdeposits_then_is_verified(ledger: Ledger) -> None:
@@ -167,6 +176,14 @@ def test_ach_waits_for_microdeposits_then_is_verified(ledger: Ledger) -> None:
     assert (verified.status_code, verified.json()["status"]) == (201, "succeeded"), verified.text
     row = method_row(ledger, method)
     assert (row["stripe_customer_id"], row["type"]) == (owner, "us_bank_account")
+    assert rows(
+        ledger.dsn,
+        "SELECT 1 FROM billing.payment_methods WHERE stripe_payment_method_id = %s "
+        "AND mandate_id = %s",
+        method,
+        waiting["mandate"],
+        timeout=30,
+    ), "the payment method's row does not show its mandate"
     assert ledger.stand_in("GET", f"/mandates/{waiting['mandate']}")["status"] == "active"
     again = ledger.post(verify, {"amounts": [32, 45]}, "v-right")
     assert again.headers["idempotent-replayed"] == "true"
