@@ -275,6 +275,18 @@ def test_forget_also_deletes_the_customer_at_stripe(ledger: Ledger) -> None:
     assert "already" in again.stdout
 
 
+def test_forget_also_at_stripe_with_a_key_of_the_other_mode_erases_nothing(ledger: Ledger) -> None:
+    refused = ledger.cli("forget", "cus_LiveOnly", "--also-stripe", "--mode", "live")
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "live-mode customer" in refused.stderr and "test-mode key" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1 and "Traceback" not in refused.stderr
+    with psycopg.connect(ledger.dsn) as conn:
+        kept = conn.execute(
+            "SELECT count(*) FROM privacy.data_keys WHERE subject = 'cus_LiveOnly'"
+        ).fetchone()
+    assert kept == (0,)
+
+
 def test_the_ledger_checks_and_a_replay_verifies_after_the_flows(ledger: Ledger) -> None:
     settled(ledger.dsn)
     check = ledger.cli("ledger", "check")
