@@ -504,3 +504,27 @@ def setup_intent(
         "created": CREATED,
     }
     return stripe_object("setup_intent", **{**defaults, **fields})
+
+
+def mandate(
+    mandate_id: str = "mandate_Test1",
+    method_id: str = "pm_Test1",
+    *,
+    status: str = "active",
+    ip_address: str = "203.0.113.7",
+    user_agent: str = "Mozilla/5.0",
+    **fields: Any,
+) -> dict[str, Any]:
+    """A multi-use SEPA mandate the customer accepted online (it names no customer)."""
+    acceptance = {
+        "accepted_at": CREATED,
+        "online": {"ip_address": ip_address, "user_agent": user_agent},
+        "type": "online",
+    }
+    defaults: dict[str, Any] = {
+        "id": mandate_id,
+        "payment_method": method_id,
+        "status": status,
+        "customer_acceptance": acceptance,
+    }
+    return stripe_object("mandate", **{**defaults, **fields})
