@@ -32,6 +32,12 @@ class Api:
     tokens: TokenStore
     token: str
 
+    def delete(self, path: str, key: str | None = "k-1") -> httpx.Response:
+        sent = {"Authorization": f"Bearer {self.token}"}
+        if key is not None:
+            sent["Idempotency-Key"] = key
+        return httpx.delete(f"{self.url}/api/v1{path}", headers=sent, timeout=30)
+
     def post(
         self,
         path: str,
@@ -170,16 +176,38 @@ def test_payment_methods_saved_attached_defaulted_and_detached(api: Api) -> None
         "s-1",
     )
     assert saved.status_code == 201 and saved.json()["mandate"]
+    ach = {
+        "type": "us_bank_account",
+        "payment_method": "pm_usBankAccount",
+        "verification_method": "microdeposits",
+    }
+    unaccepted = api.post(f"/customers/{owner}/setup_intents", ach, "s-2")
+    assert unaccepted.status_code == 422 and "mandate" in unaccepted.json()["error"]
+    assert len(api.store.all("setup_intent")) == 1  # refused before Stripe was asked
     bank = api.post(
         f"/customers/{owner}/setup_intents",
-        {
-            "type": "us_bank_account",
-            "payment_method": "pm_usBankAccount",
-            "verification_method": "microdeposits",
-        },
-        "s-2",
+        {**ach, "mandate": {"ip_address": "127.0.0.1", "user_agent": "curl"}},
+        "s-3",
     )
-    assert (bank.status_code, bank.json()["status"]) == (202, "requires_action")
+    waiting = bank.json()
+    assert (bank.status_code, waiting["status"]) == (202, "requires_action")
+    assert waiting["next_action_type"] == "verify_with_microdeposits"
+    assert waiting["next_action"]["verify_with_microdeposits"]["microdeposit_type"] == "amounts"
+    verify = f"/setup_intents/{waiting['id']}/verify_microdeposits"
+    assert api.post(verify, {"amounts": [32, 45], "descriptor_code": "SM11AA"}).status_code == 422
+    mismatch = api.post(verify, {"descriptor_code": "SM99ZZ"}, "v-1")
+    assert mismatch.status_code == 422
+    assert mismatch.json()["code"] == (
+        "payment_method_microdeposit_verification_descriptor_code_mismatch"
+    )
+    verified = api.post(verify, {"descriptor_code": "SM11AA"}, "v-2")
+    assert (verified.status_code, verified.json()["status"]) == (201, "succeeded")
+    assert api.store.objects[waiting["payment_method"]]["customer"] == owner
+    declined = api.post(
+        f"/customers/{owner}/setup_intents", {"payment_method": "pm_card_chargeDeclined"}, "s-4"
+    )
+    assert declined.status_code == 402
+    assert (declined.json()["status"], declined.json()["id"][:5]) == ("failed", "seti_")
     attached = api.post(
         f"/customers/{owner}/payment_methods", {"payment_method": "pm_card_mastercard"}, "a-1"
     )
@@ -193,6 +221,32 @@ def test_payment_methods_saved_attached_defaulted_and_detached(api: Api) -> None
     assert api.store.objects[owner]["invoice_settings"]["default_payment_method"] is None
     changed = api.post(f"/customers/{owner}", {"name": "Ada King"}, "u-1")
     assert changed.status_code == 200 and api.store.objects[owner]["name"] == "Ada King"
+
+
+def test_a_customer_is_deleted_at_stripe_once_per_key(api: Api) -> None:
+    owner = customer(api)
+    assert api.delete(f"/customers/{owner}", key=None).status_code == 422
+    deleted = api.delete(f"/customers/{owner}", "del-1")
+    assert (deleted.status_code, deleted.json()) == (
+        200,
+        {"id": owner, "object": "customer", "deleted": True},
+    )
+    again = api.delete(f"/customers/{owner}", "del-1")
+    assert (again.status_code, again.headers["idempotent-replayed"]) == (200, "true")
+    assert owner not in api.store.objects and owner in api.store.deleted
+    other_key = api.delete(f"/customers/{owner}", "del-2")
+    assert other_key.status_code == 404 and other_key.json()["code"] == "resource_missing"
+    assert api.delete("/customers/not-a-customer", "del-3").status_code == 404
+    with psycopg.connect(api.dsn) as conn:
+        steps = conn.execute(
+            "SELECT e.operation, e.status, e.error_code FROM ops.command_events e "
+            "JOIN ops.commands c ON c.id = e.command_id WHERE c.kind = 'customers.delete' "
+            "AND e.kind = 'stripe_request' ORDER BY e.id"
+        ).fetchall()
+    assert steps == [
+        ("customers.delete", None, None),
+        ("customers.delete", "error", "resource_missing"),
+    ]
 
 
 @pytest.mark.parametrize(

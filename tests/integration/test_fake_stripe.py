@@ -224,7 +224,15 @@ def test_a_payment_method_is_attached_made_default_and_detached(stand: Stand) ->
     assert cleared["invoice_settings"]["default_payment_method"] is None
 
 
-def test_setup_intents_for_sepa_need_a_mandate_and_ach_can_wait_for_microdeposits(
+ACCEPTANCE = {
+    "customer_acceptance": {
+        "type": "online",
+        "online": {"ip_address": "127.0.0.1", "user_agent": "test"},
+    }
+}
+
+
+def test_setup_intents_for_sepa_need_a_mandate_which_names_the_payment_method(
     stand: Stand,
 ) -> None:
     owner = customer(stand)
@@ -233,37 +241,116 @@ def test_setup_intents_for_sepa_need_a_mandate_and_ach_can_wait_for_microdeposit
         "create",
         params={"customer": owner, "payment_method_types": ["sepa_debit"]},
     ).object
-    with pytest.raises(InvalidRequest):
+    with pytest.raises(InvalidRequest) as refused:
         stand.stripe.call(
             "setup_intents", "confirm", id=setup["id"], params={"payment_method": "pm_sepa_debit"}
         )
+    assert refused.value.param == "mandate_data"
     done = stand.stripe.call(
         "setup_intents",
         "confirm",
         id=setup["id"],
-        params={
-            "payment_method": "pm_sepa_debit",
-            "mandate_data": {
-                "customer_acceptance": {
-                    "type": "online",
-                    "online": {"ip_address": "127.0.0.1", "user_agent": "test"},
-                }
+        params={"payment_method": "pm_sepa_debit", "mandate_data": ACCEPTANCE},
+    ).object
+    assert done["status"] == "succeeded" and done["mandate"].startswith("mandate_")
+    mandate = stand.stripe.call("mandates", "retrieve", id=done["mandate"]).object
+    assert (mandate["payment_method"], mandate["status"], mandate["type"]) == (
+        done["payment_method"],
+        "active",
+        "multi_use",
+    )
+    assert mandate["customer_acceptance"]["online"]["ip_address"] == "127.0.0.1"
+    assert mandate["payment_method_details"]["sepa_debit"]["reference"]
+    types = stand.received.types("setup_intent.succeeded")
+    assert types[-2:] == ["payment_method.attached", "setup_intent.succeeded"]
+
+
+def test_ach_waits_for_microdeposits_then_verifies_with_amounts_or_descriptor_code(
+    stand: Stand,
+) -> None:
+    owner = customer(stand)
+
+    def bank() -> dict[str, Any]:
+        return stand.stripe.call(
+            "setup_intents",
+            "create",
+            params={
+                "customer": owner,
+                "payment_method_types": ["us_bank_account"],
+                "confirm": True,
+                "payment_method": "pm_usBankAccount",
+                "mandate_data": ACCEPTANCE,
+                "payment_method_options": {
+                    "us_bank_account": {"verification_method": "microdeposits"}
+                },
             },
-        },
+        ).object
+
+    waiting = bank()
+    assert (waiting["status"], waiting["next_action"]["type"]) == (
+        "requires_action",
+        "verify_with_microdeposits",
+    )
+    steps = waiting["next_action"]["verify_with_microdeposits"]
+    assert steps["microdeposit_type"] == "amounts" and steps["hosted_verification_url"]
+    assert (
+        stand.stripe.call("mandates", "retrieve", id=waiting["mandate"]).object["status"]
+        == "pending"
+    )
+    with pytest.raises(InvalidRequest) as wrong:
+        stand.stripe.call(
+            "setup_intents", "verify_microdeposits", id=waiting["id"], params={"amounts": [1, 2]}
+        )
+    assert wrong.value.code == "payment_method_microdeposit_verification_amounts_mismatch"
+    done = stand.stripe.call(
+        "setup_intents", "verify_microdeposits", id=waiting["id"], params={"amounts": [32, 45]}
     ).object
-    assert done["status"] == "succeeded" and done["mandate"]
-    bank = stand.stripe.call(
-        "setup_intents",
-        "create",
-        params={
-            "customer": owner,
-            "payment_method_types": ["us_bank_account"],
-            "confirm": True,
-            "payment_method": "pm_usBankAccount",
-            "payment_method_options": {"us_bank_account": {"verification_method": "microdeposits"}},
-        },
-    ).object
-    assert bank["status"] == "requires_action"
+    assert (done["status"], done["next_action"]) == ("succeeded", None)
+    assert (
+        stand.stripe.call("mandates", "retrieve", id=done["mandate"]).object["status"] == "active"
+    )
+    assert stand.received.types("setup_intent.succeeded")[-3:] == [
+        "payment_method.attached",
+        "mandate.updated",
+        "setup_intent.succeeded",
+    ]
+    by_code = bank()
+    for _ in range(3):
+        with pytest.raises(InvalidRequest) as attempt:
+            stand.stripe.call(
+                "setup_intents",
+                "verify_microdeposits",
+                id=by_code["id"],
+                params={"descriptor_code": "SM00XX"},
+            )
+    assert attempt.value.code == "payment_method_microdeposit_verification_attempts_exceeded"
+    failed = stand.stripe.call("setup_intents", "retrieve", id=by_code["id"]).object
+    assert failed["status"] == "requires_payment_method" and failed["last_setup_error"]
+    assert stand.received.types("setup_intent.setup_failed")[-1] == "setup_intent.setup_failed"
+
+
+def test_a_card_setup_needing_3d_secure_passes_or_fails_its_challenge(stand: Stand) -> None:
+    owner = customer(stand)
+    outcomes = {}
+    for result in ("complete", "fail"):
+        setup = stand.stripe.call(
+            "setup_intents",
+            "create",
+            params={
+                "customer": owner,
+                "confirm": True,
+                "payment_method": "pm_card_authenticationRequired",
+                "return_url": "http://shop/done",
+            },
+        ).object
+        assert setup["next_action"]["type"] == "redirect_to_url"
+        answer = httpx.post(setup["next_action"]["redirect_to_url"]["url"], data={"result": result})
+        assert (answer.status_code, answer.headers["location"]) == (303, "http://shop/done")
+        outcomes[result] = stand.stripe.call("setup_intents", "retrieve", id=setup["id"]).object
+    assert outcomes["complete"]["status"] == "succeeded"
+    failed = outcomes["fail"]
+    assert failed["status"] == "requires_payment_method"
+    assert failed["last_setup_error"]["code"] == "setup_intent_authentication_failure"
 
 
 def test_an_open_invoice_is_paid_again_with_another_method(stand: Stand) -> None:
@@ -283,3 +370,20 @@ def test_an_open_invoice_is_paid_again_with_another_method(stand: Stand) -> None
     assert (paid["status"], paid["amount_paid"], paid["amount_remaining"]) == ("paid", 2500, 0)
     types = stand.received.types("invoice.paid")
     assert "invoice.payment_failed" in types and "invoice_payment.paid" in types
+
+
+def test_a_deleted_customer_is_a_stub_sends_customer_deleted_and_is_gone_for_writes(
+    stand: Stand,
+) -> None:
+    owner = customer(stand)
+    gone = stand.stripe.call("customers", "delete", id=owner).object
+    assert gone == {"id": owner, "object": "customer", "deleted": True}
+    assert stand.received.types("customer.deleted")[-1] == "customer.deleted"
+    deleted = stand.received.events[-1]["data"]["object"]
+    assert (deleted["id"], deleted["email"]) == (owner, "ada@example.com")
+    assert stand.stripe.call("customers", "retrieve", id=owner).object["deleted"] is True
+    with pytest.raises(InvalidRequest) as again:
+        stand.stripe.call("customers", "delete", id=owner)
+    assert again.value.code == "resource_missing" and again.value.status == 404
+    with pytest.raises(InvalidRequest):
+        stand.stripe.call("customers", "update", id=owner, params={"name": "x"})

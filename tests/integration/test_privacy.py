@@ -26,7 +26,9 @@ from tests.support.stripe import (
     event,
     invoice,
     invoice_payment,
+    mandate,
     payment_intent,
+    setup_intent,
     subscription,
     tax_id,
 )
@@ -217,6 +219,35 @@ def test_a_forgotten_persons_later_events_stay_redacted(pipeline: Pipeline) -> N
     assert deleted[0] is not None
     rebuilt = cli(pipeline.dsn, "replay", "--from-log", "--verify")
     assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+
+
+def test_a_mandate_is_its_customers_and_forgotten_with_them(pipeline: Pipeline) -> None:
+    """A mandate names no customer, but the IP address its customer accepted it from is theirs:
+    its events are sealed under the key of the customer whose SetupIntent names it."""
+    ip_address = "198.51.100.23"
+    saving = setup_intent(method_id="pm_Sepa", mandate="mandate_1", status="requires_action")
+    pipeline.deliver(event("setup_intent.requires_action", saving))
+    pipeline.deliver(
+        event(
+            "mandate.updated",
+            mandate("mandate_1", "pm_Sepa", ip_address=ip_address),
+            previous_attributes={"status": "pending"},
+            created=1_767_225_700,
+        )
+    )
+    pipeline.process_all()
+    exported = cli(pipeline.dsn, "export", "cus_Test1")
+    assert exported.returncode == 0, exported.stderr
+    assert ip_address in exported.stdout  # the customer's, handed over with the rest
+    assert ip_address not in "".join(every_table_as_text(pipeline.dsn).values())
+    assert cli(pipeline.dsn, "forget", "cus_Test1").returncode == 0
+    after = cli(pipeline.dsn, "export", "cus_Test1")
+    assert after.returncode == 0, after.stderr
+    assert ip_address not in after.stdout
+    assert any(
+        entry["event_type"] == "mandate.updated" and entry["erased"]
+        for entry in json.loads(after.stdout)["events"]
+    )
 
 
 def test_export_hands_over_everything_held_and_after_forget_only_facts(

@@ -21,6 +21,7 @@ from billing_ledger.stripe_api.requests import (
     CustomerChanges,
     InvoicePayment,
     MandateAcceptance,
+    MicrodepositVerification,
     NewCustomer,
     NewPayment,
     NewRefund,
@@ -112,6 +113,7 @@ def test_customer_requests(services: Services, checked: Checked) -> None:
     )
     customers.set_default_payment_method(caller("c-4"), "cus_123", "pm_123")
     customers.detach_payment_method(caller("c-5"), "pm_123")
+    customers.delete(caller("c-6"), "cus_123")
     assert checked.refused == []
     assert checked.sent == [
         "customers.create",
@@ -122,6 +124,7 @@ def test_customer_requests(services: Services, checked: Checked) -> None:
         "customers.update",
         "customers.update",
         "payment_methods.detach",
+        "customers.delete",
     ]
 
 
@@ -131,7 +134,10 @@ def test_customer_requests(services: Services, checked: Checked) -> None:
         NewSetup(type="card", payment_method="pm_card_visa"),
         NewSetup(type="sepa_debit", payment_method="pm_123", mandate=MANDATE),
         NewSetup(
-            type="us_bank_account", payment_method="pm_123", verification_method="microdeposits"
+            type="us_bank_account",
+            payment_method="pm_123",
+            verification_method="microdeposits",
+            mandate=MANDATE,
         ),
         NewSetup(type="card"),
     ],
@@ -143,6 +149,22 @@ def test_setup_intent_requests(services: Services, checked: Checked, setup: NewS
     assert checked.sent == ["setup_intents.create"] + (
         ["setup_intents.confirm"] if setup.payment_method else []
     )
+
+
+@pytest.mark.parametrize(
+    "verification",
+    [
+        MicrodepositVerification(amounts=[32, 45]),
+        MicrodepositVerification(descriptor_code="SM11AA"),
+    ],
+    ids=["amounts", "descriptor_code"],
+)
+def test_microdeposit_verification_requests(
+    services: Services, checked: Checked, verification: MicrodepositVerification
+) -> None:
+    services.customers.verify_microdeposits(caller("v-1"), "seti_123", verification)
+    assert checked.refused == []
+    assert checked.sent == ["setup_intents.verify_microdeposits"]
 
 
 def test_payment_requests(services: Services, checked: Checked) -> None:
@@ -194,8 +216,9 @@ def test_a_parameter_stripe_does_not_know_is_refused(checked: Checked) -> None:
 
 
 def test_reads_of_the_replay_path(checked: Checked) -> None:
-    for resource in ("payment_intents", "setup_intents"):
-        checked.gateway.call(
-            resource, "retrieve", id=f"{'pi' if resource[0] == 'p' else 'seti'}_123"
-        )
+    for resource, object_id in (
+        ("payment_intents", "pi_123"),
+        ("setup_intents", "seti_123"),
+    ):
+        checked.gateway.call(resource, "retrieve", id=object_id)
     assert checked.refused == []

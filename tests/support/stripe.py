@@ -479,3 +479,52 @@ def payment_method(
         "payment_method",
         **{"id": method_id, "customer": customer_id, "created": CREATED, **fields},
     )
+
+
+def setup_intent(
+    setup_id: str = "seti_Test1",
+    customer_id: str | None = "cus_Test1",
+    method_id: str | None = "pm_Test1",
+    *,
+    status: str = "succeeded",
+    mandate: str | None = None,
+    methods: tuple[str, ...] = ("card",),
+    **fields: Any,
+) -> dict[str, Any]:
+    """A SetupIntent that saved `method_id` (a debit's names its `mandate`)."""
+    defaults: dict[str, Any] = {
+        "id": setup_id,
+        "customer": customer_id,
+        "payment_method": method_id,
+        "status": status,
+        "mandate": mandate,
+        "payment_method_types": list(methods),
+        "last_setup_error": None,
+        "next_action": None,
+        "created": CREATED,
+    }
+    return stripe_object("setup_intent", **{**defaults, **fields})
+
+
+def mandate(
+    mandate_id: str = "mandate_Test1",
+    method_id: str = "pm_Test1",
+    *,
+    status: str = "active",
+    ip_address: str = "203.0.113.7",
+    user_agent: str = "Mozilla/5.0",
+    **fields: Any,
+) -> dict[str, Any]:
+    """A multi-use SEPA mandate the customer accepted online (it names no customer)."""
+    acceptance = {
+        "accepted_at": CREATED,
+        "online": {"ip_address": ip_address, "user_agent": user_agent},
+        "type": "online",
+    }
+    defaults: dict[str, Any] = {
+        "id": mandate_id,
+        "payment_method": method_id,
+        "status": status,
+        "customer_acceptance": acceptance,
+    }
+    return stripe_object("mandate", **{**defaults, **fields})

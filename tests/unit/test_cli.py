@@ -27,6 +27,11 @@ COMMANDS = [
     ["customers", "create"],
     ["payments", "create"],
     ["payments", "refund"],
+    ["payment-methods", "save"],
+    ["payment-methods", "verify"],
+    ["payment-methods", "attach"],
+    ["payment-methods", "detach"],
+    ["payment-methods", "default"],
 ]
 
 
@@ -47,6 +52,13 @@ COMMANDS = [
         ["payments", "create", "--customer", "cus_1", "--amount", "-5"],
         ["payments", "refund"],
         ["customers", "create"],
+        ["payment-methods", "save"],
+        ["payment-methods", "save", "--customer", "cus_1", "--type", "paypal"],
+        ["payment-methods", "verify", "seti_1"],
+        ["payment-methods", "verify", "seti_1", "--amounts", "32"],
+        ["payment-methods", "verify", "seti_1", "--amounts", "1,2", "--descriptor-code", "SM"],
+        ["payment-methods", "attach", "pm_1"],
+        ["payment-methods", "detach"],
         ["no-such-command"],
     ],
 )
@@ -77,3 +89,34 @@ def test_the_top_level_help_does_not_say_one_process() -> None:
     text = build_parser().format_help()
     assert "one process" not in text
     assert "child process" in text
+
+
+@pytest.mark.parametrize(
+    ("argv", "reason"),
+    [
+        (["forget", "sub_123", "--also-stripe"], "cus_"),
+        (["forget", "cus_123", "--also-stripe"], "STRIPE_API_KEY"),
+        (["payment-methods", "save", "--customer", "bob"], "--customer"),
+        (
+            ["payment-methods", "save", "--customer", "cus_1", "--type", "sepa_debit"]
+            + ["--payment-method", "pm_sepa_debit"],
+            "mandate",
+        ),
+        (["payment-methods", "save", "--customer", "cus_1", "--mandate-ip", "1.2.3.4"], "go"),
+        (["payment-methods", "verify", "seti_1", "--descriptor-code", "XX11AA"], "descriptor"),
+        (["payment-methods", "detach", "card_1"], "payment-method"),
+    ],
+)
+def test_commands_through_stripe_refuse_what_they_cannot_do_before_acting(
+    argv: list[str],
+    reason: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("STRIPE_API_KEY", "STRIPE_API_KEY_FILE", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/nothing")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith("billing-ledger") and reason in err and "Traceback" not in err

@@ -1,5 +1,6 @@
 """Pure parts of the write side: what a payment answers, Stripe's form bodies as the stand-in
-reads them, scopes, and which app a path reaches."""
+reads them, scopes, which app a path reaches, and the setups and verifications refused
+before Stripe is asked."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -17,6 +19,7 @@ from starlette.routing import Route
 
 from billing_ledger.stripe_api.fake.formdata import decode
 from billing_ledger.stripe_api.intents import payment_outcome
+from billing_ledger.stripe_api.requests import MandateAcceptance, MicrodepositVerification, NewSetup
 from billing_ledger.web.mount import with_api
 from billing_ledger.web.tokens import TokenError, digest, parse_scopes
 
@@ -130,3 +133,50 @@ def test_the_api_prefix_reaches_the_api_and_everything_else_the_edge() -> None:
     assert asyncio.run(reached("POST", "/webhooks/stripe")) == "edge"
     assert asyncio.run(reached("GET", "/api/v10/x")) == "edge"
     assert asyncio.run(reached("GET", "/healthz")) == "edge"
+
+
+ACCEPTED = MandateAcceptance(ip_address="203.0.113.7", user_agent="ua")
+
+
+@pytest.mark.parametrize(
+    ("fields", "refused"),
+    [
+        ({"type": "sepa_debit", "payment_method": "pm_sepa_debit"}, "mandate"),
+        ({"type": "us_bank_account", "payment_method": "pm_usBankAccount"}, "mandate"),
+        ({"type": "card", "verification_method": "microdeposits"}, "us_bank_account"),
+        ({"type": "paypal"}, "type"),
+    ],
+)
+def test_a_setup_is_refused_before_stripe_when_stripe_would_refuse_it(
+    fields: dict[str, Any], refused: str
+) -> None:
+    with pytest.raises(ValidationError, match=refused):
+        NewSetup(**fields)
+
+
+def test_debits_are_saved_with_their_mandate_and_cards_or_unconfirmed_setups_without() -> None:
+    assert NewSetup(type="sepa_debit", payment_method="pm_sepa_debit", mandate=ACCEPTED).mandate
+    assert NewSetup(type="us_bank_account").mandate is None  # confirmed later, by Stripe.js
+    assert NewSetup(payment_method="pm_card_visa").type == "card"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {},
+        {"amounts": [32]},
+        {"amounts": [32, 45, 1]},
+        {"amounts": [0, 45]},
+        {"amounts": [32, 100]},
+        {"descriptor_code": "SM11A"},
+        {"descriptor_code": "XX11AA"},
+        {"amounts": [32, 45], "descriptor_code": "SM11AA"},
+    ],
+)
+def test_microdeposits_are_two_amounts_in_cents_or_one_descriptor_code(
+    fields: dict[str, Any],
+) -> None:
+    with pytest.raises(ValidationError):
+        MicrodepositVerification(**fields)
+    assert MicrodepositVerification(amounts=[32, 45]).amounts == [32, 45]
+    assert MicrodepositVerification(descriptor_code="SM11AA").descriptor_code == "SM11AA"

@@ -19,6 +19,7 @@ from billing_ledger import bootstrap
 from billing_ledger.errors import ConfigurationError
 from billing_ledger.infra import audit
 from billing_ledger.settings import Settings
+from billing_ledger.stripe_api.client import StripeApi
 from billing_ledger.stripe_api.commands import Caller, Outcome
 from billing_ledger.stripe_api.errors import TransientStripeError
 from billing_ledger.web.endpoints import Services
@@ -33,40 +34,57 @@ def asked(model: type[Asked], **fields: Any) -> Asked:
         return model(**fields)
     except ValidationError as e:
         problems = "; ".join(
-            f"--{str(err['loc'][0]).replace('_', '-')}: {err['msg']}" for err in e.errors()
+            (f"--{str(err['loc'][0]).replace('_', '-')}: " if err["loc"] else "")
+            + err["msg"].removeprefix("Value error, ")
+            for err in e.errors()
         )
         raise ConfigurationError(problems) from None
 
 
-def act(settings: Settings, operation: str, key: str | None, account: str, do: Act) -> int:
-    gateway = bootstrap.stripe_gateway(settings)
-    if gateway is None:
+def gateway(settings: Settings) -> StripeApi:
+    """The configured Stripe client, or a ConfigurationError (exit 2) saying how to give one."""
+    found = bootstrap.stripe_gateway(settings)
+    if found is None:
         raise ConfigurationError(
             "STRIPE_API_KEY is not set: give a Stripe secret key (or STRIPE_API_KEY_FILE); "
             "for the stand-in, any sk_test_… key with STRIPE_API_BASE=http://127.0.0.1:12113"
         )
-    key = key or str(uuid.uuid4())
-    actor = audit.current_actor()
-    caller = Caller(f"cli:{actor}", key, account)
-    with bootstrap.database(settings) as dsn, bootstrap.api_pool(dsn) as pool:
+    return found
+
+
+def command_outcome(
+    settings: Settings, dsn: str, stripe: StripeApi, operation: str, caller: Caller, do: Act
+) -> Outcome:
+    """`do` on the services over `dsn`, audited as `cli.<operation>`; a TransientStripeError
+    (nothing final happened) is raised for the caller to explain."""
+    with bootstrap.api_pool(dsn) as pool:
         with pool.connection() as conn:
             audit.create_table(conn)
-        services = bootstrap.services(pool, gateway, settings.public_base_url())
+        services = bootstrap.services(pool, stripe, settings.public_base_url())
+        outcome = do(services, caller)
+        with pool.connection() as conn:
+            audit.record(
+                conn,
+                f"cli.{operation}",
+                str(outcome.status),
+                {"idempotency_key": caller.idempotency_key, "object_id": outcome.body.get("id")},
+            )
+    return outcome
+
+
+def act(settings: Settings, operation: str, key: str | None, account: str, do: Act) -> int:
+    stripe = gateway(settings)
+    key = key or str(uuid.uuid4())
+    caller = Caller(f"cli:{audit.current_actor()}", key, account)
+    with bootstrap.database(settings) as dsn:
         try:
-            outcome = do(services, caller)
+            outcome = command_outcome(settings, dsn, stripe, operation, caller, do)
         except TransientStripeError as e:
             print(
                 f"billing-ledger: {e.message}; run again with --idempotency-key {key}",
                 file=sys.stderr,
             )
             return 1
-        with pool.connection() as conn:
-            audit.record(
-                conn,
-                f"cli.{operation}",
-                str(outcome.status),
-                {"idempotency_key": key, "object_id": outcome.body.get("id")},
-            )
     print(json.dumps(outcome.answer(), indent=2))
     print(
         f"idempotency key: {key}" + (" (recorded answer)" if outcome.replayed else ""),

@@ -115,6 +115,7 @@ def build_parser() -> OneLineErrors:
     _tokens(commands)
     _fake_stripe(commands)
     _customers(commands)
+    _payment_methods(commands)
     _payments(commands)
     return parser
 
@@ -143,6 +144,12 @@ def _privacy(commands: Commands) -> None:
         command.add_argument("subject", metavar="cus_…", help="the Stripe customer id")
         command.add_argument("--account", help=identity["--account"])
         command.add_argument("--mode", choices=("live", "test"), help=identity["--mode"])
+        if name == "forget":
+            command.add_argument(
+                "--also-stripe",
+                action="store_true",
+                help="then delete the customer at Stripe too (reads " + STRIPE_API + ")",
+            )
     keys = commands.add_parser(
         "keys",
         help="the master key of personal data: `keys generate`, `keys rotate`",
@@ -399,6 +406,73 @@ def _customers(commands: Commands) -> None:
     create.add_argument("--user-id", help="the platform's user id (metadata.user_id)")
     create.add_argument("--payment-method", metavar="pm_…")
     _acting(create)
+
+
+def _amounts(text: str) -> list[int]:
+    parts = text.split(",")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise argparse.ArgumentTypeError(f"{text!r} is not two amounts in cents (e.g. 32,45)")
+    return [int(p) for p in parts]
+
+
+def _payment_methods(commands: Commands) -> None:
+    methods = commands.add_parser(
+        "payment-methods",
+        help="a customer's payment methods through Stripe: save, verify, attach, detach, default",
+        description="Save payment methods with SetupIntents (card, SEPA debit with its mandate, "
+        "ACH with microdeposits), attach, detach, make default (rows arrive by webhook).",
+    )
+    actions = methods.add_subparsers(
+        required=True, dest="payment_methods_command", metavar="ACTION"
+    )
+    function = "payment_methods:payment_methods"
+    save = _command(
+        actions,
+        "save",
+        function,
+        "save a payment method for later with a SetupIntent; prints succeeded, or "
+        "requires_action with next_action_type (redirect_to_url: the 3-D Secure challenge; "
+        "verify_with_microdeposits: then `payment-methods verify`)",
+        STRIPE_API,
+        DATABASE,
+    )
+    save.add_argument("--customer", required=True, metavar="cus_…")
+    save.add_argument("--type", choices=("card", "sepa_debit", "us_bank_account"), default="card")
+    save.add_argument("--payment-method", metavar="pm_…", help="e.g. pm_card_visa, pm_sepa_debit")
+    save.add_argument(
+        "--verification-method",
+        choices=("automatic", "instant", "microdeposits"),
+        help="us_bank_account only",
+    )
+    save.add_argument("--mandate-ip", metavar="IP", help="the customer's, as they accepted")
+    save.add_argument("--mandate-user-agent", metavar="UA", help="the customer's browser")
+    _acting(save)
+    verify = _command(
+        actions,
+        "verify",
+        function,
+        "verify an ACH bank account waiting for its microdeposits",
+        STRIPE_API,
+        DATABASE,
+    )
+    verify.add_argument("setup_intent", metavar="seti_…")
+    given = verify.add_mutually_exclusive_group(required=True)
+    given.add_argument("--amounts", type=_amounts, metavar="A,B", help="the two, in cents")
+    given.add_argument("--descriptor-code", metavar="SM…", help="the code on the statement")
+    _acting(verify)
+    for name, description in (
+        ("attach", "attach a payment method to a customer (--default: and make it the default)"),
+        ("detach", "detach a payment method from its customer"),
+        ("default", "make an attached payment method the customer's default"),
+    ):
+        command = _command(actions, name, function, description, STRIPE_API, DATABASE)
+        command.add_argument("payment_method", metavar="pm_…")
+        if name != "detach":
+            command.add_argument("--customer", required=True, metavar="cus_…")
+        command.set_defaults(default=name == "default")
+        if name == "attach":
+            command.add_argument("--default", action="store_true", help="also make it default")
+        _acting(command)
 
 
 def _payments(commands: Commands) -> None:

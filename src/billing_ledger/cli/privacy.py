@@ -5,7 +5,8 @@ everything the ledger holds about them (article 15).
                    redact their rows in every read schema, in one transaction, audited. The log
                    and the event store are not touched: what they hold of the person is sealed
                    under the destroyed key, so a replay rebuilds the same redacted rows, and
-                   every amount, status, MRR figure and journal line stays as it was.
+                   every amount, status, MRR figure and journal line stays as it was. With
+                   --also-stripe, the customer is then deleted at Stripe (erasure_at_stripe.py).
     export cus_…   JSON on stdout: the key's status, every log record of theirs (the original
                    event while the key exists, its facts once erased), their rows, and the
                    audit entries that name them.
@@ -21,6 +22,7 @@ from typing import Any
 import psycopg
 
 from billing_ledger import bootstrap
+from billing_ledger.cli import erasure_at_stripe
 from billing_ledger.domain.identity import stripe_uuid
 from billing_ledger.errors import BillingLedgerError
 from billing_ledger.eventlog.port import EventLog, LoggedEvent
@@ -39,12 +41,15 @@ class UnknownIdentity(BillingLedgerError):
 
 
 def forget(settings: Settings, args: argparse.Namespace) -> int:
+    stripe = erasure_at_stripe.stripe_for(settings, args.subject) if args.also_stripe else None
     with bootstrap.database(settings) as dsn:
         master = bootstrap.master_key(settings, dsn)
         with bootstrap.connection_pool(dsn, 2) as pool, pool.connection() as conn:
             store = bootstrap.key_store(pool, master)
             audit.create_table(conn)
             account, livemode = identity(conn, store, args, creating=True)
+            if stripe is not None:
+                erasure_at_stripe.check_mode(stripe, args.subject, livemode)
             with conn.transaction():
                 subjects = store.erase(conn, account, livemode, args.subject)
                 changed = erasure.redact(conn, account, livemode, subjects)
@@ -61,13 +66,16 @@ def forget(settings: Settings, args: argparse.Namespace) -> int:
                     },
                 )
         _vacuum_keys(dsn)
-    rows = ", ".join(f"{table} {count}" for table, count in changed.items())
-    print(
-        f"forgot {args.subject} ({_describe(account, livemode)}): {len(subjects)} data key(s) "
-        f"destroyed ({', '.join(subjects)}); rows redacted: {rows}"
-    )
-    print("its events stay in the log with their facts; a replay rebuilds the same rows")
-    return 0
+        rows = ", ".join(f"{table} {count}" for table, count in changed.items())
+        print(
+            f"forgot {args.subject} ({_describe(account, livemode)}): {len(subjects)} data "
+            f"key(s) destroyed ({', '.join(subjects)}); rows redacted: {rows}"
+        )
+        print("its events stay in the log with their facts; a replay rebuilds the same rows")
+        if stripe is None:
+            return 0
+        sys.stdout.flush()
+        return erasure_at_stripe.delete_at_stripe(settings, dsn, stripe, args.subject, account)
 
 
 def export(settings: Settings, args: argparse.Namespace) -> int:

@@ -30,7 +30,11 @@ from billing_ledger.domain.payment import (
     invoice_link_snapshot,
     refund_snapshot,
 )
-from billing_ledger.domain.payment_method import PaymentMethod, payment_method_snapshot
+from billing_ledger.domain.payment_method import (
+    PaymentMethod,
+    payment_method_snapshot,
+    setup_snapshot,
+)
 from billing_ledger.domain.stripe_object import Snapshot, StripeObject
 from billing_ledger.domain.subscription import Subscription, subscription_snapshot
 from billing_ledger.schemas.envelope import StripeEvent
@@ -159,6 +163,7 @@ ROUTES: dict[str, Route] = {
         "payment_method.updated",
         "payment_method.automatically_updated",
     ),
+    **_routes(PaymentMethod, _one(setup_snapshot), "setup_intent.succeeded"),
     **_routes(Coupon, _one(coupon_snapshot), "coupon.created", "coupon.updated", "coupon.deleted"),
     **_routes(
         Discount,

@@ -299,8 +299,27 @@ class PaymentMethodPart(TypedDict):
     created: int | None
 
 
-class PaymentMethodState(PaymentMethodPart, Stamped):
+class SetupPart(TypedDict):
+    """A SetupIntent that saved the payment method: the mandate it set it up under, if any."""
+
+    mandate: str | None
+
+
+class SeenPaymentMethodState(PaymentMethodPart, Stamped):
     """A payment method as `billing.payment_methods` shows it."""
+
+    mandate: str | None  # of its newest SetupIntent with one (None in events before v4)
+    seen: Literal[True]
+
+
+class UnseenPaymentMethodState(Stamped):
+    """A SetupIntent can arrive before its payment method: until it does, only its mandate."""
+
+    mandate: str | None
+    seen: Literal[False]
+
+
+PaymentMethodState = SeenPaymentMethodState | UnseenPaymentMethodState
 
 
 PartState = (
@@ -316,5 +335,6 @@ PartState = (
     | InvoiceLinkPart
     | DisputePart
     | PaymentMethodPart
+    | SetupPart
 )
 """Any part's state; which one a part holds is told by its kind."""

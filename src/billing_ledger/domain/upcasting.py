@@ -9,7 +9,9 @@ digest of the part's state before the change the snapshot reports: unknown for t
 stored before it, which are ordered within a second by their top-level scalars as they were.
 From version 3 on, `attributes` and `previous_attributes` hold what they held before.
 Version 4 of the customer's `Recorded` and `Revised` (3 of its `Backfilled`) show the
-customer's own discount: none is known of the events stored before.
+customer's own discount: none is known of the events stored before. Version 4 of a payment
+method's `Recorded` and `Revised` show its mandate (none known before) and whether the payment
+method itself was seen (it always was: SetupIntents were not parts before).
 """
 
 from __future__ import annotations
@@ -67,3 +69,9 @@ def customer_discount_unknown(event_state: State) -> None:
     state = event_state.get("state")
     if state is not None and state.get("seen"):
         event_state["state"] = {**state, "discount": None}
+
+
+def payment_method_mandate_unknown(event_state: State) -> None:
+    """An upcaster (v3 → v4 of a payment method's `Recorded`/`Revised`): payment methods
+    stored before they showed a mandate show none, and were seen."""
+    event_state["state"] = {**event_state["state"], "mandate": None, "seen": True}

@@ -3,7 +3,8 @@ master key, in schema `privacy` (never `billing`: `billing_reader` must not read
 
     privacy.data_keys      key_id (uuid5 of the identity), account_id, livemode, subject,
                            wrapped (NULL once erased), master_key_id, created_at, erased_at
-    privacy.subject_links  a payment that named no customer → the customer it belongs to
+    privacy.subject_links  a payment that named no customer (or a mandate, which never does)
+                           → the customer it belongs to
 
 A subject is a customer (`cus_…`); a payment whose events name no customer is sealed under
 the customer an earlier event linked it to, else under its own key, and `erase` destroys the
@@ -236,6 +237,23 @@ class KeyStore:
                     conn.commit()
                     self._remember_link((account_id, livemode, owner), customer)
             return subject, self._key(conn, account_id, livemode, subject)
+
+    def links_known(
+        self, account_id: str, livemode: bool, subjects: Collection[str], customer: str
+    ) -> bool:
+        """Whether every one of `subjects` is known (in memory) to be `customer`'s."""
+        with self._lock:
+            return all(self._links.get((account_id, livemode, s)) == customer for s in subjects)
+
+    def link(self, account_id: str, livemode: bool, subject: str, customer: str) -> None:
+        """Record that the events of `subject`, which name no customer, are `customer`'s (the
+        first customer named wins, as for payments)."""
+        if self.links_known(account_id, livemode, (subject,), customer):
+            return
+        with self._connection() as conn:
+            conn.execute(LINK, (account_id, livemode, subject, customer))
+            conn.commit()
+        self._remember_link((account_id, livemode, subject), customer)
 
     def _key(
         self, conn: psycopg.Connection[Any], account_id: str, livemode: bool, subject: str

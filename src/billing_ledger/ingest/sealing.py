@@ -21,7 +21,7 @@ from billing_ledger.infra.data_key import DataKey
 from billing_ledger.infra.keys import KeyStore
 from billing_ledger.schemas import fastjson
 from billing_ledger.schemas.envelope import MalformedEvent, StripeEvent, parse_event
-from billing_ledger.schemas.personal import REDACTED, data_subject, facts_of
+from billing_ledger.schemas.personal import REDACTED, data_subject, facts_of, linked_subjects
 
 __all__ = ["SealedEvent", "Sealer"]
 
@@ -42,8 +42,12 @@ class Sealer:
         self._keys = keys
 
     def seal(self, event: StripeEvent, body: bytes) -> SealedEvent:
-        """`body` (verified, parsed as `event`) sealed; may create the subject's key."""
+        """`body` (verified, parsed as `event`) sealed; may create the subject's key, and link
+        to its customer what the event shows to be theirs (`linked_subjects`)."""
         customer, owner = data_subject(event)
+        if customer is not None:
+            for linked in linked_subjects(event):
+                self._keys.link(event.account_id, event.livemode, linked, customer)
         subject, key = self._keys.subject_key(event.account_id, event.livemode, customer, owner)
         return _sealed(event, body, subject, key)
 
@@ -62,6 +66,10 @@ class Sealer:
         """`seal` on the event loop when the key is in memory, else in a worker thread."""
         customer, owner = data_subject(event)
         cached = self._keys.cached_subject_key(event.account_id, event.livemode, customer, owner)
+        linked = linked_subjects(event) if customer is not None else ()
+        if customer is not None and linked:
+            if not self._keys.links_known(event.account_id, event.livemode, linked, customer):
+                cached = None  # a link to record: the database is needed
         if cached is None:
             return await run_in_threadpool(self.seal, event, body)
         return _sealed(event, body, *cached)

@@ -343,6 +343,8 @@ class BillingTables:
         self, cur: Cursor, event: PaymentMethod.Recorded | PaymentMethod.Revised
     ) -> None:
         state = event.state
+        if not state["seen"]:
+            return  # only its SetupIntent so far; the row comes with the payment method
         self._upsert(
             cur,
             "payment_methods",
@@ -356,6 +358,7 @@ class BillingTables:
                 "card_exp_month": state["card_exp_month"],
                 "card_exp_year": state["card_exp_year"],
                 "wallet": state["wallet"],
+                "mandate_id": state["mandate"],
                 "created_at": _time(state["created"]),
                 "updated_at": _time(state["updated"]),
             },

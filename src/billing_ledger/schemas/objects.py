@@ -322,4 +322,14 @@ class PaymentMethod(_StripeModel):
     card: CardDetails | None = None
 
 
+class SetupIntent(_StripeModel):
+    """What saving a payment method tells of it: which one, and the mandate it is under."""
+
+    id: str
+    status: str
+    customer: str | dict[str, Any] | None = None
+    payment_method: str | dict[str, Any] | None = None
+    mandate: str | dict[str, Any] | None = None
+
+
 RefundList.model_rebuild()

@@ -40,6 +40,7 @@ __all__ = [
     "SealValue",
     "data_subject",
     "facts_of",
+    "linked_subjects",
     "is_token",
     "token_key_id",
     "tokens_in",
@@ -153,6 +154,18 @@ def data_subject(event: StripeEvent) -> tuple[str | None, str]:
             customer = previous if isinstance(previous, str) else None
     owner = event.partition_key.split(":", 2)[2]
     return customer, owner
+
+
+def linked_subjects(event: StripeEvent) -> tuple[str, ...]:
+    """Objects `event` shows to be its customer's although their own events name no customer:
+    the mandate of a SetupIntent (a mandate names only its payment method, yet holds the IP
+    address and browser its customer accepted it from). Their events are then sealed for that
+    customer, and forgetting the customer forgets them."""
+    obj = event.data.object
+    if obj.get("object") != "setup_intent":
+        return ()
+    mandate = expandable_id(obj.get("mandate"))
+    return (mandate,) if mandate is not None else ()
 
 
 def facts_of(document: dict[str, Any], seal: SealValue) -> dict[str, Any]:

@@ -10,9 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from billing_ledger.stripe_api.commands import Caller, CommandRecord, Outcome, Steps
+from billing_ledger.stripe_api.errors import CardDeclined
 from billing_ledger.stripe_api.intents import (
     confirmation_url,
     dump,
+    failed_payment,
     id_of,
     intent_secrets,
     mandate_data,
@@ -21,6 +23,7 @@ from billing_ledger.stripe_api.intents import (
 from billing_ledger.stripe_api.requests import (
     Address,
     CustomerChanges,
+    MicrodepositVerification,
     NewCustomer,
     NewSetup,
     PaymentMethodChoice,
@@ -72,6 +75,19 @@ class CustomerService:
         body = {"customer": customer_id, **dump(changes)}
         return self._commands.run(caller, "customers.update", body, execute)
 
+    def delete(self, caller: Caller, customer_id: str) -> Outcome:
+        """Delete the customer at Stripe for good (the erasure's last step, `forget
+        --also-stripe`). Stripe's `customer.deleted` marks the row deleted; a customer Stripe
+        no longer has is its 404, recorded like any final answer."""
+
+        def execute(steps: Steps) -> Outcome:
+            gone = steps.call("delete", "customers", "delete", id=customer_id).object
+            return Outcome(
+                200, {"id": gone["id"], "object": "customer", "deleted": bool(gone.get("deleted"))}
+            )
+
+        return self._commands.run(caller, "customers.delete", {"customer": customer_id}, execute)
+
     def save_payment_method(self, caller: Caller, customer_id: str, request: NewSetup) -> Outcome:
         """A SetupIntent for later payments: created, then confirmed when a payment method is
         given (card; SEPA debit with the customer's mandate; ACH with its verification)."""
@@ -94,9 +110,12 @@ class CustomerService:
                 }
                 if request.mandate is not None:
                     confirm["mandate_data"] = mandate_data(request.mandate)
-                setup = steps.call(
-                    "confirm", "setup_intents", "confirm", id=setup["id"], params=confirm
-                ).object
+                try:
+                    setup = steps.call(
+                        "confirm", "setup_intents", "confirm", id=setup["id"], params=confirm
+                    ).object
+                except CardDeclined as e:
+                    return _failed_setup(setup, customer_id, e)
             return _setup_outcome(setup, self._public)
 
         def replay(steps: Steps, recorded: Outcome) -> Outcome:
@@ -104,6 +123,30 @@ class CustomerService:
 
         body = {"customer": customer_id, **dump(request)}
         return self._commands.run(caller, "setup_intents.create", body, execute, replay)
+
+    def verify_microdeposits(
+        self, caller: Caller, setup_intent_id: str, request: MicrodepositVerification
+    ) -> Outcome:
+        """Finish an ACH SetupIntent waiting for `verify_with_microdeposits`; a mismatch is
+        Stripe's 422 with its code (`…_amounts_mismatch`, `…_attempts_exceeded`)."""
+
+        def execute(steps: Steps) -> Outcome:
+            params: dict[str, Any] = (
+                {"amounts": list(request.amounts)}
+                if request.amounts is not None
+                else {"descriptor_code": request.descriptor_code}
+            )
+            setup = steps.call(
+                "verify",
+                "setup_intents",
+                "verify_microdeposits",
+                id=setup_intent_id,
+                params=params,
+            ).object
+            return _setup_outcome(setup, self._public)
+
+        body = {"setup_intent": setup_intent_id, **dump(request)}
+        return self._commands.run(caller, "setup_intents.verify_microdeposits", body, execute)
 
     def attach_payment_method(
         self, caller: Caller, customer_id: str, choice: PaymentMethodChoice
@@ -168,18 +211,29 @@ def _attach(steps: Steps, customer_id: str, payment_method: str, *, default: boo
 
 
 def _setup_outcome(setup: dict[str, Any], public: str) -> Outcome:
+    """`succeeded` (201), or not yet (202): `requires_action` says which action in
+    `next_action_type` — `redirect_to_url` (3-D Secure: with our `confirmation_url`) or
+    `verify_with_microdeposits` (ACH: then `verify_microdeposits`)."""
     body: dict[str, Any] = {
         "id": setup["id"],
         "object": "setup_intent",
         "status": setup.get("status"),
-        "customer": setup.get("customer"),
+        "customer": id_of(setup.get("customer")),
         "payment_method": id_of(setup.get("payment_method")),
         "mandate": id_of(setup.get("mandate")),
     }
     if setup.get("status") == "requires_action":
-        body["confirmation_url"] = confirmation_url(public, setup["id"])
+        action = (setup.get("next_action") or {}).get("type")
+        body["next_action_type"] = action
+        if action == "redirect_to_url":
+            body["confirmation_url"] = confirmation_url(public, setup["id"])
     status = 201 if setup.get("status") == "succeeded" else 202
     return Outcome(status, body, private=intent_secrets(setup))
+
+
+def _failed_setup(setup: dict[str, Any], customer_id: str, error: CardDeclined) -> Outcome:
+    body = {"id": setup["id"], "object": "setup_intent", "customer": customer_id}
+    return failed_payment(body, error.message, error.code, error.decline_code)
 
 
 def _customer(customer: dict[str, Any], default: str | None) -> dict[str, Any]:

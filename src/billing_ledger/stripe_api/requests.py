@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 CustomerId = Annotated[str, StringConstraints(pattern=r"^cus_[A-Za-z0-9]+$", max_length=255)]
 PaymentMethodId = Annotated[str, StringConstraints(pattern=r"^pm_[A-Za-z0-9_]+$", max_length=255)]
+SetupIntentId = Annotated[str, StringConstraints(pattern=r"^seti_[A-Za-z0-9]+$", max_length=255)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[a-z]{3}$")]
 Amount = Annotated[int, Field(gt=0, le=99_999_999)]
 
@@ -71,6 +72,34 @@ class NewSetup(_Request):
     payment_method: PaymentMethodId | None = None
     mandate: MandateAcceptance | None = None
     verification_method: Literal["automatic", "instant", "microdeposits"] | None = None
+
+    @model_validator(mode="after")
+    def _debits_need_their_mandate(self) -> NewSetup:
+        if self.type != "card" and self.payment_method is not None and self.mandate is None:
+            raise ValueError(
+                "mandate (the customer's acceptance: ip_address, user_agent) is required to "
+                f"save a {self.type} payment method"
+            )
+        if self.verification_method is not None and self.type != "us_bank_account":
+            raise ValueError("verification_method is only for us_bank_account")
+        return self
+
+
+MicrodepositAmount = Annotated[int, Field(gt=0, lt=100)]
+
+
+class MicrodepositVerification(_Request):
+    """What the customer read on their bank statement: the two microdeposits' `amounts` (in
+    cents), or the `descriptor_code` (SM and four characters) of the one deposit."""
+
+    amounts: Annotated[list[MicrodepositAmount], Field(min_length=2, max_length=2)] | None = None
+    descriptor_code: Annotated[str, StringConstraints(pattern=r"^SM[A-Z0-9]{4}$")] | None = None
+
+    @model_validator(mode="after")
+    def _one_of_the_two(self) -> MicrodepositVerification:
+        if (self.amounts is None) == (self.descriptor_code is None):
+            raise ValueError("give either amounts (two integers) or descriptor_code")
+        return self
 
 
 class PaymentMethodChoice(_Request):

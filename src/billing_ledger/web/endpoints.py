@@ -19,6 +19,7 @@ from billing_ledger.stripe_api.payments import PaymentService
 from billing_ledger.stripe_api.requests import (
     CustomerChanges,
     InvoicePayment,
+    MicrodepositVerification,
     NewCustomer,
     NewPayment,
     NewRefund,
@@ -31,6 +32,7 @@ ID_PATTERNS = {
     "payment": re.compile(r"^pi_[A-Za-z0-9]+$"),
     "payment_method": re.compile(r"^pm_[A-Za-z0-9_]+$"),
     "invoice": re.compile(r"^in_[A-Za-z0-9]+$"),
+    "setup_intent": re.compile(r"^seti_[A-Za-z0-9]+$"),
 }
 
 
@@ -95,6 +97,16 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         answers=(200, 404),
     ),
     Endpoint(
+        "DELETE",
+        "/customers/{customer}",
+        "customers.delete",
+        "customers:write",
+        "Delete a customer at Stripe for good (its row is marked deleted by Stripe's webhook)",
+        NoBody,
+        lambda s, c, ids, b: s.customers.delete(c, ids["customer"]),
+        answers=(200, 404),
+    ),
+    Endpoint(
         "POST",
         "/customers/{customer}/setup_intents",
         "setup_intents.create",
@@ -103,6 +115,16 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         NewSetup,
         lambda s, c, ids, b: s.customers.save_payment_method(c, ids["customer"], b),
         answers=(201, 202, 402, 404),
+    ),
+    Endpoint(
+        "POST",
+        "/setup_intents/{setup_intent}/verify_microdeposits",
+        "setup_intents.verify_microdeposits",
+        "customers:write",
+        "Verify an ACH bank account with its two microdeposit amounts or its descriptor code",
+        MicrodepositVerification,
+        lambda s, c, ids, b: s.customers.verify_microdeposits(c, ids["setup_intent"], b),
+        answers=(201, 202, 404),
     ),
     Endpoint(
         "POST",

@@ -6,9 +6,13 @@
 - `Idempotency-Key` on a POST: the first answer is stored and replayed for the same key
   (`Idempotent-Replayed: true`); the same key with other parameters is a 400
   `idempotency_error`, as on Stripe.
+- `DELETE /v1/customers/{id}` deletes for good (`customer.deleted`); a deleted customer is
+  retrieved as Stripe's stub `{"id", "object": "customer", "deleted": true}`.
 - Every answer has a `Request-Id`. `GET /v1/payment_intents` lists them all (tests count them).
-- `/challenge/{intent}`: the test 3-D Secure page; one POST passes it (`result=fail` fails it)
-  and redirects to the intent's `return_url`.
+- `/challenge/{intent}`: the test 3-D Secure page (of a PaymentIntent or a SetupIntent); one
+  POST passes it (`result=fail` fails it) and redirects to the intent's `return_url`.
+- `/verify/{setup_intent}`: the hosted microdeposit page ACH's `verify_with_microdeposits`
+  names; it only says the test values (`setup_intents.py`), the API verifies them.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from billing_ledger.stripe_api.fake import customers, invoices, payments
+from billing_ledger.stripe_api.fake import customers, invoices, payments, setup_intents
 from billing_ledger.stripe_api.fake.formdata import decode
 from billing_ledger.stripe_api.fake.store import Store, StripeFailure, invalid, missing
 
@@ -43,13 +47,18 @@ def _route(method: str, pattern: str) -> Callable[[Handler], Handler]:
 
 _route("POST", "customers")(lambda s, _, p: customers.create_customer(s, p))
 _route("POST", r"customers/(?P<id>cus_\w+)")(customers.update_customer)
-_route("GET", r"customers/(?P<id>cus_\w+)")(lambda s, i, _: s.get(i, "customer"))
+_route("GET", r"customers/(?P<id>cus_\w+)")(lambda s, i, _: customers.retrieve_customer(s, i))
+_route("DELETE", r"customers/(?P<id>cus_\w+)")(lambda s, i, _: customers.delete_customer(s, i))
 _route("POST", r"payment_methods/(?P<id>pm_\w+)/attach")(customers.attach)
 _route("POST", r"payment_methods/(?P<id>pm_\w+)/detach")(lambda s, i, _: customers.detach(s, i))
 _route("GET", r"payment_methods/(?P<id>pm_\w+)")(lambda s, i, _: customers.payment_method(s, i))
-_route("POST", "setup_intents")(lambda s, _, p: customers.create_setup_intent(s, p))
-_route("POST", r"setup_intents/(?P<id>seti_\w+)/confirm")(customers.confirm_setup_intent)
+_route("POST", "setup_intents")(lambda s, _, p: setup_intents.create_setup_intent(s, p))
+_route("POST", r"setup_intents/(?P<id>seti_\w+)/confirm")(setup_intents.confirm_setup_intent)
+_route("POST", r"setup_intents/(?P<id>seti_\w+)/verify_microdeposits")(
+    setup_intents.verify_microdeposits
+)
 _route("GET", r"setup_intents/(?P<id>seti_\w+)")(lambda s, i, _: s.get(i, "setup_intent"))
+_route("GET", r"mandates/(?P<id>mandate_\w+)")(lambda s, i, _: s.get(i, "mandate"))
 _route("POST", "payment_intents")(lambda s, _, p: payments.create_payment_intent(s, p))
 _route("POST", r"payment_intents/(?P<id>pi_\w+)/confirm")(payments.confirm)
 _route("GET", r"payment_intents/(?P<id>pi_\w+)")(lambda s, i, _: s.get(i, "payment_intent"))
@@ -141,8 +150,7 @@ def create_fake_stripe(store: Store) -> Starlette:
                 store.request = {}
                 intent_id = request.path_params["intent"]
                 if intent_id.startswith("seti_"):
-                    setup = store.get(intent_id, "setup_intent")
-                    return customers.succeed_setup(store, setup, {})
+                    return setup_intents.answer_challenge(store, intent_id, passed)
                 return payments.pass_challenge(store, intent_id, passed)
 
         try:
@@ -154,6 +162,15 @@ def create_fake_stripe(store: Store) -> Starlette:
             return RedirectResponse(return_url, 303)
         return JSONResponse({"id": intent["id"], "status": intent["status"]})
 
+    async def verification_page(request: Request) -> Response:
+        setup_id = html.escape(request.path_params["setup"])
+        return HTMLResponse(
+            "<!doctype html><title>Test microdeposits</title><h1>Test microdeposits</h1>"
+            f"<p>SetupIntent {setup_id}: the test deposits are 32 and 45 cents (descriptor code "
+            f"{setup_intents.MICRODEPOSIT_CODE}); verify them with POST "
+            f"/v1/setup_intents/{setup_id}/verify_microdeposits.</p>"
+        )
+
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -163,6 +180,7 @@ def create_fake_stripe(store: Store) -> Starlette:
             Route("/readyz", healthz, methods=["GET"]),  # ready as soon as it listens
             Route("/challenge/{intent}", challenge_page, methods=["GET"]),
             Route("/challenge/{intent}", challenge_answer, methods=["POST"]),
+            Route("/verify/{setup}", verification_page, methods=["GET"]),
             Route("/v1/{path:path}", stripe_api, methods=["GET", "POST", "DELETE"]),
         ]
     )

@@ -1,12 +1,11 @@
-"""Customers, payment methods and SetupIntents in the stand-in, as Stripe keeps them."""
+"""Customers and payment methods in the stand-in, as Stripe keeps them."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from billing_ledger.stripe_api.fake.catalog import TEST_METHODS
-from billing_ledger.stripe_api.fake.formdata import boolean
-from billing_ledger.stripe_api.fake.store import Store, StripeFailure, invalid, missing
+from billing_ledger.stripe_api.fake.store import Store, invalid, missing
 
 ADDRESS_FIELDS = ("city", "country", "line1", "line2", "postal_code", "state")
 
@@ -103,6 +102,21 @@ def update_customer(store: Store, customer_id: str, params: dict[str, Any]) -> d
     return customer
 
 
+def delete_customer(store: Store, customer_id: str) -> dict[str, Any]:
+    """Delete for good: `customer.deleted` carries the customer as it was; afterwards a
+    retrieve answers the deleted stub, and anything else "No such customer"."""
+    customer = store.get(customer_id, "customer")
+    del store.objects[customer_id]
+    stub = {"id": customer_id, "object": "customer", "deleted": True}
+    store.deleted[customer_id] = stub
+    store.event("customer.deleted", customer)
+    return stub
+
+
+def retrieve_customer(store: Store, customer_id: str) -> dict[str, Any]:
+    return store.deleted.get(customer_id) or store.get(customer_id, "customer")
+
+
 def payment_method(store: Store, reference: Any, param: str = "payment_method") -> dict[str, Any]:
     """The payment method `reference` names: an existing one, or a new one for a test token."""
     if isinstance(reference, str) and reference in store.objects:
@@ -157,90 +171,6 @@ def detach(store: Store, method_id: str) -> dict[str, Any]:
     return method
 
 
-def create_setup_intent(store: Store, params: dict[str, Any]) -> dict[str, Any]:
-    customer = params.get("customer")
-    if customer is not None:
-        store.get(customer, "customer", "customer")
-    setup_id = store.new_id("seti")
-    setup = store.add(
-        {
-            "id": setup_id,
-            "object": "setup_intent",
-            "client_secret": f"{setup_id}_secret_{store.secret(24)}",
-            "created": store.now(),
-            "customer": customer,
-            "description": params.get("description"),
-            "last_setup_error": None,
-            "livemode": False,
-            "mandate": None,
-            "metadata": dict(params.get("metadata") or {}),
-            "next_action": None,
-            "payment_method": None,
-            "payment_method_options": params.get("payment_method_options") or {},
-            "payment_method_types": list(params.get("payment_method_types") or ["card"]),
-            "status": "requires_payment_method",
-            "usage": params.get("usage") or "off_session",
-        }
-    )
-    if params.get("payment_method"):
-        setup["payment_method"] = payment_method(store, params["payment_method"])["id"]
-        setup["status"] = "requires_confirmation"
-    store.event("setup_intent.created", setup)
-    if boolean(params.get("confirm")):
-        return confirm_setup_intent(store, setup_id, params)
-    return setup
-
-
-def confirm_setup_intent(store: Store, setup_id: str, params: dict[str, Any]) -> dict[str, Any]:
-    setup = store.get(setup_id, "setup_intent")
-    if setup["status"] not in ("requires_payment_method", "requires_confirmation"):
-        raise invalid(
-            f"This SetupIntent's status is {setup['status']}; it cannot be confirmed.",
-            code="setup_intent_unexpected_state",
-        )
-    reference = params.get("payment_method") or setup["payment_method"]
-    if reference is None:
-        raise invalid(
-            "You must provide a payment method to confirm this SetupIntent.", "payment_method"
-        )
-    method = payment_method(store, reference)
-    setup["payment_method"] = method["id"]
-    test = store.behaviour(method["id"])
-    if method["type"] not in setup["payment_method_types"]:
-        raise invalid(
-            f"The payment method type {method['type']} is not allowed by this SetupIntent.",
-            "payment_method",
-        )
-    if method["type"] == "sepa_debit" and not params.get("mandate_data"):
-        raise invalid("mandate_data is required to set up a SEPA Direct Debit.", "mandate_data")
-    if test.behaviour == "decline":
-        setup["status"] = "requires_payment_method"
-        setup["last_setup_error"] = card_error(test.decline_code, method)
-        store.event("setup_intent.setup_failed", setup)
-        raise StripeFailure(402, {**setup["last_setup_error"], "setup_intent": dict(setup)})
-    verification = (setup["payment_method_options"].get("us_bank_account") or {}).get(
-        "verification_method"
-    )
-    if test.behaviour == "authenticate" or verification == "microdeposits":
-        setup["status"] = "requires_action"
-        setup["next_action"] = challenge(store, setup_id, params.get("return_url"))
-        store.event("setup_intent.requires_action", setup)
-        return setup
-    return succeed_setup(store, setup, params)
-
-
-def succeed_setup(store: Store, setup: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
-    method = store.get(setup["payment_method"], "payment_method")
-    if method["type"] in ("sepa_debit", "us_bank_account"):
-        setup["mandate"] = store.new_id("mandate")
-    setup["status"] = "succeeded"
-    setup["next_action"] = None
-    if setup["customer"] is not None:
-        attach(store, method["id"], {"customer": setup["customer"]})
-    store.event("setup_intent.succeeded", setup)
-    return setup
-
-
 def challenge(store: Store, intent_id: str, return_url: Any) -> dict[str, Any]:
     """A test 3-D Secure challenge: one POST to `url` passes it (`result=fail` fails it)."""
     if isinstance(return_url, str):
@@ -281,10 +211,10 @@ __all__ = [
     "attach",
     "card_error",
     "challenge",
-    "confirm_setup_intent",
     "create_customer",
-    "create_setup_intent",
+    "delete_customer",
     "detach",
     "payment_method",
+    "retrieve_customer",
     "update_customer",
 ]

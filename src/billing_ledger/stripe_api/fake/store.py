@@ -59,12 +59,14 @@ class Store:
     settle_seconds: float = 2.0
     api_version: str = "2025-03-31.basil"
     objects: dict[str, dict[str, Any]] = field(default_factory=dict)
+    deleted: dict[str, dict[str, Any]] = field(default_factory=dict)  # id → Stripe's stub
     behaviours: dict[str, TestMethod] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
     request: dict[str, Any] = field(default_factory=dict)  # id and key of the request at work
     timers: list[threading.Timer] = field(default_factory=list)
     return_urls: dict[str, str] = field(default_factory=dict)  # intent id → after its challenge
     sent: dict[str, dict[str, Any]] = field(default_factory=dict)  # each object as last sent
+    attempts: dict[str, int] = field(default_factory=dict)  # SetupIntent → wrong verifications
 
     @staticmethod
     def new_id(prefix: str) -> str:
