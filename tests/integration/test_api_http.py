@@ -19,6 +19,7 @@ from billing_ledger.stripe_api.fake import Store, fake_stripe
 from billing_ledger.web.endpoints import ENDPOINTS
 from billing_ledger.web.tokens import TokenStore
 from tests.support.http_server import serving
+from tests.support.webhooks import LINK_SECRET
 
 PUBLIC = "https://ledger.example"
 EVERYTHING = ("customers:write", "payments:write", "read")
@@ -64,6 +65,7 @@ def api(database_url: str) -> Iterator[Api]:
                 STRIPE_API_KEY=SecretStr("sk_test_api"),
                 STRIPE_API_BASE=stripe_url,
                 PUBLIC_BASE_URL=PUBLIC,
+                BILLING_LEDGER_LINK_SECRET=SecretStr(LINK_SECRET),
             )
             for url, tokens in served(settings, database_url):
                 yield Api(url, database_url, fake.store, tokens, tokens.create("shop", EVERYTHING))
@@ -121,7 +123,7 @@ def test_the_four_answers_of_a_payment(api: Api) -> None:
     waiting = pay(api, "pm_card_authenticationRequired", "p-3")
     answer = waiting.json()
     assert (waiting.status_code, answer["status"]) == (202, "requires_action")
-    assert answer["confirmation_url"] == f"{PUBLIC}/pay/{answer['id']}"
+    assert answer["confirmation_url"].startswith(f"{PUBLIC}/pay/{answer['id']}?link=")
     assert (
         answer["client_secret"].startswith(answer["id"])
         and answer["next_action"]["type"] == "redirect_to_url"

@@ -51,7 +51,7 @@ def act(settings: Settings, operation: str, key: str | None, account: str, do: A
     with bootstrap.database(settings) as dsn, bootstrap.api_pool(dsn) as pool:
         with pool.connection() as conn:
             audit.create_table(conn)
-        services = bootstrap.services(pool, gateway, settings.public_base_url())
+        services = bootstrap.services(pool, gateway, bootstrap.page_links(settings))
         try:
             outcome = do(services, caller)
         except TransientStripeError as e:

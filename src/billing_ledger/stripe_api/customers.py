@@ -11,11 +11,13 @@ from typing import Any
 
 from billing_ledger.stripe_api.commands import Caller, CommandRecord, Outcome, Steps
 from billing_ledger.stripe_api.intents import (
+    PageLinks,
     confirmation_url,
     dump,
     id_of,
     intent_secrets,
     mandate_data,
+    page_links,
     with_secrets,
 )
 from billing_ledger.stripe_api.requests import (
@@ -28,9 +30,9 @@ from billing_ledger.stripe_api.requests import (
 
 
 class CustomerService:
-    def __init__(self, commands: CommandRecord, public_base_url: str) -> None:
+    def __init__(self, commands: CommandRecord, links: PageLinks | str) -> None:
         self._commands = commands
-        self._public = public_base_url.rstrip("/")
+        self._links = page_links(links)
 
     def create(self, caller: Caller, request: NewCustomer) -> Outcome:
         """Create the customer; attach `payment_method` and make it the default, if given."""
@@ -90,17 +92,17 @@ class CustomerService:
             if request.payment_method is not None:
                 confirm: dict[str, Any] = {
                     "payment_method": request.payment_method,
-                    "return_url": confirmation_url(self._public, setup["id"]),
+                    "return_url": confirmation_url(self._links, setup, caller.account),
                 }
                 if request.mandate is not None:
                     confirm["mandate_data"] = mandate_data(request.mandate)
                 setup = steps.call(
                     "confirm", "setup_intents", "confirm", id=setup["id"], params=confirm
                 ).object
-            return _setup_outcome(setup, self._public)
+            return _setup_outcome(setup, self._links, caller.account)
 
         def replay(steps: Steps, recorded: Outcome) -> Outcome:
-            return with_secrets(steps, "setup_intents", recorded)
+            return with_secrets(steps, "setup_intents", recorded, self._links)
 
         body = {"customer": customer_id, **dump(request)}
         return self._commands.run(caller, "setup_intents.create", body, execute, replay)
@@ -167,7 +169,7 @@ def _attach(steps: Steps, customer_id: str, payment_method: str, *, default: boo
     return method_id
 
 
-def _setup_outcome(setup: dict[str, Any], public: str) -> Outcome:
+def _setup_outcome(setup: dict[str, Any], links: PageLinks, account: str) -> Outcome:
     body: dict[str, Any] = {
         "id": setup["id"],
         "object": "setup_intent",
@@ -176,10 +178,9 @@ def _setup_outcome(setup: dict[str, Any], public: str) -> Outcome:
         "payment_method": id_of(setup.get("payment_method")),
         "mandate": id_of(setup.get("mandate")),
     }
-    if setup.get("status") == "requires_action":
-        body["confirmation_url"] = confirmation_url(public, setup["id"])
     status = 201 if setup.get("status") == "succeeded" else 202
-    return Outcome(status, body, private=intent_secrets(setup))
+    waiting = setup.get("status") in ("requires_action", "requires_payment_method")
+    return Outcome(status, body, private=intent_secrets(setup, links if waiting else None, account))
 
 
 def _customer(customer: dict[str, Any], default: str | None) -> dict[str, Any]:

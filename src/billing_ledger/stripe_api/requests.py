@@ -79,12 +79,13 @@ class PaymentMethodChoice(_Request):
 
 
 class NewPayment(_Request):
-    """A one-off charge, created and confirmed at once."""
+    """A one-off charge: created and confirmed at once with `payment_method`; without one,
+    created for the customer to pay on the payment page (its `confirmation_url`)."""
 
     customer: CustomerId
     amount: Amount
     currency: Currency
-    payment_method: PaymentMethodId
+    payment_method: PaymentMethodId | None = None
     description: Annotated[str, StringConstraints(max_length=1000)] | None = None
     mandate: MandateAcceptance | None = None
 

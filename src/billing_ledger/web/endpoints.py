@@ -141,7 +141,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "/payments",
         "payments.create",
         "payments:write",
-        "Charge a customer once: succeeded, processing, requires_action or failed (402)",
+        "Charge a customer once: succeeded, processing, requires_action or failed (402); "
+        "without payment_method, requires_payment_method with the payment page's "
+        "confirmation_url",
         NewPayment,
         lambda s, c, ids, b: s.payments.pay(c, b),
         answers=(201, 202, 402, 404),
