@@ -473,10 +473,16 @@ def page_links(settings: Settings) -> SignedPageLinks:
 
 def web_pages(settings: Settings, pool: ConnectionPool) -> Starlette:
     """`/pay/…` and `/portal/…` on `pool` (opened): Stripe.js with STRIPE_PUBLISHABLE_KEY,
-    the customer service for their changes, the payment methods the tables hold."""
+    the customer service for their changes (each recorded in the audit trail, actor
+    `portal:<customer>`), the payment methods the tables hold."""
     gateway = stripe_gateway(settings)
     links = page_links(settings)
     customers = services(pool, gateway, links).customers if gateway else None
+
+    def record_change(actor: str, action: str, status: int, detail: dict[str, Any]) -> None:
+        with pool.connection() as conn:
+            audit.record(conn, action, str(status), detail, actor=actor)
+
     return create_pages(
         PageParts(
             links=links,
@@ -493,6 +499,7 @@ def web_pages(settings: Settings, pool: ConnectionPool) -> Starlette:
             ),
             frame_ancestors=settings.PAGES_FRAME_ANCESTORS,
             clock=time.time,
+            audit=record_change,
         )
     )
 

@@ -17,6 +17,7 @@ PUBLISHABLE_KEY_PREFIXES = ("pk_test_", "pk_live_")
 STRIPE_JS_DEFAULT = "https://js.stripe.com/basil/stripe.js"
 """Stripe.js of the release matching our pinned API version (2025-03-31.basil)."""
 _COLOUR = r"^#[0-9A-Fa-f]{6}$"
+_FRAME_SOURCE = re.compile(r"'none'|'self'|https?://(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?")
 # host[:port], the host a name, an IPv4 address or a bracketed IPv6 one.
 _BROKER_ADDRESS = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::(\d{1,5}))?")
 
@@ -83,6 +84,14 @@ class Settings(BaseSettings):
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     _split = field_validator("STRIPE_WEBHOOK_SECRETS", mode="before")(_split_secrets)
+
+    @field_validator("PAGES_FRAME_ANCESTORS")
+    @classmethod
+    def _frame_ancestors_are_sources(cls, value: str) -> str:
+        # Written into the CSP header as is: a `;` or a quote would smuggle in directives.
+        if not value.split() or not all(_FRAME_SOURCE.fullmatch(v) for v in value.split()):
+            raise ValueError("space-separated sources: 'none', 'self' or https://host[:port]")
+        return " ".join(value.split())
 
     @field_validator("BILLING_LEDGER_HOME", mode="before")
     @classmethod

@@ -234,3 +234,23 @@ def test_the_pages_settings_are_checked_and_the_link_secret_never_shown(
     monkeypatch.setenv("PAGES_PRIMARY_COLOR", "red; background: url(x)")
     with pytest.raises(ConfigurationError, match="PAGES_PRIMARY_COLOR"):
         Settings.from_env()
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [("'none'", "'none'"), ("'self'  https://app.example", "'self' https://app.example")],
+)
+def test_frame_ancestors_take_sources_only(
+    monkeypatch: pytest.MonkeyPatch, given: str, kept: str
+) -> None:
+    monkeypatch.setenv("PAGES_FRAME_ANCESTORS", given)
+    assert Settings.from_env().PAGES_FRAME_ANCESTORS == kept
+
+
+@pytest.mark.parametrize("given", ["", "https://a.example; script-src *", "'unsafe-inline'"])
+def test_frame_ancestors_cannot_smuggle_directives(
+    monkeypatch: pytest.MonkeyPatch, given: str
+) -> None:
+    monkeypatch.setenv("PAGES_FRAME_ANCESTORS", given)
+    with pytest.raises(ConfigurationError, match="PAGES_FRAME_ANCESTORS"):
+        Settings.from_env()

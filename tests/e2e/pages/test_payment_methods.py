@@ -69,6 +69,17 @@ def test_add_make_default_and_remove_a_payment_method(shop: Shop, visit: Visit) 
         "AND status = 'detached'",
         removed,
     )
+    changes = rows(
+        shop.dsn,
+        "SELECT action, outcome FROM billing.audit_log WHERE actor = %s ORDER BY id",
+        f"portal:{customer}",
+        expect=3,
+    )
+    assert [tuple(c.values()) for c in changes] == [
+        ("portal.setup_intents.create", "202"),
+        ("portal.payment_methods.default", "200"),
+        ("portal.payment_methods.remove", "200"),
+    ]
 
 
 def test_a_declined_card_is_not_saved_and_says_why(shop: Shop, visit: Visit) -> None:

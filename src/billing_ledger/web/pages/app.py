@@ -67,6 +67,8 @@ class PageParts:
     theme: Theme
     frame_ancestors: str
     clock: Callable[[], float]
+    audit: Callable[[str, str, int, dict[str, Any]], None]
+    """Records a change a customer made: actor, action, HTTP status, ids (billing.audit_log)."""
 
 
 def create_pages(parts: PageParts) -> Starlette:
@@ -194,6 +196,7 @@ def create_pages(parts: PageParts) -> Starlette:
             customers.save_payment_method, caller, session.customer, NewSetup(type="card")
         )
         setup_id = outcome.body.get("id")
+        await record(caller, "setup_intents.create", outcome.status, setup_id)
         if outcome.status >= 400 or not isinstance(setup_id, str):
             raise PageRefused("unavailable")
         return RedirectResponse(f"/pay/{setup_id}", 303)
@@ -211,10 +214,15 @@ def create_pages(parts: PageParts) -> Starlette:
             outcome = await run_in_threadpool(
                 customers.set_default_payment_method, caller, session.customer, method_id
             )
+        await record(caller, f"payment_methods.{action}", outcome.status, method_id)
         if outcome.status >= 400:
             raise PageRefused("unavailable")
         expect = "detached" if action == "remove" else "default"
         return RedirectResponse(f"/portal/payment-methods?expect={expect}:{method_id}", 303)
+
+    async def record(caller: Caller, operation: str, status: int, object_id: Any) -> None:
+        detail = {"idempotency_key": caller.idempotency_key, "object_id": object_id}
+        await run_in_threadpool(parts.audit, caller.name, f"portal.{operation}", status, detail)
 
     async def theme_css(request: Request) -> Response:
         return Response(parts.theme.css(), media_type="text/css", headers=headers)
