@@ -434,8 +434,8 @@ def services(pool: ConnectionPool, stripe: StripeApi, links: PageLinks | str) ->
 
 LINK_SECRET_FILE = "link.secret"
 NO_LINK_SECRET = (
-    "DATABASE_URL and STRIPE_API_KEY are set but no BILLING_LEDGER_LINK_SECRET (or _FILE): "
-    "the customer pages' links are signed with it (a new one: `openssl rand -hex 32`)"
+    "DATABASE_URL is set but no BILLING_LEDGER_LINK_SECRET (or _FILE): the customer pages' "
+    "links are signed with it (a new one: `openssl rand -hex 32`)"
 )
 
 
@@ -476,7 +476,10 @@ def web_pages(settings: Settings, pool: ConnectionPool) -> Starlette:
     the customer service for their changes (each recorded in the audit trail, actor
     `portal:<customer>`), the payment methods the tables hold."""
     gateway = stripe_gateway(settings)
-    links = page_links(settings)
+    if gateway is None:  # no payments here: every page says so, and no link is needed
+        links = SignedPageLinks(settings.public_base_url(), LinkSigner(secrets.token_bytes(32)))
+    else:
+        links = page_links(settings)
     customers = services(pool, gateway, links).customers if gateway else None
 
     def record_change(actor: str, action: str, status: int, detail: dict[str, Any]) -> None:

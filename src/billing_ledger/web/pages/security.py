@@ -55,7 +55,8 @@ def security_headers(csp: str, *, https: bool) -> dict[str, str]:
         "Referrer-Policy": "same-origin",
         "X-Content-Type-Options": "nosniff",
         "Cache-Control": "no-store",
-        "Cross-Origin-Opener-Policy": "same-origin",
+        # Wallets and some banks confirm in a popup that must reach back to the page.
+        "Cross-Origin-Opener-Policy": "same-origin-allow-popups",
     }
     if https:
         headers["Strict-Transport-Security"] = "max-age=31536000"
