@@ -429,7 +429,12 @@ def services(pool: ConnectionPool, stripe: StripeApi, links: PageLinks | str) ->
     `links` makes their `confirmation_url`s (a bare public base URL: unsigned ones)."""
     record = CommandRecord(pool, stripe)
     record.create_tables()
-    return Services(CustomerService(record, links), PaymentService(record, links))
+    return Services(
+        CustomerService(record, links),
+        PaymentService(record, links),
+        portal=links if isinstance(links, SignedPageLinks) else None,
+        livemode=stripe.livemode,
+    )
 
 
 LINK_SECRET_FILE = "link.secret"

@@ -96,6 +96,12 @@ class InvoicePayment(_Request):
     payment_method: PaymentMethodId | None = None
 
 
+class NewPortalLink(_Request):
+    """A signed link to the customer's pages, valid `expires_in` seconds (1 minute to 30 days)."""
+
+    expires_in: Annotated[int, Field(ge=60, le=30 * 86400)] = 3600
+
+
 class NewRefund(_Request):
     """All of a payment (no `amount`) or part of it."""
 
