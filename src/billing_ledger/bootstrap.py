@@ -4,9 +4,9 @@ Connection pools, the eventsourcing application, the log of record, the master k
 data keys, the processor, the projector and the ingest app are made here and nowhere else;
 `cli/`, tests and benchmarks get theirs from these functions. Nothing connects at import time.
 
-    up       database (embedded unless DATABASE_URL) + ingest and /api/v1 + processor +
-             projector
-    ingest   the HTTP edge alone (appends to the log) and /api/v1
+    up       database (embedded unless DATABASE_URL) + ingest, /api/v1 and the customer
+             pages + processor + projector
+    ingest   the HTTP edge alone (appends to the log), /api/v1 and the customer pages
     process  the processor and projector alone (follow the log)
 
 `memory_processing` builds the processor on the in-memory adapters instead (log, store and
@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -60,10 +62,15 @@ from billing_ledger.settings import Settings
 from billing_ledger.stripe_api.client import StripeApi, StripeGateway
 from billing_ledger.stripe_api.commands import CommandRecord
 from billing_ledger.stripe_api.customers import CustomerService
+from billing_ledger.stripe_api.intents import PageLinks
 from billing_ledger.stripe_api.payments import PaymentService
 from billing_ledger.web.api import ApiParts, create_api
 from billing_ledger.web.endpoints import Services
-from billing_ledger.web.mount import with_api
+from billing_ledger.web.mount import with_api, with_pages
+from billing_ledger.web.pages.app import PREFIXES, PageParts, create_pages
+from billing_ledger.web.pages.links import LinkSigner, SignedPageLinks
+from billing_ledger.web.pages.methods import SavedMethods
+from billing_ledger.web.pages.theme import Theme
 from billing_ledger.web.reads import Reads
 from billing_ledger.web.tokens import ApiToken, TokenStore
 
@@ -469,12 +476,91 @@ def stripe_gateway(settings: Settings) -> StripeGateway | None:
     return StripeGateway(key, api_base=settings.STRIPE_API_BASE)
 
 
-def services(pool: ConnectionPool, stripe: StripeApi, public_base_url: str) -> Services:
-    """The customer and payment services on the command record in `pool` (tables created)."""
+def services(pool: ConnectionPool, stripe: StripeApi, links: PageLinks | str) -> Services:
+    """The customer and payment services on the command record in `pool` (tables created);
+    `links` makes their `confirmation_url`s (a bare public base URL: unsigned ones)."""
     record = CommandRecord(pool, stripe)
     record.create_tables()
     return Services(
-        CustomerService(record, public_base_url), PaymentService(record, public_base_url)
+        CustomerService(record, links),
+        PaymentService(record, links),
+        portal=links if isinstance(links, SignedPageLinks) else None,
+        livemode=stripe.livemode,
+    )
+
+
+LINK_SECRET_FILE = "link.secret"
+NO_LINK_SECRET = (
+    "DATABASE_URL is set but no BILLING_LEDGER_LINK_SECRET (or _FILE): the customer pages' "
+    "links are signed with it (a new one: `openssl rand -hex 32`)"
+)
+
+
+def link_signer(settings: Settings) -> LinkSigner:
+    """What signs the customer pages' links: BILLING_LEDGER_LINK_SECRET(_FILE); with
+    DATABASE_URL it must be set; the embedded default keeps one in
+    BILLING_LEDGER_HOME/link.secret, created on first use (readable by its owner only)."""
+    text = settings.link_secret_text()
+    if text is None:
+        if settings.DATABASE_URL:
+            raise ConfigurationError(NO_LINK_SECRET)
+        path = settings.BILLING_LEDGER_HOME.expanduser().resolve() / LINK_SECRET_FILE
+        text = _read_or_create_secret(path)
+    return LinkSigner(text.encode("utf-8"))
+
+
+def _read_or_create_secret(path: Path) -> str:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process of the same home created it first
+            return path.read_text(encoding="ascii").strip()
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(secrets.token_hex(32) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+    return path.read_text(encoding="ascii").strip()
+
+
+def page_links(settings: Settings) -> SignedPageLinks:
+    """The customer pages' signed links under PUBLIC_BASE_URL."""
+    return SignedPageLinks(settings.public_base_url(), link_signer(settings))
+
+
+def web_pages(settings: Settings, pool: ConnectionPool) -> Starlette:
+    """`/pay/…` and `/portal/…` on `pool` (opened): Stripe.js with STRIPE_PUBLISHABLE_KEY,
+    the customer service for their changes (each recorded in the audit trail, actor
+    `portal:<customer>`), the payment methods the tables hold."""
+    gateway = stripe_gateway(settings)
+    if gateway is None:  # no payments here: every page says so, and no link is needed
+        links = SignedPageLinks(settings.public_base_url(), LinkSigner(secrets.token_bytes(32)))
+    else:
+        links = page_links(settings)
+    customers = services(pool, gateway, links).customers if gateway else None
+
+    def record_change(actor: str, action: str, status: int, detail: dict[str, Any]) -> None:
+        with pool.connection() as conn:
+            audit.record(conn, action, str(status), detail, actor=actor)
+
+    return create_pages(
+        PageParts(
+            links=links,
+            stripe=gateway,
+            customers=customers,
+            methods=SavedMethods(pool),
+            publishable_key=settings.publishable_key(),
+            stripe_js_url=settings.STRIPE_JS_URL,
+            theme=Theme(
+                settings.PAGES_PRIMARY_COLOR,
+                settings.PAGES_BACKGROUND_COLOR,
+                settings.PAGES_TEXT_COLOR,
+                settings.PAGES_DANGER_COLOR,
+            ),
+            frame_ancestors=settings.PAGES_FRAME_ANCESTORS,
+            clock=time.time,
+            audit=record_change,
+        )
     )
 
 
@@ -484,7 +570,7 @@ def web_api(settings: Settings, pool: ConnectionPool) -> Starlette:
     tokens = TokenStore(pool)
     tokens.create_table()
     gateway = stripe_gateway(settings)
-    built = services(pool, gateway, settings.public_base_url()) if gateway else None
+    built = services(pool, gateway, page_links(settings)) if gateway else None
 
     def record_use(token: ApiToken, operation: str, status: int, detail: dict[str, Any]) -> None:
         with pool.connection() as conn:
@@ -493,10 +579,12 @@ def web_api(settings: Settings, pool: ConnectionPool) -> Starlette:
     return create_api(ApiParts(tokens, built, record_use, Reads(pool)))
 
 
-def http_app(edge: Starlette, api: Starlette) -> ASGIApp:
-    """The webhook endpoint and the API in one server: `/api/v1/…` to the API, the rest
-    (POST /webhooks/stripe, health, metrics) to the edge, unchanged."""
-    return with_api(edge, api)
+def http_app(edge: Starlette, api: Starlette, pages: Starlette | None = None) -> ASGIApp:
+    """The webhook endpoint, the API and the pages in one server: `/api/v1/…` to the API,
+    `/pay/…`, `/portal/…` and `/pages/…` to the pages, the rest (POST /webhooks/stripe,
+    health, metrics) to the edge, unchanged."""
+    served = with_api(edge, api)
+    return with_pages(served, pages, PREFIXES) if pages is not None else served
 
 
 __all__ = [
@@ -513,6 +601,8 @@ __all__ = [
     "kafka_event_log",
     "memory_application",
     "key_store",
+    "link_signer",
+    "page_links",
     "master_key",
     "memory_processing",
     "open_event_log",
@@ -528,4 +618,5 @@ __all__ = [
     "services",
     "stripe_gateway",
     "web_api",
+    "web_pages",
 ]

@@ -13,6 +13,11 @@ from billing_ledger.errors import ConfigurationError
 
 WEBHOOK_SECRET_PREFIX = "whsec_"
 API_KEY_PREFIXES = ("sk_test_", "sk_live_", "rk_test_", "rk_live_")
+PUBLISHABLE_KEY_PREFIXES = ("pk_test_", "pk_live_")
+STRIPE_JS_DEFAULT = "https://js.stripe.com/basil/stripe.js"
+"""Stripe.js of the release matching our pinned API version (2025-03-31.basil)."""
+_COLOUR = r"^#[0-9A-Fa-f]{6}$"
+_FRAME_SOURCE = re.compile(r"'none'|'self'|https?://(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?")
 # host[:port], the host a name, an IPv4 address or a bracketed IPv6 one.
 _BROKER_ADDRESS = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::(\d{1,5}))?")
 
@@ -38,6 +43,16 @@ class Settings(BaseSettings):
     BILLING_LEDGER_MASTER_KEY_FILE: Path | None = None
     STRIPE_API_BASE: str | None = None
     PUBLIC_BASE_URL: str | None = None
+    STRIPE_PUBLISHABLE_KEY: str | None = None
+    STRIPE_JS_URL: str = STRIPE_JS_DEFAULT
+    BILLING_LEDGER_LINK_SECRET: SecretStr | None = None
+    BILLING_LEDGER_LINK_SECRET_FILE: Path | None = None
+    # Who may embed the customer pages in a frame (CSP frame-ancestors): 'none' by default.
+    PAGES_FRAME_ANCESTORS: str = "'none'"
+    PAGES_PRIMARY_COLOR: Annotated[str, Field(pattern=_COLOUR)] = "#7c5cff"
+    PAGES_BACKGROUND_COLOR: Annotated[str, Field(pattern=_COLOUR)] = "#0f1226"
+    PAGES_TEXT_COLOR: Annotated[str, Field(pattern=_COLOUR)] = "#eef0ff"
+    PAGES_DANGER_COLOR: Annotated[str, Field(pattern=_COLOUR)] = "#ff6b81"
     DATABASE_URL: str | None = Field(default=None, repr=False)
     DATABASE_URL_FILE: Path | None = None
     BILLING_LEDGER_HOME: Path = Path(".billing-ledger")
@@ -69,6 +84,14 @@ class Settings(BaseSettings):
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     _split = field_validator("STRIPE_WEBHOOK_SECRETS", mode="before")(_split_secrets)
+
+    @field_validator("PAGES_FRAME_ANCESTORS")
+    @classmethod
+    def _frame_ancestors_are_sources(cls, value: str) -> str:
+        # Written into the CSP header as is: a `;` or a quote would smuggle in directives.
+        if not value.split() or not all(_FRAME_SOURCE.fullmatch(v) for v in value.split()):
+            raise ValueError("space-separated sources: 'none', 'self' or https://host[:port]")
+        return " ".join(value.split())
 
     @field_validator("BILLING_LEDGER_HOME", mode="before")
     @classmethod
@@ -108,6 +131,12 @@ class Settings(BaseSettings):
                     "BILLING_LEDGER_MASTER_KEY_FILE", self.BILLING_LEDGER_MASTER_KEY_FILE
                 )
             )
+        if self.BILLING_LEDGER_LINK_SECRET_FILE is not None:
+            update["BILLING_LEDGER_LINK_SECRET"] = SecretStr(
+                _read_secret_file(
+                    "BILLING_LEDGER_LINK_SECRET_FILE", self.BILLING_LEDGER_LINK_SECRET_FILE
+                )
+            )
         if self.KAFKA_SASL_PASSWORD_FILE is not None:
             update["KAFKA_SASL_PASSWORD"] = SecretStr(
                 _read_secret_file("KAFKA_SASL_PASSWORD_FILE", self.KAFKA_SASL_PASSWORD_FILE)
@@ -139,6 +168,7 @@ class Settings(BaseSettings):
             self.STRIPE_API_KEY,
             self.KAFKA_SASL_PASSWORD,
             self.BILLING_LEDGER_MASTER_KEY,
+            self.BILLING_LEDGER_LINK_SECRET,
         ):
             if secret is not None:
                 found.append(secret.get_secret_value())
@@ -168,6 +198,29 @@ class Settings(BaseSettings):
                 "STRIPE_API_KEY: not a Stripe secret or restricted key (sk_... or rk_...)"
             )
         return key
+
+    def publishable_key(self) -> str | None:
+        """Stripe's publishable key for Stripe.js on the customer pages (None: no pages)."""
+        key = self.STRIPE_PUBLISHABLE_KEY
+        if key is None or not key.strip():
+            return None
+        if not key.startswith(PUBLISHABLE_KEY_PREFIXES):
+            raise ConfigurationError(
+                "STRIPE_PUBLISHABLE_KEY: not a Stripe publishable key (pk_test_... or pk_live_...)"
+            )
+        return key
+
+    def link_secret_text(self) -> str | None:
+        """BILLING_LEDGER_LINK_SECRET(_FILE), None when unset (the embedded default keeps one
+        under BILLING_LEDGER_HOME, see bootstrap)."""
+        if self.BILLING_LEDGER_LINK_SECRET is None:
+            return None
+        text = self.BILLING_LEDGER_LINK_SECRET.get_secret_value().strip()
+        if text and len(text) < 32:
+            raise ConfigurationError(
+                "BILLING_LEDGER_LINK_SECRET: at least 32 characters (e.g. `openssl rand -hex 32`)"
+            )
+        return text or None
 
     def public_base_url(self) -> str:
         """Where customers reach this server (payment pages): PUBLIC_BASE_URL, else HOST:PORT."""

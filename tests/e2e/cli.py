@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.webhooks import MASTER_KEY, SECRET
+from tests.support.webhooks import LINK_SECRET, MASTER_KEY, SECRET
 
 STARTUP_SECONDS = 60.0
 
@@ -45,8 +45,11 @@ def cli_env(extra: Mapping[str, str]) -> dict[str, str]:
     env.pop("BILLING_LEDGER_MASTER_KEY", None)
     env.pop("BILLING_LEDGER_MASTER_KEY_FILE", None)
     env.update({"STRIPE_WEBHOOK_SECRETS": SECRET, "PYTHONUNBUFFERED": "1"})
-    if "DATABASE_URL" in extra:  # the suite's key; the embedded default makes its own
+    env.pop("BILLING_LEDGER_LINK_SECRET", None)
+    env.pop("BILLING_LEDGER_LINK_SECRET_FILE", None)
+    if "DATABASE_URL" in extra:  # the suite's keys; the embedded default makes its own
         env["BILLING_LEDGER_MASTER_KEY"] = MASTER_KEY
+        env["BILLING_LEDGER_LINK_SECRET"] = LINK_SECRET
     env.update(extra)
     return env
 

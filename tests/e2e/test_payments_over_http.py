@@ -139,7 +139,7 @@ def test_3d_secure_shows_requires_action_then_succeeds_after_the_challenge(ledge
     answer = ledger.pay("pm_card_authenticationRequired", "three-ds")
     waiting = answer.json()
     assert (answer.status_code, waiting["status"]) == (202, "requires_action"), answer.text
-    assert waiting["confirmation_url"] == f"{PUBLIC}/pay/{waiting['id']}"
+    assert waiting["confirmation_url"].startswith(f"{PUBLIC}/pay/{waiting['id']}?link=")
     assert waiting["client_secret"]
     payment_row(ledger, waiting["id"], "requires_action")
     challenge = httpx.post(waiting["next_action"]["redirect_to_url"]["url"])
@@ -321,7 +321,7 @@ def test_the_cli_takes_a_3d_secure_payment_and_refunds_part_of_it(ledger: Ledger
     assert paying.returncode == 0, paying.stderr
     waiting = json.loads(paying.stdout)
     assert waiting["status"] == "requires_action"
-    assert waiting["confirmation_url"] == f"{PUBLIC}/pay/{waiting['id']}"
+    assert waiting["confirmation_url"].startswith(f"{PUBLIC}/pay/{waiting['id']}?link=")
     assert json.loads(ledger.cli(*argv).stdout)["id"] == waiting["id"]  # the same key: once
     httpx.post(waiting["next_action"]["redirect_to_url"]["url"])
     payment_row(ledger, waiting["id"], "succeeded")

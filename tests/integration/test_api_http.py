@@ -4,6 +4,7 @@ document, and the audit trail of write scopes."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,8 +18,10 @@ from billing_ledger import bootstrap
 from billing_ledger.settings import Settings
 from billing_ledger.stripe_api.fake import Store, fake_stripe
 from billing_ledger.web.endpoints import ENDPOINTS
+from billing_ledger.web.pages.links import LinkSigner
 from billing_ledger.web.tokens import TokenStore
 from tests.support.http_server import serving
+from tests.support.webhooks import LINK_SECRET
 
 PUBLIC = "https://ledger.example"
 EVERYTHING = ("customers:write", "payments:write", "read")
@@ -70,6 +73,7 @@ def api(database_url: str) -> Iterator[Api]:
                 STRIPE_API_KEY=SecretStr("sk_test_api"),
                 STRIPE_API_BASE=stripe_url,
                 PUBLIC_BASE_URL=PUBLIC,
+                BILLING_LEDGER_LINK_SECRET=SecretStr(LINK_SECRET),
             )
             for url, tokens in served(settings, database_url):
                 yield Api(url, database_url, fake.store, tokens, tokens.create("shop", EVERYTHING))
@@ -127,7 +131,7 @@ def test_the_four_answers_of_a_payment(api: Api) -> None:
     waiting = pay(api, "pm_card_authenticationRequired", "p-3")
     answer = waiting.json()
     assert (waiting.status_code, answer["status"]) == (202, "requires_action")
-    assert answer["confirmation_url"] == f"{PUBLIC}/pay/{answer['id']}"
+    assert answer["confirmation_url"].startswith(f"{PUBLIC}/pay/{answer['id']}?link=")
     assert (
         answer["client_secret"].startswith(answer["id"])
         and answer["next_action"]["type"] == "redirect_to_url"
@@ -315,3 +319,20 @@ def test_without_a_stripe_key_writes_answer_503(database_url: str) -> None:
             headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "k"},
         )
         assert answer.status_code == 503 and "STRIPE_API_KEY" in answer.json()["error"]
+
+
+def test_a_portal_link_opens_the_customers_pages(api: Api) -> None:
+    owner = customer(api)
+    made = api.post(f"/customers/{owner}/portal_links", {"expires_in": 600}, "link-1")
+    assert made.status_code == 201, made.text
+    answer = made.json()
+    assert answer["url"].startswith(f"{PUBLIC}/portal/payment-methods?link=")
+    assert time.time() + 590 < answer["expires_at"] <= time.time() + 600
+    token = answer["url"].partition("?link=")[2]
+    link = LinkSigner(LINK_SECRET.encode()).verify(token, time.time())
+    assert (link.customer, link.scope, link.livemode) == (owner, "portal", False)
+    too_long = api.post(f"/customers/{owner}/portal_links", {"expires_in": 10**9}, "link-2")
+    assert too_long.status_code == 422
+    with psycopg.connect(api.dsn) as conn:
+        audited = str(conn.execute("SELECT json_agg(a) FROM billing.audit_log a").fetchone())
+    assert "api.portal_links.create" in audited and token not in audited

@@ -14,6 +14,7 @@ from billing_ledger.ingest.signature import sign
 SECRET = "whsec_test_secret_for_billing_ledger"
 # The suite's master key of personal data's keys (base64 of 32 bytes; never a real one).
 MASTER_KEY = "dGVzdHMtbWFzdGVyLWtleS1mb3ItYmlsbGluZy1sZWQ="
+LINK_SECRET = "tests-link-secret-for-billing-ledger-pages-0123456789"
 
 
 def body_of(document: dict[str, Any]) -> bytes:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import pytest
 
+from billing_ledger import bootstrap
 from billing_ledger.cli import main
 from billing_ledger.cli.parser import build_parser
+from billing_ledger.settings import Settings
 
 COMMANDS = [
     ["up"],
@@ -120,3 +125,21 @@ def test_commands_through_stripe_refuse_what_they_cannot_do_before_acting(
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1, err
     assert err.startswith("billing-ledger") and reason in err and "Traceback" not in err
+
+
+def test_portal_link_prints_a_signed_link_that_expires(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("BILLING_LEDGER_LINK_SECRET", raising=False)
+    monkeypatch.setenv("BILLING_LEDGER_HOME", str(tmp_path))
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://pay.example")
+    assert main(["portal-link", "cus_A1", "--expires", "30m"]) == 0
+    url = capsys.readouterr().out.strip()
+    assert url.startswith("https://pay.example/portal/payment-methods?link=")
+    signer = bootstrap.link_signer(Settings.from_env())
+    link = signer.verify(url.partition("?link=")[2], time.time())
+    assert link.customer == "cus_A1" and time.time() + 1700 < link.expires <= time.time() + 1800
+    assert (tmp_path / "link.secret").stat().st_mode & 0o777 == 0o600
+    assert main(["portal-link", "cus_A1", "--expires", "90d"]) == 2
+    assert main(["portal-link", "not-a-customer"]) == 2

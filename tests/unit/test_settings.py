@@ -208,3 +208,49 @@ def test_the_master_key_comes_from_its_setting_or_its_file(
     monkeypatch.setenv("BILLING_LEDGER_MASTER_KEY_FILE", str(key_file))
     assert Settings.from_env().master_key_text() == ("ZmlsZQ==", "BILLING_LEDGER_MASTER_KEY_FILE")
     assert "ZmlsZQ" not in repr(Settings.from_env())
+
+
+def test_the_pages_settings_are_checked_and_the_link_secret_never_shown(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in ("STRIPE_PUBLISHABLE_KEY", "STRIPE_JS_URL", "BILLING_LEDGER_LINK_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings.from_env()
+    assert settings.STRIPE_JS_URL == "https://js.stripe.com/basil/stripe.js"
+    assert settings.publishable_key() is None and settings.link_secret_text() is None
+    monkeypatch.setenv("STRIPE_PUBLISHABLE_KEY", "sk_test_not_publishable")
+    with pytest.raises(ConfigurationError, match="STRIPE_PUBLISHABLE_KEY"):
+        Settings.from_env().publishable_key()
+    monkeypatch.setenv("BILLING_LEDGER_LINK_SECRET", "short")
+    with pytest.raises(ConfigurationError, match="BILLING_LEDGER_LINK_SECRET"):
+        Settings.from_env().link_secret_text()
+    secret = tmp_path / "link"
+    secret.write_text("l" * 40 + "\n")
+    monkeypatch.delenv("BILLING_LEDGER_LINK_SECRET")
+    monkeypatch.setenv("BILLING_LEDGER_LINK_SECRET_FILE", str(secret))
+    settings = Settings.from_env()
+    assert settings.link_secret_text() == "l" * 40
+    assert "l" * 40 not in repr(settings) and "l" * 40 in settings.secret_values()
+    monkeypatch.setenv("PAGES_PRIMARY_COLOR", "red; background: url(x)")
+    with pytest.raises(ConfigurationError, match="PAGES_PRIMARY_COLOR"):
+        Settings.from_env()
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [("'none'", "'none'"), ("'self'  https://app.example", "'self' https://app.example")],
+)
+def test_frame_ancestors_take_sources_only(
+    monkeypatch: pytest.MonkeyPatch, given: str, kept: str
+) -> None:
+    monkeypatch.setenv("PAGES_FRAME_ANCESTORS", given)
+    assert Settings.from_env().PAGES_FRAME_ANCESTORS == kept
+
+
+@pytest.mark.parametrize("given", ["", "https://a.example; script-src *", "'unsafe-inline'"])
+def test_frame_ancestors_cannot_smuggle_directives(
+    monkeypatch: pytest.MonkeyPatch, given: str
+) -> None:
+    monkeypatch.setenv("PAGES_FRAME_ANCESTORS", given)
+    with pytest.raises(ConfigurationError, match="PAGES_FRAME_ANCESTORS"):
+        Settings.from_env()

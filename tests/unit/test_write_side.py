@@ -51,14 +51,21 @@ def test_a_payment_answers_one_of_its_states(status: str, http: int, answered: s
     outcome = payment_outcome(intent(status, next_action={"type": "redirect_to_url"}), PUBLIC)
     assert (outcome.status, outcome.body["status"]) == (http, answered)
     if status == "requires_action":
-        assert outcome.body["confirmation_url"] == f"{PUBLIC}/pay/pi_1"
         assert outcome.private == {
+            "confirmation_url": f"{PUBLIC}/pay/pi_1",
             "client_secret": "pi_1_secret_s",
             "next_action": {"type": "redirect_to_url"},
         }
     else:
-        assert outcome.private == {} and "confirmation_url" not in outcome.body
+        assert outcome.private == {}
     assert "client_secret" not in outcome.body  # what is recorded holds no secret
+    assert "confirmation_url" not in outcome.body  # nor the signed link to the page
+
+
+def test_a_payment_created_without_a_method_answers_the_page_to_pay_on() -> None:
+    outcome = payment_outcome(intent("requires_payment_method"), PUBLIC)
+    assert (outcome.status, outcome.body["status"]) == (202, "requires_payment_method")
+    assert outcome.answer()["confirmation_url"] == f"{PUBLIC}/pay/pi_1"
 
 
 def test_a_failed_payment_carries_stripes_codes_and_message() -> None:

@@ -60,7 +60,7 @@ def command_outcome(
     with bootstrap.api_pool(dsn) as pool:
         with pool.connection() as conn:
             audit.create_table(conn)
-        services = bootstrap.services(pool, stripe, settings.public_base_url())
+        services = bootstrap.services(pool, stripe, bootstrap.page_links(settings))
         outcome = do(services, caller)
         with pool.connection() as conn:
             audit.record(

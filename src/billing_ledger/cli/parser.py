@@ -117,7 +117,46 @@ def build_parser() -> OneLineErrors:
     _customers(commands)
     _payment_methods(commands)
     _payments(commands)
+    _portal_link(commands)
     return parser
+
+
+DURATION = {"m": 60, "h": 3600, "d": 86400}
+MAX_LINK_SECONDS = 30 * 86400
+
+
+def _duration(text: str) -> int:
+    unit = DURATION.get(text[-1:])
+    if (
+        unit is None
+        or not text[:-1].isdigit()
+        or not 0 < int(text[:-1]) * unit <= (MAX_LINK_SECONDS)
+    ):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration up to 30d (e.g. 30m, 1h, 7d)")
+    return int(text[:-1]) * unit
+
+
+def _customer_id(text: str) -> str:
+    if not text.startswith("cus_") or not text[4:].isalnum():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a Stripe customer id (cus_…)")
+    return text
+
+
+def _portal_link(commands: Commands) -> None:
+    link = _command(
+        commands,
+        "portal-link",
+        "links:portal_link",
+        "print a signed, expiring link to a customer's pages (payment methods)",
+        "BILLING_LEDGER_LINK_SECRET (or _FILE, or the embedded default's key file), "
+        "PUBLIC_BASE_URL",
+    )
+    link.add_argument("customer", metavar="cus_…", type=_customer_id)
+    link.add_argument(
+        "--expires", type=_duration, default=3600, metavar="DURATION", help="default 1h"
+    )
+    link.add_argument("--account", default="", metavar="acct_…", help="its Connect account")
+    link.add_argument("--live", action="store_true", help="a live-mode customer")
 
 
 def _privacy(commands: Commands) -> None:

@@ -61,7 +61,9 @@ def process(settings: Settings, args: argparse.Namespace) -> int:
 def _serve(settings: Settings, event_log: EventLog, dsn: str) -> None:
     with bootstrap.connection_pool(dsn) as pool, bootstrap.api_pool(dsn) as api_pool:
         edge = bootstrap.ingest_app(settings, event_log, pool, bootstrap.master_key(settings, dsn))
-        app = bootstrap.http_app(edge, bootstrap.web_api(settings, api_pool))
+        app = bootstrap.http_app(
+            edge, bootstrap.web_api(settings, api_pool), bootstrap.web_pages(settings, api_pool)
+        )
         serve(app, settings, lambda: _announce(settings, dsn))
 
 
@@ -73,6 +75,7 @@ def _announce(settings: Settings, dsn: str) -> None:
     )
     base = f"{scheme}://{settings.HOST}:{settings.PORT}"
     print(f"  API:       {base}/api/v1 (OpenAPI: {base}/api/v1/openapi.json)", flush=True)
+    print(f"  pages:     {base}/pay/…, {base}/portal/… (`billing-ledger portal-link`)", flush=True)
     print(f"  stripe:    {_stripe_description(settings)}", flush=True)
     print(f"  event log: {_log_description(settings)}", flush=True)
     print(f"  database:  {_redact(dsn)}", flush=True)

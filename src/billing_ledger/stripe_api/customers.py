@@ -12,12 +12,14 @@ from typing import Any
 from billing_ledger.stripe_api.commands import Caller, CommandRecord, Outcome, Steps
 from billing_ledger.stripe_api.errors import CardDeclined
 from billing_ledger.stripe_api.intents import (
+    PageLinks,
     confirmation_url,
     dump,
     failed_payment,
     id_of,
     intent_secrets,
     mandate_data,
+    page_links,
     with_secrets,
 )
 from billing_ledger.stripe_api.requests import (
@@ -31,9 +33,9 @@ from billing_ledger.stripe_api.requests import (
 
 
 class CustomerService:
-    def __init__(self, commands: CommandRecord, public_base_url: str) -> None:
+    def __init__(self, commands: CommandRecord, links: PageLinks | str) -> None:
         self._commands = commands
-        self._public = public_base_url.rstrip("/")
+        self._links = page_links(links)
 
     def create(self, caller: Caller, request: NewCustomer) -> Outcome:
         """Create the customer; attach `payment_method` and make it the default, if given."""
@@ -106,7 +108,7 @@ class CustomerService:
             if request.payment_method is not None:
                 confirm: dict[str, Any] = {
                     "payment_method": request.payment_method,
-                    "return_url": confirmation_url(self._public, setup["id"]),
+                    "return_url": confirmation_url(self._links, setup, caller.account),
                 }
                 if request.mandate is not None:
                     confirm["mandate_data"] = mandate_data(request.mandate)
@@ -116,10 +118,10 @@ class CustomerService:
                     ).object
                 except CardDeclined as e:
                     return _failed_setup(setup, customer_id, e)
-            return _setup_outcome(setup, self._public)
+            return _setup_outcome(setup, self._links, caller.account)
 
         def replay(steps: Steps, recorded: Outcome) -> Outcome:
-            return with_secrets(steps, "setup_intents", recorded)
+            return with_secrets(steps, "setup_intents", recorded, self._links)
 
         body = {"customer": customer_id, **dump(request)}
         return self._commands.run(caller, "setup_intents.create", body, execute, replay)
@@ -143,7 +145,7 @@ class CustomerService:
                 id=setup_intent_id,
                 params=params,
             ).object
-            return _setup_outcome(setup, self._public)
+            return _setup_outcome(setup, self._links, caller.account)
 
         body = {"setup_intent": setup_intent_id, **dump(request)}
         return self._commands.run(caller, "setup_intents.verify_microdeposits", body, execute)
@@ -210,10 +212,12 @@ def _attach(steps: Steps, customer_id: str, payment_method: str, *, default: boo
     return method_id
 
 
-def _setup_outcome(setup: dict[str, Any], public: str) -> Outcome:
+def _setup_outcome(setup: dict[str, Any], links: PageLinks, account: str) -> Outcome:
     """`succeeded` (201), or not yet (202): `requires_action` says which action in
-    `next_action_type` — `redirect_to_url` (3-D Secure: with our `confirmation_url`) or
-    `verify_with_microdeposits` (ACH: then `verify_microdeposits`)."""
+    `next_action_type` — `redirect_to_url` (3-D Secure, completed on the payment page our
+    `confirmation_url` opens) or `verify_with_microdeposits` (ACH: then
+    `verify_microdeposits`). A setup still without a payment method is completed on that page
+    too."""
     body: dict[str, Any] = {
         "id": setup["id"],
         "object": "setup_intent",
@@ -222,13 +226,13 @@ def _setup_outcome(setup: dict[str, Any], public: str) -> Outcome:
         "payment_method": id_of(setup.get("payment_method")),
         "mandate": id_of(setup.get("mandate")),
     }
+    action = None
     if setup.get("status") == "requires_action":
         action = (setup.get("next_action") or {}).get("type")
         body["next_action_type"] = action
-        if action == "redirect_to_url":
-            body["confirmation_url"] = confirmation_url(public, setup["id"])
+    on_page = action == "redirect_to_url" or setup.get("status") == "requires_payment_method"
     status = 201 if setup.get("status") == "succeeded" else 202
-    return Outcome(status, body, private=intent_secrets(setup))
+    return Outcome(status, body, private=intent_secrets(setup, links if on_page else None, account))
 
 
 def _failed_setup(setup: dict[str, Any], customer_id: str, error: CardDeclined) -> Outcome:

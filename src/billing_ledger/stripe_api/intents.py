@@ -1,21 +1,25 @@
 """What PaymentIntents and SetupIntents answer, as our commands answer it.
 
 A payment states exactly one of `succeeded`, `processing`, `requires_action` (with Stripe's
-`client_secret` and `next_action`, and the `confirmation_url` of our payment page), or
+`client_secret` and `next_action`, and the `confirmation_url` of our payment page),
+`requires_payment_method` (created without one: the customer pays at `confirmation_url`), or
 `failed` (Stripe's `code`, `decline_code` and a readable message).
 
-The payment page is `{public base}/pay/{intent id}` (`PUBLIC_BASE_URL`; the pages themselves
-come in a later release): Stripe sends the customer back there after a redirect such as
-3-D Secure, and the pages will confirm with Stripe.js there.
+The payment page is `{public base}/pay/{intent id}?link=…` (`PUBLIC_BASE_URL`, and a signed
+link made by `web/pages/links.py` through the `PageLinks` port): Stripe sends the customer
+back there after a redirect such as 3-D Secure, and the page confirms with Stripe.js. The link
+is the same for the same intent, so a retried command sends Stripe the same `return_url`.
 
-`client_secret` and `next_action` are answered but never recorded (the command record holds
-no secrets: Stripe's 3-D Secure URLs embed the client secret); a repeated idempotency key
-re-reads them from Stripe.
+`client_secret`, `next_action` and `confirmation_url` are answered but never recorded (the
+command record holds no secrets: Stripe's 3-D Secure URLs embed the client secret, and the
+signed link opens the page); a repeated idempotency key re-reads them from Stripe.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from billing_ledger.stripe_api.commands import Outcome, Steps
 from billing_ledger.stripe_api.requests import MandateAcceptance
@@ -23,13 +27,38 @@ from billing_ledger.stripe_api.requests import MandateAcceptance
 PAY_PATH = "/pay/"
 
 
-def confirmation_url(public_base_url: str, intent_id: str) -> str:
-    return f"{public_base_url.rstrip('/')}{PAY_PATH}{intent_id}"
+class PageLinks(Protocol):
+    """Where a customer confirms an intent of `account` (the payment page)."""
+
+    def confirmation_url(self, intent: Mapping[str, Any], account: str) -> str: ...
 
 
-def intent_secrets(intent: dict[str, Any]) -> dict[str, Any]:
-    """What of an intent is answered but never recorded."""
+@dataclass(frozen=True)
+class UnsignedLinks:
+    """`{public base}/pay/{intent id}` without a signature (tests of the commands alone)."""
+
+    public_base_url: str
+
+    def confirmation_url(self, intent: Mapping[str, Any], account: str) -> str:
+        return f"{self.public_base_url.rstrip('/')}{PAY_PATH}{intent['id']}"
+
+
+def page_links(links: PageLinks | str) -> PageLinks:
+    return UnsignedLinks(links) if isinstance(links, str) else links
+
+
+def confirmation_url(links: PageLinks | str, intent: Mapping[str, Any], account: str = "") -> str:
+    return page_links(links).confirmation_url(intent, account)
+
+
+def intent_secrets(
+    intent: dict[str, Any], links: PageLinks | str | None = None, account: str = ""
+) -> dict[str, Any]:
+    """What of an intent is answered but never recorded: its client secret, Stripe's next
+    action, and (given `links`) the payment page's signed `confirmation_url`."""
     secrets: dict[str, Any] = {}
+    if links is not None:
+        secrets["confirmation_url"] = confirmation_url(links, intent, account)
     if intent.get("client_secret"):
         secrets["client_secret"] = intent["client_secret"]
     if intent.get("next_action"):
@@ -37,7 +66,7 @@ def intent_secrets(intent: dict[str, Any]) -> dict[str, Any]:
     return secrets
 
 
-def payment_outcome(intent: dict[str, Any], public_base_url: str) -> Outcome:
+def payment_outcome(intent: dict[str, Any], links: PageLinks | str, account: str = "") -> Outcome:
     """A PaymentIntent after confirmation, as one of the four answers."""
     status = intent.get("status")
     body: dict[str, Any] = {
@@ -53,10 +82,10 @@ def payment_outcome(intent: dict[str, Any], public_base_url: str) -> Outcome:
         return Outcome(201, body)
     if status == "processing":
         return Outcome(202, body)
-    if status == "requires_action":
-        body["confirmation_url"] = confirmation_url(public_base_url, intent["id"])
-        return Outcome(202, body, private=intent_secrets(intent))
     error = intent.get("last_payment_error") or {}
+    if status == "requires_action" or (status == "requires_payment_method" and not error):
+        # requires_payment_method without an error: created to be paid on the payment page
+        return Outcome(202, body, private=intent_secrets(intent, links, account))
     if status == "requires_payment_method" and error:
         return failed_payment(
             body, error.get("message"), error.get("code"), error.get("decline_code")
@@ -79,9 +108,12 @@ def failed_payment(
     )
 
 
-def with_secrets(steps: Steps, resource: str, recorded: Outcome) -> Outcome:
+WAITING = ("requires_action", "requires_payment_method")
+
+
+def with_secrets(steps: Steps, resource: str, recorded: Outcome, links: PageLinks) -> Outcome:
     """A repeated key's recorded answer, with the secrets the record never holds re-read."""
-    if recorded.body.get("status") != "requires_action":
+    if recorded.body.get("status") not in WAITING or recorded.status != 202:
         return recorded
     intent = steps.read(resource, str(recorded.body["id"])).object
     return Outcome(
@@ -89,7 +121,7 @@ def with_secrets(steps: Steps, resource: str, recorded: Outcome) -> Outcome:
         recorded.body,
         replayed=True,
         command_id=recorded.command_id,
-        private=intent_secrets(intent),
+        private=intent_secrets(intent, links, steps.caller.account),
     )
 
 

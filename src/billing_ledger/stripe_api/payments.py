@@ -12,11 +12,13 @@ from typing import Any
 from billing_ledger.stripe_api.commands import Caller, CommandRecord, Outcome, Steps
 from billing_ledger.stripe_api.errors import CardDeclined
 from billing_ledger.stripe_api.intents import (
+    PageLinks,
     confirmation_url,
     dump,
     failed_payment,
     id_of,
     mandate_data,
+    page_links,
     payment_outcome,
     with_secrets,
 )
@@ -24,25 +26,32 @@ from billing_ledger.stripe_api.requests import InvoicePayment, NewPayment, NewRe
 
 
 class PaymentService:
-    def __init__(self, commands: CommandRecord, public_base_url: str) -> None:
+    def __init__(self, commands: CommandRecord, links: PageLinks | str) -> None:
         self._commands = commands
-        self._public = public_base_url.rstrip("/")
+        self._links = page_links(links)
 
     def pay(self, caller: Caller, request: NewPayment) -> Outcome:
         """Create a PaymentIntent, then confirm it with our payment page as its return URL
-        (two Stripe requests, two derived keys: a retry after either sends the same ones)."""
+        (two Stripe requests, two derived keys: a retry after either sends the same ones).
+        Without a payment method it is only created: the customer pays on the payment page."""
 
         def execute(steps: Steps) -> Outcome:
             params: dict[str, Any] = {
                 "amount": request.amount,
                 "currency": request.currency,
                 "customer": request.customer,
-                "payment_method": request.payment_method,
             }
+            if request.payment_method is not None:
+                params["payment_method"] = request.payment_method
+            else:  # the payment page's Payment Element offers what the intent allows
+                params["automatic_payment_methods"] = {"enabled": True}
             if request.description is not None:
                 params["description"] = request.description
             intent = steps.call("create", "payment_intents", "create", params=params).object
-            confirm: dict[str, Any] = {"return_url": confirmation_url(self._public, intent["id"])}
+            if request.payment_method is None:
+                return payment_outcome(intent, self._links, caller.account)
+            return_url = confirmation_url(self._links, intent, caller.account)
+            confirm: dict[str, Any] = {"return_url": return_url}
             if request.mandate is not None:
                 confirm["mandate_data"] = mandate_data(request.mandate)
             try:
@@ -59,10 +68,10 @@ class PaymentService:
                     "payment_method": id_of(intent.get("payment_method")),
                 }
                 return failed_payment(body, e.message, e.code, e.decline_code)
-            return payment_outcome(confirmed, self._public)
+            return payment_outcome(confirmed, self._links, caller.account)
 
         def replay(steps: Steps, recorded: Outcome) -> Outcome:
-            return with_secrets(steps, "payment_intents", recorded)
+            return with_secrets(steps, "payment_intents", recorded, self._links)
 
         return self._commands.run(caller, "payments.create", dump(request), execute, replay)
 

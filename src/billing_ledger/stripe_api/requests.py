@@ -108,12 +108,13 @@ class PaymentMethodChoice(_Request):
 
 
 class NewPayment(_Request):
-    """A one-off charge, created and confirmed at once."""
+    """A one-off charge: created and confirmed at once with `payment_method`; without one,
+    created for the customer to pay on the payment page (its `confirmation_url`)."""
 
     customer: CustomerId
     amount: Amount
     currency: Currency
-    payment_method: PaymentMethodId
+    payment_method: PaymentMethodId | None = None
     description: Annotated[str, StringConstraints(max_length=1000)] | None = None
     mandate: MandateAcceptance | None = None
 
@@ -122,6 +123,12 @@ class InvoicePayment(_Request):
     """Pay an open invoice again, with its default or another payment method."""
 
     payment_method: PaymentMethodId | None = None
+
+
+class NewPortalLink(_Request):
+    """A signed link to the customer's pages, valid `expires_in` seconds (1 minute to 30 days)."""
+
+    expires_in: Annotated[int, Field(ge=60, le=30 * 86400)] = 3600
 
 
 class NewRefund(_Request):

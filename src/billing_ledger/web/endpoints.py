@@ -7,9 +7,10 @@ so no path can be served undocumented.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -22,6 +23,7 @@ from billing_ledger.stripe_api.requests import (
     MicrodepositVerification,
     NewCustomer,
     NewPayment,
+    NewPortalLink,
     NewRefund,
     NewSetup,
     PaymentMethodChoice,
@@ -36,10 +38,29 @@ ID_PATTERNS = {
 }
 
 
+class PortalLinks(Protocol):
+    def portal_url(self, customer: str, account: str, livemode: bool, expires: int) -> str: ...
+
+
 @dataclass(frozen=True)
 class Services:
     customers: CustomerService
     payments: PaymentService
+    portal: PortalLinks | None = None
+    """Signs links to the customer pages (None: the services make unsigned links only)."""
+    livemode: bool = False
+    """The mode of the Stripe key: the mode of the customers links name."""
+
+
+def portal_link(services: Services, caller: Caller, customer: str, ask: NewPortalLink) -> Outcome:
+    """A signed link to `customer`'s pages: not a Stripe command, so nothing is recorded but
+    the audit line, and a repeated key makes a new link (each expires on its own)."""
+    if services.portal is None:
+        return Outcome(503, {"error": "the customer pages are not configured here"})
+    expires = int(time.time()) + ask.expires_in
+    url = services.portal.portal_url(customer, caller.account, services.livemode, expires)
+    body = {"object": "portal_link", "customer": customer, "expires_at": expires}
+    return Outcome(201, body, private={"url": url})
 
 
 class NoBody(BaseModel):
@@ -160,10 +181,22 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     Endpoint(
         "POST",
+        "/customers/{customer}/portal_links",
+        "portal_links.create",
+        "customers:write",
+        "A signed, expiring link (`url`) to the customer's pages: payment methods, payments",
+        NewPortalLink,
+        lambda s, c, ids, b: portal_link(s, c, ids["customer"], b),
+        answers=(201,),
+    ),
+    Endpoint(
+        "POST",
         "/payments",
         "payments.create",
         "payments:write",
-        "Charge a customer once: succeeded, processing, requires_action or failed (402)",
+        "Charge a customer once: succeeded, processing, requires_action or failed (402); "
+        "without payment_method, requires_payment_method with the payment page's "
+        "confirmation_url",
         NewPayment,
         lambda s, c, ids, b: s.payments.pay(c, b),
         answers=(201, 202, 402, 404),

@@ -13,6 +13,8 @@
   POST passes it (`result=fail` fails it) and redirects to the intent's `return_url`.
 - `/verify/{setup_intent}`: the hosted microdeposit page ACH's `verify_with_microdeposits`
   names; it only says the test values (`setup_intents.py`), the API verifies them.
+- `/v3` (and `/basil/stripe.js`): a test double of Stripe.js, whose requests (publishable key
+  and client secret, as Stripe.js sends them) are answered with CORS (`stripejs.py`).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from billing_ledger.stripe_api.fake import customers, invoices, payments, setup_intents
+from billing_ledger.stripe_api.fake import customers, invoices, payments, setup_intents, stripejs
 from billing_ledger.stripe_api.fake.formdata import decode
 from billing_ledger.stripe_api.fake.store import Store, StripeFailure, invalid, missing
 
@@ -104,7 +106,20 @@ def create_fake_stripe(store: Store) -> Starlette:
             return status, body, False
 
     async def stripe_api(request: Request) -> Response:
-        if not _authorised(request.headers.get("authorization")):
+        raw = (await request.body()).decode("utf-8")
+        try:
+            params = decode(raw or request.url.query)
+        except ValueError as e:
+            return JSONResponse(_error({"type": "invalid_request_error", "message": str(e)}), 400)
+        browser = stripejs.is_browser_request(params)
+        if browser:
+            try:
+                params = await run_in_threadpool(
+                    stripejs.browser_request, store, request.method, request.url.path, params
+                )
+            except StripeFailure as e:
+                return JSONResponse(_error(e.error), e.status, headers=stripejs.CORS)
+        elif not _authorised(request.headers.get("authorization")):
             return JSONResponse(
                 _error(
                     {
@@ -114,11 +129,6 @@ def create_fake_stripe(store: Store) -> Starlette:
                 ),
                 401,
             )
-        raw = (await request.body()).decode("utf-8")
-        try:
-            params = decode(raw or request.url.query)
-        except ValueError as e:
-            return JSONResponse(_error({"type": "invalid_request_error", "message": str(e)}), 400)
         status, body, replayed = await run_in_threadpool(
             serve,
             request.method,
@@ -130,6 +140,8 @@ def create_fake_stripe(store: Store) -> Starlette:
         headers = {"Request-Id": str(body.pop("_request_id", "")) or store.new_id("req")}
         if replayed:
             headers["Idempotent-Replayed"] = "true"
+        if browser:
+            headers.update(stripejs.CORS)
         return JSONResponse(body, status, headers=headers)
 
     async def challenge_page(request: Request) -> Response:
@@ -182,6 +194,7 @@ def create_fake_stripe(store: Store) -> Starlette:
             Route("/challenge/{intent}", challenge_answer, methods=["POST"]),
             Route("/verify/{setup}", verification_page, methods=["GET"]),
             Route("/v1/{path:path}", stripe_api, methods=["GET", "POST", "DELETE"]),
+            *stripejs.ROUTES,
         ]
     )
 
