@@ -96,7 +96,7 @@ def test_a_card_needing_3d_secure_is_saved_once_the_challenge_passes(ledger: Led
     waiting = saved.json()
     assert (saved.status_code, waiting["status"]) == (202, "requires_action"), saved.text
     assert waiting["next_action_type"] == "redirect_to_url"
-    assert waiting["confirmation_url"].endswith(f"/pay/{waiting['id']}")
+    assert f"/pay/{waiting['id']}?link=" in waiting["confirmation_url"]
     assert waiting["client_secret"].startswith(waiting["id"])
     method = waiting["payment_method"]
     settled(ledger.dsn, quiet_seconds=1.0)
