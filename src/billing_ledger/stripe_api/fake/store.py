@@ -2,6 +2,10 @@
 
 One lock serialises every request and every timer, so state machines advance one step at a
 time and an idempotency key is checked and stored atomically with the request it guards.
+
+Time is the wall clock, except for the objects of a customer on a test clock (`clocks.py`):
+`at(customer)` makes `now()` that clock's frozen time while the work for that customer runs.
+Watchers see every event after it is sent (subscriptions follow their invoices' payments).
 """
 
 from __future__ import annotations
@@ -11,7 +15,8 @@ import secrets
 import string
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +25,7 @@ from billing_ledger.stripe_api.fake.catalog import TEST_METHODS, TestMethod
 ALPHABET = string.ascii_letters + string.digits
 
 Emit = Callable[[dict[str, Any]], None]
+Watcher = Callable[[str, dict[str, Any]], None]
 
 
 class StripeFailure(Exception):
@@ -65,6 +71,9 @@ class Store:
     timers: list[threading.Timer] = field(default_factory=list)
     return_urls: dict[str, str] = field(default_factory=dict)  # intent id → after its challenge
     sent: dict[str, dict[str, Any]] = field(default_factory=dict)  # each object as last sent
+    watchers: list[Watcher] = field(default_factory=list)
+    side: dict[str, dict[str, Any]] = field(default_factory=dict)  # ours, never sent: by id
+    frozen: int | None = None  # the test clock's time while its customer's work runs
 
     @staticmethod
     def new_id(prefix: str) -> str:
@@ -74,9 +83,21 @@ class Store:
     def secret(length: int) -> str:
         return "".join(secrets.choice(ALPHABET) for _ in range(length))
 
-    @staticmethod
-    def now() -> int:
-        return int(time.time())
+    def now(self) -> int:
+        return self.frozen if self.frozen is not None else int(time.time())
+
+    @contextmanager
+    def at(self, customer_id: Any) -> Iterator[None]:
+        """`now()` is the frozen time of the customer's test clock, if it has one."""
+        customer = self.objects.get(customer_id) if isinstance(customer_id, str) else None
+        clock = self.objects.get((customer or {}).get("test_clock") or "")
+        before = self.frozen
+        if clock is not None:
+            self.frozen = int(clock["frozen_time"])
+        try:
+            yield
+        finally:
+            self.frozen = before
 
     def get(self, object_id: Any, kind: str, param: str = "id") -> dict[str, Any]:
         found = self.objects.get(object_id) if isinstance(object_id, str) else None
@@ -128,6 +149,8 @@ class Store:
         if self.request.get("account"):
             event["account"] = self.request["account"]
         self.emit(event)
+        for watch in list(self.watchers):
+            watch(event_type, obj)
 
     def later(self, action: Callable[[], None]) -> None:
         """Run `action` under the lock after the settle delay (bank debits settling)."""
