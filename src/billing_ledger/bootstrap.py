@@ -58,6 +58,7 @@ from billing_ledger.stripe_api.client import StripeApi, StripeGateway
 from billing_ledger.stripe_api.commands import CommandRecord
 from billing_ledger.stripe_api.customers import CustomerService
 from billing_ledger.stripe_api.payments import PaymentService
+from billing_ledger.stripe_api.subscriptions import SubscriptionService
 from billing_ledger.web.api import ApiParts, create_api
 from billing_ledger.web.endpoints import Services
 from billing_ledger.web.mount import with_api
@@ -417,11 +418,14 @@ def stripe_gateway(settings: Settings) -> StripeGateway | None:
 
 
 def services(pool: ConnectionPool, stripe: StripeApi, public_base_url: str) -> Services:
-    """The customer and payment services on the command record in `pool` (tables created)."""
+    """The customer, payment and subscription services on the command record in `pool`
+    (tables created)."""
     record = CommandRecord(pool, stripe)
     record.create_tables()
     return Services(
-        CustomerService(record, public_base_url), PaymentService(record, public_base_url)
+        CustomerService(record, public_base_url),
+        PaymentService(record, public_base_url),
+        SubscriptionService(record, public_base_url),
     )
 
 

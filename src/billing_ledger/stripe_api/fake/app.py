@@ -94,6 +94,15 @@ def _list_intents(store: Store, _: str, params: dict[str, Any]) -> dict[str, Any
     return {"object": "list", "data": found, "has_more": False, "url": "/v1/payment_intents"}
 
 
+@_route("GET", "subscriptions")
+def _list_subscriptions(store: Store, _: str, params: dict[str, Any]) -> dict[str, Any]:
+    found = sorted(
+        (s for s in store.all("subscription") if params.get("customer") in (None, s["customer"])),
+        key=lambda o: o["created"],
+    )
+    return {"object": "list", "data": found, "has_more": False, "url": "/v1/subscriptions"}
+
+
 def create_fake_stripe(store: Store) -> Starlette:
     """The stand-in's app on `store` (the caller starts and stops its webhook sender)."""
     sub_invoices.watch(store)
