@@ -288,6 +288,38 @@ def test_a_trial_that_ends_without_a_payment_method(ledger: Ledger) -> None:
     subscription_row(ledger, invoiced.json()["id"], "status = 'past_due'")
     open_invoice = invoices(ledger, invoiced.json()["id"], 2)[-1]
     assert (open_invoice["status"], open_invoice["amount_due"]) == ("open", 900)
+    attached = ledger.post(
+        f"/customers/{customer}/payment_methods",
+        {"payment_method": "pm_card_visa", "default": True},
+        "trial-card",
+    )
+    assert attached.status_code == 200, attached.text
+    resumed = ledger.post(f"/subscriptions/{paused.json()['id']}/resume", {}, "unpause-trial")
+    assert (resumed.status_code, resumed.json()["status"]) == (200, "active"), resumed.text
+    assert invoices(ledger, paused.json()["id"], 2, "status = 'paid'")[-1]["amount_paid"] == 900
+
+
+def test_more_seats_invoiced_at_once_and_an_added_item(ledger: Ledger) -> None:
+    clock, customer = clocked(ledger, "seats", "pm_card_visa")
+    sub = subscribe(ledger, "seats", customer=customer, price=plan(ledger, 1000, "Seat")).json()
+    advance(ledger, clock, JAN + 15 * DAY)
+    more = ledger.post(
+        f"/subscriptions/{sub['id']}/change",
+        {"quantity": 3, "proration_behavior": "always_invoice"},
+        "seats-3",
+    )
+    assert (more.status_code, more.json()["items"][0]["quantity"]) == (200, 3), more.text
+    prorated = invoices(ledger, sub["id"], 2, "status = 'paid'")[-1]
+    assert 0 < prorated["amount_paid"] < 2000  # two more seats for the rest of January
+    extra = plan(ledger, 500, "Support")
+    added = ledger.post(f"/subscriptions/{sub['id']}/change", {"add": [{"price": extra}]}, "add")
+    assert [i["price"] for i in added.json()["items"]][1] == extra
+    read = httpx.get(
+        f"{ledger.up.base_url}/api/v1/subscriptions/{sub['id']}",
+        headers={"Authorization": f"Bearer {ledger.token}"},
+    )
+    assert (read.status_code, read.json()["status"]) == (200, "active")
+    assert movements(ledger, customer, 1) == [("2026-01", "new", 3500)]
 
 
 def test_a_trial_ended_now_is_charged(ledger: Ledger) -> None:

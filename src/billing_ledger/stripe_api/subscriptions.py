@@ -137,12 +137,23 @@ class SubscriptionService:
         return self._commands.run(caller, "subscriptions.cancel", body, execute)
 
     def resume(self, caller: Caller, sub_id: str) -> Outcome:
-        """Undo a pending cancellation (at period end, or at a time)."""
+        """Undo a pending cancellation (at period end, or at a time); or resume a `paused`
+        subscription (a trial that ended without a payment method): a new period starts now,
+        invoiced and charged (Stripe's `/resume`)."""
 
         def execute(steps: Steps) -> Outcome:
             sub = steps.read("subscriptions", sub_id).object
             if sub.get("status") in ("canceled", "incomplete_expired"):
                 return _refused(sub, "this subscription has ended; start a new one instead")
+            if sub.get("status") == "paused":
+                resumed = steps.call(
+                    "resume",
+                    "subscriptions",
+                    "resume",
+                    id=sub_id,
+                    params={"billing_cycle_anchor": "now"},
+                )
+                return Outcome(200, subscription_answer(resumed.object))
             if sub.get("cancel_at_period_end"):
                 params: dict[str, Any] = {"cancel_at_period_end": False}
             elif sub.get("cancel_at") is not None:

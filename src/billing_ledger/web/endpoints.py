@@ -224,7 +224,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "/subscriptions/{subscription}/resume",
         "subscriptions.resume",
         "subscriptions:write",
-        "Undo a pending cancellation (at period end or at a time)",
+        "Undo a pending cancellation (at period end or at a time), or resume a paused "
+        "subscription (a new period starts now, invoiced)",
         NoBody,
         lambda s, c, ids, b: s.subscriptions.resume(c, ids["subscription"]),
         answers=(200, 404),

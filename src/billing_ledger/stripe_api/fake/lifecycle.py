@@ -84,12 +84,18 @@ def end_trial(store: Store, sub: dict[str, Any]) -> None:
         sub["status"] = "paused"
         store.event("customer.subscription.paused", sub)
         return
+    restart(store, sub, "subscription_cycle")
+
+
+def restart(store: Store, sub: dict[str, Any], reason: str) -> None:
+    """A first (or, after a pause, new) period starts now, invoiced and charged."""
+    now = store.now()
     recurring = sub["items"]["data"][0]["price"]["recurring"]
     end = shift(now, recurring["interval"], recurring["interval_count"])
     for item in sub["items"]["data"]:
         item.update(current_period_start=now, current_period_end=end)
     sub.update(status="active", billing_cycle_anchor=now)
-    _bill(store, sub, "subscription_cycle")
+    _bill(store, sub, reason)
 
 
 def cancel_now(store: Store, sub: dict[str, Any], reason: str) -> None:

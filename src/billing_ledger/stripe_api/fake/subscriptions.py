@@ -12,8 +12,9 @@ Updates take `items` (swap a price, change a quantity, add, `deleted`), `prorati
 (`create_prorations` default, `always_invoice`, `none`) with `proration_date`,
 `cancel_at_period_end`, `cancel_at` (`''` clears), `pause_collection` (`behavior`
 `keep_as_draft`, `mark_uncollectible` or `void`, optional `resumes_at`; `''` resumes),
-`trial_end` (a time, or `now`) and `default_payment_method`. `expand` of `latest_invoice`
-(and its `payments`, `confirmation_secret`) is honoured.
+`trial_end` (a time, or `now`) and `default_payment_method`. A `paused` subscription (a
+trial that ended without a payment method) is resumed by `/resume`. `expand` of
+`latest_invoice` (and its `payments`, `confirmation_secret`) is honoured.
 """
 
 from __future__ import annotations
@@ -191,6 +192,19 @@ def cancel(store: Store, sub_id: str, params: dict[str, Any]) -> dict[str, Any]:
             f"This subscription is already {sub['status']}.", code="subscription_canceled"
         )
     lifecycle.cancel_now(store, sub, "cancellation_requested")
+    return view(store, sub, params)
+
+
+def resume(store: Store, sub_id: str, params: dict[str, Any]) -> dict[str, Any]:
+    """POST /v1/subscriptions/{id}/resume: a `paused` subscription starts a new period now,
+    invoiced and charged (`active`, or `past_due` when unpaid)."""
+    sub = store.get(sub_id, "subscription")
+    if sub["status"] != "paused":
+        raise invalid(
+            f"Only a paused subscription can be resumed (this one is {sub['status']}).",
+            code="subscription_not_paused",
+        )
+    lifecycle.restart(store, sub, "subscription_update")
     return view(store, sub, params)
 
 
