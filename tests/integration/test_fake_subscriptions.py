@@ -292,3 +292,59 @@ def test_periods_follow_the_calendar_from_the_anchor() -> None:
     assert shift(jan31, "month", 1) == 1_772_236_800  # 2026-02-28
     assert shift(jan31, "month", 2) == 1_774_915_200  # 2026-03-31
     assert Store("http://x").now() > START
+
+
+def test_a_clocked_customers_debit_settles_at_the_clocks_time(stand: Stand) -> None:
+    clock, customer = clocked_customer(stand, None)
+    later = START + 40 * DAY
+    advance(stand, clock, later)
+    intent = call(
+        stand,
+        "payment_intents",
+        "create",
+        params={
+            "amount": 900,
+            "currency": "eur",
+            "customer": customer,
+            "payment_method": "pm_sepa_debit",
+            "confirm": True,
+        },
+    )
+    assert intent["status"] == "processing"
+    stand.received.types("payment_intent.succeeded")
+    settled = [e for e in stand.received.events if e["type"] == "payment_intent.succeeded"]
+    assert [e["created"] for e in settled] == [later]
+
+
+def test_a_paused_subscription_resumes_with_a_new_period_invoiced(stand: Stand) -> None:
+    clock, customer = clocked_customer(stand, None)
+    sub = subscribe(
+        stand,
+        customer,
+        price(stand, 800),
+        trial_period_days=3,
+        trial_settings={"end_behavior": {"missing_payment_method": "pause"}},
+    )
+    advance(stand, clock, START + 5 * DAY)
+    assert call(stand, "subscriptions", "retrieve", id=sub["id"])["status"] == "paused"
+    method = call(
+        stand, "payment_methods", "attach", id="pm_card_visa", params={"customer": customer}
+    )
+    call(
+        stand,
+        "customers",
+        "update",
+        id=customer,
+        params={"invoice_settings": {"default_payment_method": method["id"]}},
+    )
+    resumed = call(
+        stand,
+        "subscriptions",
+        "resume",
+        id=sub["id"],
+        params={"billing_cycle_anchor": "now", "expand": EXPAND},
+    )
+    assert (resumed["status"], resumed["latest_invoice"]["amount_paid"]) == ("active", 800)
+    assert resumed["items"]["data"][0]["current_period_start"] == START + 5 * DAY
+    with pytest.raises(InvalidRequest):
+        call(stand, "subscriptions", "resume", id=sub["id"])

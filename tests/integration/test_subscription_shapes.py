@@ -109,3 +109,10 @@ def test_cancel_resume_pause_and_trial_requests(services: Services, checked: Che
         *["subscriptions.update"] * 2,
         *["subscriptions.update"] * 6,
     ]
+
+
+def test_resuming_a_paused_subscription_is_a_request_stripe_takes(checked: Checked) -> None:
+    """stripe-mock's subscription is active, so the service would not resume it: the one
+    request it makes for a paused subscription is sent directly."""
+    checked.call("subscriptions", "resume", id="sub_123", params={"billing_cycle_anchor": "now"})
+    assert checked.refused == []

@@ -176,14 +176,14 @@ def create_fake_stripe(store: Store) -> Starlette:
             with store.lock:
                 store.request = {}
                 intent_id = request.path_params["intent"]
-                store.frozen = clocks.frozen_for(store, intent_id, {})
+                store.clock = clocks.clock_for(store, intent_id, {})
                 try:
                     if intent_id.startswith("seti_"):
                         setup = store.get(intent_id, "setup_intent")
                         return customers.succeed_setup(store, setup, {})
                     return payments.pass_challenge(store, intent_id, passed)
                 finally:
-                    store.frozen = None
+                    store.clock = None
 
         try:
             intent = await run_in_threadpool(answer)
@@ -215,7 +215,7 @@ def _dispatch(
         found = pattern.match(path)
         if found and route_method == method:
             object_id = found.groupdict().get("id") or ""
-            store.frozen = clocks.frozen_for(store, object_id, params)
+            store.clock = clocks.clock_for(store, object_id, params)
             try:
                 return 200, handler(store, object_id, params)
             except StripeFailure as e:
@@ -223,7 +223,7 @@ def _dispatch(
             except ValueError as e:
                 return 400, _error(invalid(str(e)).error)
             finally:
-                store.frozen = None
+                store.clock = None
     return 404, _error(missing("route", f"{method} {path}").error)
 
 

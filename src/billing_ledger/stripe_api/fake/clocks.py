@@ -24,7 +24,6 @@ MAX_STEPS = 10_000
 
 def create(store: Store, params: dict[str, Any]) -> dict[str, Any]:
     frozen = integer(params.get("frozen_time"), "frozen_time")
-    store.frozen = frozen
     clock = store.add(
         {
             "id": store.new_id("clock"),
@@ -38,6 +37,7 @@ def create(store: Store, params: dict[str, Any]) -> dict[str, Any]:
             "status_details": {},
         }
     )
+    store.clock = clock["id"]
     store.event("test_helpers.test_clock.created", clock)
     return clock
 
@@ -49,7 +49,7 @@ def advance(store: Store, clock_id: str, params: dict[str, Any]) -> dict[str, An
         raise invalid(
             "The frozen_time must be after the test clock's current frozen time.", "frozen_time"
         )
-    store.frozen = clock["frozen_time"]
+    store.clock = clock_id
     clock["status"] = "advancing"
     store.event("test_helpers.test_clock.advancing", clock)
     for _ in range(MAX_STEPS):
@@ -57,23 +57,22 @@ def advance(store: Store, clock_id: str, params: dict[str, Any]) -> dict[str, An
         if due is None:
             break
         moment, action, sub = due
-        clock["frozen_time"] = store.frozen = max(moment, clock["frozen_time"])
+        clock["frozen_time"] = max(moment, clock["frozen_time"])
         action(store, sub)
     clock.update(frozen_time=target, status="ready")
-    store.frozen = target
     store.event("test_helpers.test_clock.ready", clock)
     return clock
 
 
-def frozen_for(store: Store, object_id: str, params: dict[str, Any]) -> int | None:
-    """The frozen time a request acts at: its customer's test clock's, if any."""
+def clock_for(store: Store, object_id: str, params: dict[str, Any]) -> str | None:
+    """The test clock a request acts at: its customer's, if any."""
     clock_id = params.get("test_clock")
     if not isinstance(clock_id, str):
         customer = _customer_of(store, object_id, params)
         found = store.objects.get(customer or "") or {}
         clock_id = found.get("test_clock")
     clock = store.objects.get(clock_id) if isinstance(clock_id, str) else None
-    return int(clock["frozen_time"]) if clock and clock.get("object") == KIND else None
+    return str(clock["id"]) if clock and clock.get("object") == KIND else None
 
 
 def _customer_of(store: Store, object_id: str, params: dict[str, Any]) -> str | None:

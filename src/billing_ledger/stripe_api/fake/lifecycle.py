@@ -1,6 +1,6 @@
 """What happens to a subscription as time passes (a test clock advancing, `clocks.py`).
 
-In time order, each at its own moment (`store.frozen` is that moment while it happens):
+In time order, each at its own moment (the clock's `frozen_time` while it happens):
 - 3 days before a trial ends: `customer.subscription.trial_will_end`.
 - A trial ends: with a payment method (or `missing_payment_method=create_invoice`) the first
   period starts and is invoiced and charged (`active`, or `past_due` when unpaid); without

@@ -4,7 +4,8 @@ One lock serialises every request and every timer, so state machines advance one
 time and an idempotency key is checked and stored atomically with the request it guards.
 
 Time is the wall clock, except for the objects of a customer on a test clock (`clocks.py`):
-`at(customer)` makes `now()` that clock's frozen time while the work for that customer runs.
+while the work for that customer runs, `clock` names that test clock and `now()` is its frozen
+time (also for a timer set then, such as a bank debit settling).
 Watchers see every event after it is sent (subscriptions follow their invoices' payments).
 """
 
@@ -15,8 +16,7 @@ import secrets
 import string
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,7 +73,7 @@ class Store:
     sent: dict[str, dict[str, Any]] = field(default_factory=dict)  # each object as last sent
     watchers: list[Watcher] = field(default_factory=list)
     side: dict[str, dict[str, Any]] = field(default_factory=dict)  # ours, never sent: by id
-    frozen: int | None = None  # the test clock's time while its customer's work runs
+    clock: str | None = None  # the test clock whose customer's work runs
 
     @staticmethod
     def new_id(prefix: str) -> str:
@@ -84,20 +84,8 @@ class Store:
         return "".join(secrets.choice(ALPHABET) for _ in range(length))
 
     def now(self) -> int:
-        return self.frozen if self.frozen is not None else int(time.time())
-
-    @contextmanager
-    def at(self, customer_id: Any) -> Iterator[None]:
-        """`now()` is the frozen time of the customer's test clock, if it has one."""
-        customer = self.objects.get(customer_id) if isinstance(customer_id, str) else None
-        clock = self.objects.get((customer or {}).get("test_clock") or "")
-        before = self.frozen
-        if clock is not None:
-            self.frozen = int(clock["frozen_time"])
-        try:
-            yield
-        finally:
-            self.frozen = before
+        clock = self.objects.get(self.clock or "")
+        return int(clock["frozen_time"]) if clock is not None else int(time.time())
 
     def get(self, object_id: Any, kind: str, param: str = "id") -> dict[str, Any]:
         found = self.objects.get(object_id) if isinstance(object_id, str) else None
@@ -155,10 +143,15 @@ class Store:
     def later(self, action: Callable[[], None]) -> None:
         """Run `action` under the lock after the settle delay (bank debits settling)."""
 
+        clock = self.clock
+
         def run() -> None:
             with self.lock:
-                self.request = {}
-                action()
+                self.request, self.clock = {}, clock
+                try:
+                    action()
+                finally:
+                    self.clock = None
 
         timer = threading.Timer(self.settle_seconds, run)
         timer.daemon = True
