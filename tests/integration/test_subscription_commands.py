@@ -32,6 +32,8 @@ class Flaky:
     gateway: StripeGateway
     fail_on: str | None = None
     sent: list[str] = field(default_factory=list)
+    unfilled_intents: bool = False
+    """Answer PaymentIntents without their payment method, as Stripe may for an invoice's."""
 
     @property
     def livemode(self) -> bool:
@@ -54,6 +56,8 @@ class Flaky:
         if f"{resource}.{method}" == self.fail_on:
             self.fail_on = None
             raise StripeUnavailable("Stripe cannot be reached")
+        if self.unfilled_intents and (resource, method) == ("payment_intents", "retrieve"):
+            return StripeAnswer({**answer.object, "payment_method": None}, answer.request_id)
         return answer
 
 
@@ -145,3 +149,23 @@ def test_a_change_that_does_not_fit_is_refused_with_its_reason(world: World) -> 
         Caller("shop", "ambiguous"), str(made.body["id"]), SubscriptionChange(quantity=2)
     )
     assert refused.status == 422 and "several items" in refused.body["error"]
+
+
+def test_the_customers_default_pays_when_stripe_leaves_the_intent_without_one(
+    world: World,
+) -> None:
+    customer = world.customer()
+    method = world.stripe.gateway.call(
+        "payment_methods", "attach", id="pm_card_visa", params={"customer": customer}
+    ).object["id"]
+    world.stripe.gateway.call(
+        "customers",
+        "update",
+        id=customer,
+        params={"invoice_settings": {"default_payment_method": method}},
+    )
+    world.stripe.unfilled_intents = True
+    asked = NewSubscription(customer=customer, price=world.price())
+    done = world.services.subscriptions.create(Caller("shop", "default-method"), asked)
+    assert (done.status, done.body["status"]) == (201, "active")
+    assert "customers.retrieve" in world.stripe.sent

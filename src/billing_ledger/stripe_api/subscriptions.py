@@ -211,6 +211,8 @@ class SubscriptionService:
             return Outcome(201, subscription_answer(sub))
         intent = steps.read("payment_intents", intent_id).object
         if method is None and intent.get("payment_method") is None:
+            method = _default_method(steps, sub)  # Stripe may leave the intent without one
+        if method is None and intent.get("payment_method") is None:
             return self._waiting(sub, intent)
         confirm: dict[str, Any] = {"return_url": confirmation_url(self._public, intent_id)}
         if method is not None:
@@ -270,6 +272,15 @@ def _invoice_intent(invoice: Any) -> str | None:
     if isinstance(secret, str) and "_secret_" in secret:
         return secret.partition("_secret_")[0]
     return id_of(invoice.get("payment_intent"))
+
+
+def _default_method(steps: Steps, sub: dict[str, Any]) -> str | None:
+    """The subscription's default payment method, else its customer's."""
+    own = id_of(sub.get("default_payment_method"))
+    if own is not None:
+        return own
+    customer = steps.read("customers", str(id_of(sub.get("customer")))).object
+    return id_of((customer.get("invoice_settings") or {}).get("default_payment_method"))
 
 
 def _payment(intent: dict[str, Any]) -> dict[str, Any]:
