@@ -64,6 +64,7 @@ from billing_ledger.stripe_api.commands import CommandRecord
 from billing_ledger.stripe_api.customers import CustomerService
 from billing_ledger.stripe_api.intents import PageLinks
 from billing_ledger.stripe_api.payments import PaymentService
+from billing_ledger.stripe_api.subscriptions import SubscriptionService
 from billing_ledger.web.api import ApiParts, create_api
 from billing_ledger.web.endpoints import Services
 from billing_ledger.web.mount import with_api, with_pages
@@ -477,13 +478,15 @@ def stripe_gateway(settings: Settings) -> StripeGateway | None:
 
 
 def services(pool: ConnectionPool, stripe: StripeApi, links: PageLinks | str) -> Services:
-    """The customer and payment services on the command record in `pool` (tables created);
+    """The customer, payment and subscription services on the command record in `pool`
+    (tables created);
     `links` makes their `confirmation_url`s (a bare public base URL: unsigned ones)."""
     record = CommandRecord(pool, stripe)
     record.create_tables()
     return Services(
         CustomerService(record, links),
         PaymentService(record, links),
+        SubscriptionService(record, links),
         portal=links if isinstance(links, SignedPageLinks) else None,
         livemode=stripe.livemode,
     )

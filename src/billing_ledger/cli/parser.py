@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import NoReturn, TypeAlias
 
@@ -118,6 +118,7 @@ def build_parser() -> OneLineErrors:
     _payment_methods(commands)
     _payments(commands)
     _portal_link(commands)
+    _subscriptions(commands)
     return parser
 
 
@@ -369,7 +370,7 @@ def _tokens(commands: Commands) -> None:
         "--scope",
         required=True,
         metavar="SCOPE[,SCOPE…]",
-        help="customers:write, payments:write, read (comma-separated)",
+        help="customers:write, payments:write, subscriptions:write, read (comma-separated)",
     )
     _command(actions, "list", "tokens:tokens", "every token's name, scopes and state", DATABASE)
     revoke = _command(
@@ -546,3 +547,115 @@ def _payments(commands: Commands) -> None:
     refund.add_argument("payment", metavar="pi_…")
     refund.add_argument("--amount", type=_positive, help="minor units (default: all)")
     _acting(refund)
+
+
+def _when(text: str) -> int:
+    """Unix seconds, or an ISO date/time (UTC unless it names its zone)."""
+    if text.isdigit():
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is neither Unix seconds nor an ISO date/time (e.g. 2026-03-01)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp())
+
+
+def _subscriptions(commands: Commands) -> None:
+    subscriptions = commands.add_parser(
+        "subscriptions",
+        help="subscriptions through Stripe: create, change, preview, cancel, resume, pause, "
+        "resume-collection, trial",
+        description="The Subscription Manager: subscriptions through Stripe (their rows, "
+        "invoices and MRR arrive by webhook).",
+    )
+    actions = subscriptions.add_subparsers(
+        required=True, dest="subscriptions_command", metavar="ACTION"
+    )
+    where = "subscriptions:subscriptions"
+    create = _command(
+        actions,
+        "create",
+        where,
+        "subscribe a customer; prints active or trialing, requires_action (with "
+        "confirmation_url), requires_payment_method, or the decline",
+        STRIPE_API,
+        DATABASE,
+    )
+    create.add_argument("--customer", required=True, metavar="cus_…")
+    create.add_argument(
+        "--price",
+        required=True,
+        action="append",
+        metavar="price_…[:QUANTITY]",
+        help="a price, with its quantity after ':' (repeat for several items)",
+    )
+    create.add_argument("--trial-days", type=_positive, metavar="DAYS")
+    create.add_argument(
+        "--trial-end-behavior",
+        choices=("create_invoice", "cancel", "pause"),
+        help="when the trial ends without a payment method (Stripe's default: create_invoice)",
+    )
+    create.add_argument("--coupon", metavar="COUPON")
+    create.add_argument("--promotion-code", metavar="promo_…")
+    create.add_argument("--payment-method", metavar="pm_…", help="attached, and the default")
+    _acting(create)
+    for name, summary in (
+        ("change", "swap a price, change a quantity, add or remove items (prorated)"),
+        ("preview", "what a change would invoice, without making it"),
+    ):
+        change = _command(actions, name, where, summary, STRIPE_API, DATABASE)
+        change.add_argument("id", metavar="sub_…")
+        change.add_argument("--price", metavar="price_…", help="the item's new price")
+        change.add_argument("--quantity", type=_positive, help="the item's new quantity")
+        change.add_argument("--item", metavar="si_…", help="the item (when there are several)")
+        change.add_argument("--add", action="append", metavar="price_…[:QUANTITY]")
+        change.add_argument("--remove", action="append", metavar="si_…")
+        change.add_argument(
+            "--proration-behavior",
+            choices=("create_prorations", "always_invoice", "none"),
+            default="create_prorations",
+        )
+        change.add_argument(
+            "--proration-date",
+            type=_when,
+            metavar="WHEN",
+            help="prorate as of this time (a preview's, to be invoiced exactly that)",
+        )
+        _acting(change)
+    cancel = _command(
+        actions,
+        "cancel",
+        where,
+        "cancel now, --at-period-end, or --at a time",
+        STRIPE_API,
+        DATABASE,
+    )
+    cancel.add_argument("id", metavar="sub_…")
+    when = cancel.add_mutually_exclusive_group()
+    when.add_argument("--at-period-end", action="store_true")
+    when.add_argument("--at", type=_when, metavar="WHEN", help="Unix seconds or ISO time")
+    _acting(cancel)
+    for name, summary in (
+        ("resume", "undo a pending cancellation"),
+        ("resume-collection", "collect payments again after a pause"),
+    ):
+        plain = _command(actions, name, where, summary, STRIPE_API, DATABASE)
+        plain.add_argument("id", metavar="sub_…")
+        _acting(plain)
+    pause = _command(actions, "pause", where, "pause collecting payments", STRIPE_API, DATABASE)
+    pause.add_argument("id", metavar="sub_…")
+    pause.add_argument(
+        "--behavior", required=True, choices=("keep_as_draft", "mark_uncollectible", "void")
+    )
+    pause.add_argument("--resumes-at", type=_when, metavar="WHEN")
+    _acting(pause)
+    trial = _command(actions, "trial", where, "extend or end a trial", STRIPE_API, DATABASE)
+    trial.add_argument("id", metavar="sub_…")
+    end = trial.add_mutually_exclusive_group(required=True)
+    end.add_argument("--end-now", action="store_true", help="end it now and invoice")
+    end.add_argument("--extend-to", type=_when, metavar="WHEN", help="the new trial end")
+    _acting(trial)

@@ -137,7 +137,9 @@ class StripeGateway:
         idempotency_key: str | None = None,
         account: str | None = None,
     ) -> StripeAnswer:
-        service = getattr(self._client.v1, resource)
+        service: Any = self._client.v1
+        for part in resource.split("."):  # e.g. test_helpers.test_clocks
+            service = getattr(service, part)
         function = getattr(service, method)
         options: dict[str, Any] = {}
         if idempotency_key is not None:

@@ -28,6 +28,14 @@ from billing_ledger.stripe_api.requests import (
     NewSetup,
     PaymentMethodChoice,
 )
+from billing_ledger.stripe_api.subscription_requests import (
+    Cancellation,
+    CollectionPause,
+    NewSubscription,
+    SubscriptionChange,
+    TrialChange,
+)
+from billing_ledger.stripe_api.subscriptions import SubscriptionService
 
 ID_PATTERNS = {
     "customer": re.compile(r"^cus_[A-Za-z0-9]+$"),
@@ -35,6 +43,7 @@ ID_PATTERNS = {
     "payment_method": re.compile(r"^pm_[A-Za-z0-9_]+$"),
     "invoice": re.compile(r"^in_[A-Za-z0-9]+$"),
     "setup_intent": re.compile(r"^seti_[A-Za-z0-9]+$"),
+    "subscription": re.compile(r"^sub_[A-Za-z0-9]+$"),
 }
 
 
@@ -46,6 +55,7 @@ class PortalLinks(Protocol):
 class Services:
     customers: CustomerService
     payments: PaymentService
+    subscriptions: SubscriptionService
     portal: PortalLinks | None = None
     """Signs links to the customer pages (None: the services make unsigned links only)."""
     livemode: bool = False
@@ -220,6 +230,99 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         InvoicePayment,
         lambda s, c, ids, b: s.payments.pay_invoice(c, ids["invoice"], b),
         answers=(200, 202, 402, 404),
+    ),
+    Endpoint(
+        "POST",
+        "/subscriptions",
+        "subscriptions.create",
+        "subscriptions:write",
+        "Subscribe a customer to `price` (× `quantity`) or `items`, with an optional trial and "
+        "coupon: active or trialing (201), incomplete with requires_action or "
+        "requires_payment_method and a confirmation_url (202), or a declined card (402)",
+        NewSubscription,
+        lambda s, c, ids, b: s.subscriptions.create(c, b),
+        answers=(201, 202, 402, 404),
+    ),
+    Endpoint(
+        "POST",
+        "/subscriptions/{subscription}/change",
+        "subscriptions.change",
+        "subscriptions:write",
+        "Swap a price, change a quantity, add or remove items, prorated as asked",
+        SubscriptionChange,
+        lambda s, c, ids, b: s.subscriptions.change(c, ids["subscription"], b),
+        answers=(200, 404),
+    ),
+    Endpoint(
+        "POST",
+        "/subscriptions/{subscription}/preview",
+        "subscriptions.preview",
+        "subscriptions:write",
+        "What a change would invoice, without making it (pass its proration_date to /change "
+        "to be invoiced exactly that)",
+        SubscriptionChange,
+        lambda s, c, ids, b: s.subscriptions.preview(c, ids["subscription"], b),
+        answers=(200, 404),
+    ),
+    Endpoint(
+        "POST",
+        "/subscriptions/{subscription}/cancel",
+        "subscriptions.cancel",
+        "subscriptions:write",
+        "Cancel now (empty body), at the period's end (`at_period_end`), or `at` a time",
+        Cancellation,
+        lambda s, c, ids, b: s.subscriptions.cancel(c, ids["subscription"], b),
+        answers=(200, 404),
+    ),
+    Endpoint(
+        "POST",
+        "/subscriptions/{subscription}/resume",
+        "subscriptions.resume",
+        "subscriptions:write",
+        "Undo a pending cancellation (at period end or at a time), or resume a paused "
+        "subscription (a new period starts now, invoiced)",
+        NoBody,
+        lambda s, c, ids, b: s.subscriptions.resume(c, ids["subscription"]),
+        answers=(200, 404),
+    ),
+    Endpoint(
+        "POST",
+        "/subscriptions/{subscription}/pause",
+        "subscriptions.pause",
+        "subscriptions:write",
+        "Pause collection: renewals stay drafts, are marked uncollectible, or are voided",
+        CollectionPause,
+        lambda s, c, ids, b: s.subscriptions.pause(c, ids["subscription"], b),
+        answers=(200, 404),
+    ),
+    Endpoint(
+        "POST",
+        "/subscriptions/{subscription}/resume_collection",
+        "subscriptions.resume_collection",
+        "subscriptions:write",
+        "Resume collecting payments after a pause",
+        NoBody,
+        lambda s, c, ids, b: s.subscriptions.resume_collection(c, ids["subscription"]),
+        answers=(200, 404),
+    ),
+    Endpoint(
+        "POST",
+        "/subscriptions/{subscription}/trial",
+        "subscriptions.trial",
+        "subscriptions:write",
+        "Extend the trial to `trial_end`, or end it `now` (the first period is invoiced)",
+        TrialChange,
+        lambda s, c, ids, b: s.subscriptions.change_trial(c, ids["subscription"], b),
+        answers=(200, 404),
+    ),
+    Endpoint(
+        "GET",
+        "/subscriptions/{subscription}",
+        "subscriptions.read",
+        "read",
+        "A subscription as the ledger knows it (billing.subscriptions)",
+        read="subscriptions",
+        answers=(200, 404),
     ),
     Endpoint(
         "GET",

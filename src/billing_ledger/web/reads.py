@@ -17,6 +17,12 @@ QUERIES = {
         "FROM billing.payment_transactions WHERE account_id = %s AND stripe_payment_intent_id = %s "
         "ORDER BY livemode DESC LIMIT 1"
     ),
+    "subscriptions": (
+        "SELECT stripe_subscription_id AS id, livemode, status, plan_id, current_period_start, "
+        "current_period_end, trial_end, cancel_at_period_end, canceled_at, created_at, "
+        "updated_at FROM billing.subscriptions WHERE account_id = %s AND "
+        "stripe_subscription_id = %s ORDER BY livemode DESC LIMIT 1"
+    ),
     "stripe_customers": (
         "SELECT stripe_customer_id AS id, livemode, email, name, user_id, "
         "default_payment_method, tax_id, billing_address, deleted_at, created_at, updated_at "

@@ -22,9 +22,10 @@ from psycopg_pool import ConnectionPool
 from billing_ledger.errors import BillingLedgerError
 
 PREFIX = "blt_"
-SCOPES = ("customers:write", "payments:write", "read")
+SCOPES = ("customers:write", "payments:write", "subscriptions:write", "read")
 """`customers:write`: customers and their payment methods; `payments:write`: payments,
-invoice payments and refunds; `read`: GET endpoints."""
+invoice payments and refunds; `subscriptions:write`: subscriptions (start, change, preview,
+pause, cancel, resume, trials); `read`: GET endpoints."""
 
 CREATE_STATEMENTS = (
     "CREATE SCHEMA IF NOT EXISTS ops",

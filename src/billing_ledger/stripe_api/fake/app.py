@@ -15,6 +15,8 @@
   names; it only says the test values (`setup_intents.py`), the API verifies them.
 - `/v3` (and `/basil/stripe.js`): a test double of Stripe.js, whose requests (publishable key
   and client secret, as Stripe.js sends them) are answered with CORS (`stripejs.py`).
+- Subscriptions, their catalog (products, prices, coupons, promotion codes), invoice previews
+  and test clocks: `subscriptions.py`, `catalog_objects.py`, `clocks.py`.
 """
 
 from __future__ import annotations
@@ -31,7 +33,17 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from billing_ledger.stripe_api.fake import customers, invoices, payments, setup_intents, stripejs
+from billing_ledger.stripe_api.fake import (
+    catalog_objects,
+    clocks,
+    customers,
+    invoices,
+    payments,
+    setup_intents,
+    stripejs,
+    sub_invoices,
+    subscriptions,
+)
 from billing_ledger.stripe_api.fake.formdata import decode
 from billing_ledger.stripe_api.fake.store import Store, StripeFailure, invalid, missing
 
@@ -72,6 +84,22 @@ _route("POST", "invoices")(lambda s, _, p: invoices.create_invoice(s, p))
 _route("POST", r"invoices/(?P<id>in_\w+)/finalize")(lambda s, i, _: invoices.finalize(s, i))
 _route("POST", r"invoices/(?P<id>in_\w+)/pay")(invoices.pay)
 _route("GET", r"invoices/(?P<id>in_\w+)")(lambda s, i, _: s.get(i, "invoice"))
+_route("POST", "invoices/create_preview")(lambda s, _, p: subscriptions.preview(s, p))
+_route("POST", "products")(lambda s, _, p: catalog_objects.create_product(s, p))
+_route("GET", r"products/(?P<id>prod_\w+)")(lambda s, i, _: s.get(i, "product"))
+_route("POST", "prices")(lambda s, _, p: catalog_objects.create_price(s, p))
+_route("GET", r"prices/(?P<id>price_\w+)")(lambda s, i, _: s.get(i, "price"))
+_route("POST", "coupons")(lambda s, _, p: catalog_objects.create_coupon(s, p))
+_route("GET", r"coupons/(?P<id>\w+)")(lambda s, i, _: s.get(i, "coupon"))
+_route("POST", "promotion_codes")(lambda s, _, p: catalog_objects.create_promotion_code(s, p))
+_route("POST", "subscriptions")(lambda s, _, p: subscriptions.create(s, p))
+_route("POST", r"subscriptions/(?P<id>sub_\w+)")(subscriptions.update)
+_route("GET", r"subscriptions/(?P<id>sub_\w+)")(subscriptions.retrieve)
+_route("DELETE", r"subscriptions/(?P<id>sub_\w+)")(subscriptions.cancel)
+_route("POST", r"subscriptions/(?P<id>sub_\w+)/resume")(subscriptions.resume)
+_route("POST", "test_helpers/test_clocks")(lambda s, _, p: clocks.create(s, p))
+_route("GET", r"test_helpers/test_clocks/(?P<id>clock_\w+)")(lambda s, i, _: s.get(i, clocks.KIND))
+_route("POST", r"test_helpers/test_clocks/(?P<id>clock_\w+)/advance")(clocks.advance)
 
 
 @_route("GET", "payment_intents")
@@ -80,8 +108,18 @@ def _list_intents(store: Store, _: str, params: dict[str, Any]) -> dict[str, Any
     return {"object": "list", "data": found, "has_more": False, "url": "/v1/payment_intents"}
 
 
+@_route("GET", "subscriptions")
+def _list_subscriptions(store: Store, _: str, params: dict[str, Any]) -> dict[str, Any]:
+    found = sorted(
+        (s for s in store.all("subscription") if params.get("customer") in (None, s["customer"])),
+        key=lambda o: o["created"],
+    )
+    return {"object": "list", "data": found, "has_more": False, "url": "/v1/subscriptions"}
+
+
 def create_fake_stripe(store: Store) -> Starlette:
     """The stand-in's app on `store` (the caller starts and stops its webhook sender)."""
+    sub_invoices.watch(store)
     replies: dict[tuple[str, str], tuple[tuple[str, str, dict[str, Any]], int, dict[str, Any]]] = {}
 
     def serve(
@@ -101,7 +139,7 @@ def create_fake_stripe(store: Store) -> Starlette:
             }
             status, body = _dispatch(store, method, path, params)
             body = {**body, "_request_id": store.request["id"]}
-            if key is not None and method == "POST":
+            if key is not None and method in ("POST", "DELETE"):
                 replies[(account, key)] = (asked, status, body)
             return status, body, False
 
@@ -134,7 +172,7 @@ def create_fake_stripe(store: Store) -> Starlette:
             request.method,
             request.url.path,
             params,
-            request.headers.get("idempotency-key") if request.method == "POST" else None,
+            request.headers.get("idempotency-key") if request.method != "GET" else None,
             request.headers.get("stripe-account") or "",
         )
         headers = {"Request-Id": str(body.pop("_request_id", "")) or store.new_id("req")}
@@ -161,9 +199,13 @@ def create_fake_stripe(store: Store) -> Starlette:
             with store.lock:
                 store.request = {}
                 intent_id = request.path_params["intent"]
-                if intent_id.startswith("seti_"):
-                    return setup_intents.answer_challenge(store, intent_id, passed)
-                return payments.pass_challenge(store, intent_id, passed)
+                store.clock = clocks.clock_for(store, intent_id, {})
+                try:
+                    if intent_id.startswith("seti_"):
+                        return setup_intents.answer_challenge(store, intent_id, passed)
+                    return payments.pass_challenge(store, intent_id, passed)
+                finally:
+                    store.clock = None
 
         try:
             intent = await run_in_threadpool(answer)
@@ -205,12 +247,16 @@ def _dispatch(
     for route_method, pattern, handler in ROUTES:
         found = pattern.match(path)
         if found and route_method == method:
+            object_id = found.groupdict().get("id") or ""
+            store.clock = clocks.clock_for(store, object_id, params)
             try:
-                return 200, handler(store, found.groupdict().get("id") or "", params)
+                return 200, handler(store, object_id, params)
             except StripeFailure as e:
                 return e.status, _error(e.error)
             except ValueError as e:
                 return 400, _error(invalid(str(e)).error)
+            finally:
+                store.clock = None
     return 404, _error(missing("route", f"{method} {path}").error)
 
 

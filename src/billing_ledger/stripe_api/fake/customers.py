@@ -11,6 +11,9 @@ ADDRESS_FIELDS = ("city", "country", "line1", "line2", "postal_code", "state")
 
 
 def create_customer(store: Store, params: dict[str, Any]) -> dict[str, Any]:
+    clock = params.get("test_clock")
+    if clock is not None:
+        store.get(clock, "test_helpers.test_clock", "test_clock")
     customer = store.add(
         {
             "id": store.new_id("cus"),
@@ -37,7 +40,7 @@ def create_customer(store: Store, params: dict[str, Any]) -> dict[str, Any]:
             "preferred_locales": [],
             "shipping": None,
             "tax_exempt": "none",
-            "test_clock": None,
+            "test_clock": clock,
         }
     )
     store.event("customer.created", customer)

@@ -149,3 +149,15 @@ def _paid(store: Store, invoice: dict[str, Any], intent: dict[str, Any]) -> None
     invoice["status_transitions"]["paid_at"] = store.now()
     store.event("invoice_payment.paid", link)
     store.event("invoice.paid", invoice, previous)
+
+
+def paid(store: Store, invoice: dict[str, Any], intent: dict[str, Any]) -> None:
+    """The invoice's PaymentIntent succeeded (also after a 3-D Secure challenge)."""
+    _paid(store, invoice, intent)
+
+
+def paid_without_payment(store: Store, invoice: dict[str, Any]) -> None:
+    """A finalized invoice with nothing due is paid at once (a trial's first invoice)."""
+    invoice.update(status="paid", amount_remaining=0)
+    invoice["status_transitions"]["paid_at"] = store.now()
+    store.event("invoice.paid", invoice, {"status": "open"})

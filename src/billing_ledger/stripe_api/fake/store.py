@@ -2,6 +2,11 @@
 
 One lock serialises every request and every timer, so state machines advance one step at a
 time and an idempotency key is checked and stored atomically with the request it guards.
+
+Time is the wall clock, except for the objects of a customer on a test clock (`clocks.py`):
+while the work for that customer runs, `clock` names that test clock and `now()` is its frozen
+time (also for a timer set then, such as a bank debit settling).
+Watchers see every event after it is sent (subscriptions follow their invoices' payments).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from billing_ledger.stripe_api.fake.catalog import TEST_METHODS, TestMethod
 ALPHABET = string.ascii_letters + string.digits
 
 Emit = Callable[[dict[str, Any]], None]
+Watcher = Callable[[str, dict[str, Any]], None]
 
 
 class StripeFailure(Exception):
@@ -67,6 +73,9 @@ class Store:
     return_urls: dict[str, str] = field(default_factory=dict)  # intent id → after its challenge
     sent: dict[str, dict[str, Any]] = field(default_factory=dict)  # each object as last sent
     attempts: dict[str, int] = field(default_factory=dict)  # SetupIntent → wrong verifications
+    watchers: list[Watcher] = field(default_factory=list)
+    side: dict[str, dict[str, Any]] = field(default_factory=dict)  # ours, never sent: by id
+    clock: str | None = None  # the test clock whose customer's work runs
 
     @staticmethod
     def new_id(prefix: str) -> str:
@@ -76,9 +85,9 @@ class Store:
     def secret(length: int) -> str:
         return "".join(secrets.choice(ALPHABET) for _ in range(length))
 
-    @staticmethod
-    def now() -> int:
-        return int(time.time())
+    def now(self) -> int:
+        clock = self.objects.get(self.clock or "")
+        return int(clock["frozen_time"]) if clock is not None else int(time.time())
 
     def get(self, object_id: Any, kind: str, param: str = "id") -> dict[str, Any]:
         found = self.objects.get(object_id) if isinstance(object_id, str) else None
@@ -130,14 +139,21 @@ class Store:
         if self.request.get("account"):
             event["account"] = self.request["account"]
         self.emit(event)
+        for watch in list(self.watchers):
+            watch(event_type, obj)
 
     def later(self, action: Callable[[], None]) -> None:
         """Run `action` under the lock after the settle delay (bank debits settling)."""
 
+        clock = self.clock
+
         def run() -> None:
             with self.lock:
-                self.request = {}
-                action()
+                self.request, self.clock = {}, clock
+                try:
+                    action()
+                finally:
+                    self.clock = None
 
         timer = threading.Timer(self.settle_seconds, run)
         timer.daemon = True
