@@ -294,9 +294,13 @@ def _row(record: EventRecord) -> tuple[Any, ...]:
 
 def _logged(row: tuple[Any, ...]) -> LoggedEvent:
     position, *fields, source = row
-    record = EventRecord(*fields, source=source or WEBHOOK)
+    record = EventRecord(*fields)
     sealed = bytes(record.sealed) if record.sealed is not None else None
-    return LoggedEvent(LOG_NAME, position, replace(record, body=bytes(record.body), sealed=sealed))
+    return LoggedEvent(
+        LOG_NAME,
+        position,
+        replace(record, body=bytes(record.body), sealed=sealed, source=source or WEBHOOK),
+    )
 
 
 def _add_sealed_columns(conn: psycopg.Connection[Any]) -> None:
