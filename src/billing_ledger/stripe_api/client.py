@@ -60,8 +60,9 @@ class StripeAnswer:
 class StripeApi(Protocol):
     """The port the services call: one Stripe API method, with its idempotency key.
 
-    `resource` and `method` name the SDK's service (`payment_intents`, `confirm`); `id` is the
-    object the method acts on, if any. Raises only `errors.StripeApiError`s.
+    `resource` and `method` name the SDK's service (`payment_intents`, `confirm`; a nested one
+    with a dot: `customers.tax_ids`, `list`); `id` is the object the method acts on, if any
+    (the parent of a nested service's list). Raises only `errors.StripeApiError`s.
     """
 
     @property
@@ -137,7 +138,9 @@ class StripeGateway:
         idempotency_key: str | None = None,
         account: str | None = None,
     ) -> StripeAnswer:
-        service = getattr(self._client.v1, resource)
+        service: Any = self._client.v1
+        for name in resource.split("."):  # a nested service: `customers.tax_ids`
+            service = getattr(service, name)
         function = getattr(service, method)
         options: dict[str, Any] = {}
         if idempotency_key is not None:

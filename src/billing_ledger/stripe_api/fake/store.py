@@ -65,6 +65,8 @@ class Store:
     timers: list[threading.Timer] = field(default_factory=list)
     return_urls: dict[str, str] = field(default_factory=dict)  # intent id → after its challenge
     sent: dict[str, dict[str, Any]] = field(default_factory=dict)  # each object as last sent
+    events: list[dict[str, Any]] = field(default_factory=list)  # every event made (/v1/events)
+    rate_limited: int = 0  # the next this many list requests answer 429 (lists.py)
 
     @staticmethod
     def new_id(prefix: str) -> str:
@@ -127,6 +129,7 @@ class Store:
         }
         if self.request.get("account"):
             event["account"] = self.request["account"]
+        self.events.append(event)
         self.emit(event)
 
     def later(self, action: Callable[[], None]) -> None:
