@@ -24,6 +24,7 @@ def up(settings: Settings, args: argparse.Namespace) -> int:
         bootstrap.database(settings) as dsn,
         bootstrap.opened_event_log(settings, dsn) as event_log,
         bootstrap.running_pipeline(settings, dsn, event_log),
+        bootstrap.scheduled_reconciliation(settings, dsn, event_log),
     ):
         _serve(settings, event_log, dsn)
     print("billing-ledger stopped cleanly", flush=True)
