@@ -13,6 +13,7 @@ import pytest
 from billing_ledger.eventlog.port import FETCHED, LISTED, WEBHOOK
 from billing_ledger.eventlog.postgres import LOG_NAME
 from billing_ledger.infra.metrics import REGISTRY
+from billing_ledger.stripe_api.drift import compare
 from billing_ledger.stripe_api.fetched import Appender
 from billing_ledger.stripe_api.paging import Lister, Pace
 from billing_ledger.stripe_api.reconcile import PostgresRuns, Reconciler
@@ -112,3 +113,30 @@ def test_sources_never_pose_as_webhooks() -> None:
     with pytest.raises(ValueError, match="not a source of fetched records"):
         Appender(None, None, WEBHOOK)  # type: ignore[arg-type]
     assert {LISTED, FETCHED}.isdisjoint({WEBHOOK})
+
+
+def test_the_objects_pass_reports_missing_changed_and_deleted_objects(
+    account: Account, ledgers: tuple[Pipeline, Pipeline]
+) -> None:
+    ledger, _ = ledgers
+    deliver(ledger, account.events())
+    store = account.fake.store
+    customers = sorted(c["id"] for c in store.all("customer"))
+    gone = customers[0]
+    del store.objects[gone]  # deleted at Stripe; its webhook never came
+    store.add({**store.objects[customers[1]], "id": "cus_NeverSent"})
+    intent = next(i for i in store.all("payment_intent") if i["status"] == "succeeded")
+    intent["status"] = "canceled"  # not Stripe's state machine: a status the ledger never saw
+
+    drifts = {
+        d.kind: d
+        for d in compare(
+            Lister(account.stripe, pace=Pace(per_second=1000.0)), ledger.pool, "", False
+        )
+    }
+
+    assert drifts["customers"].missing == ["cus_NeverSent"]
+    assert drifts["customers"].deleted == [gone]
+    assert drifts["payment_intents"].differing == [intent["id"]]
+    assert not drifts["invoices"].drifted
+    assert drifts["customers"].at_stripe == drifts["customers"].in_ledger

@@ -9,6 +9,7 @@ import asyncio
 import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, Protocol
 
 from billing_ledger.eventlog.port import SOURCES, WEBHOOK, EventLog, EventRecord
@@ -71,7 +72,9 @@ class Appender:
         return [event for event, _ in read]
 
     def _record(self, document: Mapping[str, Any]) -> tuple[StripeEvent, EventRecord]:
-        body = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+        body = json.dumps(
+            document, separators=(",", ":"), ensure_ascii=False, default=_as_stripe_wrote_it
+        ).encode()
         event = parse_event(body)
         sealed = self._sealing.seal(event, body)
         return event, (
@@ -91,3 +94,11 @@ class Appender:
                 source=self._source,
             )
         )
+
+
+def _as_stripe_wrote_it(value: object) -> str:
+    """The SDK reads Stripe's decimal strings (`unit_amount_decimal`) into Decimals; they go
+    back as the strings Stripe sent (a Decimal keeps the digits it was read from)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
