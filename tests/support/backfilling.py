@@ -165,6 +165,26 @@ def current_rows(dsn: str) -> dict[str, list[tuple[Any, ...]]]:
     return rows
 
 
+def differences(
+    expected: Mapping[str, list[tuple[Any, ...]]], found: Mapping[str, list[tuple[Any, ...]]]
+) -> list[str]:
+    """Rows that differ, by their id (the first column), and how: what a failure shows."""
+    told = []
+    for table, rows in expected.items():
+        mine = {row[0]: row for row in found.get(table, [])}
+        for row in rows:
+            other = mine.pop(row[0], None)
+            if other is None:
+                told.append(f"{table}: {row[3]} missing")
+            elif other != row:
+                changed = [
+                    (n, a, b) for n, (a, b) in enumerate(zip(row, other, strict=False)) if a != b
+                ]
+                told.append(f"{table}: {row[3]} differs at {changed}")
+        told.extend(f"{table}: {row[3]} extra" for row in mine.values())
+    return told
+
+
 def balances(dsn: str) -> list[tuple[Any, ...]]:
     with psycopg.connect(dsn) as conn:
         return sorted(
@@ -180,3 +200,28 @@ def deliver(ledger: Pipeline, events: Sequence[Mapping[str, Any]]) -> None:
     for document in events:
         ledger.deliver(dict(document))
     ledger.process_all()
+
+
+DELETING = ("customer.deleted", "customer.discount.deleted", "coupon.deleted", "invoice.deleted")
+
+
+def seed(account: Account, events: Sequence[Mapping[str, Any]]) -> None:
+    """Give the stand-in the account `events` describe: each object as its last event shows
+    it (a deleted one gone, as Stripe's lists leave it out), and the events themselves."""
+    store = account.fake.store
+    for document in events:
+        obj = copy.deepcopy(document["data"]["object"])
+        if document["type"] in DELETING:
+            store.objects.pop(obj["id"], None)
+        else:
+            store.objects[obj["id"]] = obj
+        store.events.append(copy.deepcopy(dict(document)))
+
+
+def mrr_from(dsn: str, month: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(
+            "SELECT month, currency, mrr_cents, customers FROM billing.mrr_monthly "
+            "WHERE month >= %s::date AND mrr_cents <> 0 ORDER BY month, currency",
+            (month,),
+        ).fetchall()

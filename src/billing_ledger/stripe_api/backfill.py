@@ -44,7 +44,8 @@ class Step:
 STEPS = (
     Step("coupons", "coupons", since_applies=False),
     Step("customers", "customers"),
-    Step("subscriptions", "subscriptions", {"status": "all"}),
+    # A subscription names its discounts by id; expanded, they are listed as discounts.
+    Step("subscriptions", "subscriptions", {"status": "all", "expand": ["data.discounts"]}),
     Step("invoices", "invoices"),
     Step("invoice_payments", "invoice_payments"),
     Step("payment_intents", "payment_intents"),
@@ -141,6 +142,9 @@ class Backfill:
         self._check_mode(obj)
         if step.name == "subscriptions":
             obj = self._completed(obj, "items", "subscription_items", {"subscription": obj["id"]})
+            obj, discounts = _discounts_apart(obj)
+            for expanded in discounts:
+                yield Snapshot(expanded, page.fetched_at)
         elif step.name == "invoices":
             obj = self._completed(obj, "lines", "invoices.line_items", {}, parent=obj["id"])
         yield Snapshot(obj, page.fetched_at)
@@ -189,3 +193,13 @@ class Backfill:
                 f"Stripe listed a {'live' if livemode else 'test'}-mode {obj.get('object')} "
                 f"to a {'live' if self._key.livemode else 'test'}-mode key"
             )
+
+
+def _discounts_apart(obj: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A subscription with its discounts named by id, as unexpanded, and the discounts."""
+    discounts = obj.get("discounts")
+    if not isinstance(discounts, list):
+        return obj, []
+    expanded = [d for d in discounts if isinstance(d, dict)]
+    named = [d["id"] if isinstance(d, dict) else d for d in discounts]
+    return {**obj, "discounts": named}, expanded

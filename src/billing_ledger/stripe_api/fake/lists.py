@@ -2,8 +2,9 @@
 
 A list answers `{"object": "list", "data": [...], "has_more": …, "url": …}`, newest first
 (`created` descending; within one second, the later made first), `limit` 1–100 (default 10),
-paged with `starting_after` / `ending_before` (an object id of the previous page) and filtered
-by `created[gte|gt|lte|lt]` and the filters Stripe offers for that list. Subscriptions leave
+paged with `starting_after` / `ending_before` (an object id of the previous page), filtered
+by `created[gte|gt|lte|lt]` and the filters Stripe offers for that list, and with
+`expand[]=data.<field>` replacing the ids in that field by the objects. Subscriptions leave
 out the canceled unless `status=all` (or `status=canceled`), as Stripe does.
 
 Objects in a list embed their own sub-lists (a subscription's `items`, an invoice's `lines`)
@@ -121,12 +122,32 @@ def page(
         chosen = ordered[-limit:]
     else:
         chosen = ordered[:limit]
+    shown = [_rendered(o) if embed else copy.deepcopy(o) for o in chosen]
+    for path in params.get("expand") or []:
+        _expand(store, shown, str(path))
     return {
         "object": "list",
-        "data": [_rendered(o) if embed else copy.deepcopy(o) for o in chosen],
+        "data": shown,
         "has_more": len(ordered) > len(chosen),
         "url": url,
     }
+
+
+def _expand(store: Store, shown: list[dict[str, Any]], path: str) -> None:
+    """`expand[]=data.<field>`: the ids in that field of each object replaced by the objects."""
+    if not path.startswith("data.") or "." in path[5:]:
+        raise invalid(f"This property cannot be expanded ({path}).", "expand")
+    name = path[5:]
+    for obj in shown:
+        value = obj.get(name)
+        if isinstance(value, list):
+            obj[name] = [_found(store, v) for v in value]
+        elif isinstance(value, str):
+            obj[name] = _found(store, value)
+
+
+def _found(store: Store, value: Any) -> Any:
+    return copy.deepcopy(store.objects.get(value, value)) if isinstance(value, str) else value
 
 
 def _newest_first(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
