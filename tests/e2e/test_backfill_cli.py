@@ -77,6 +77,10 @@ def test_backfill_then_reconcile_from_the_command_line(
             assert ("cli.reconcile", "succeeded") in audited
             head = ledger.log.head()[LOG_NAME]
             assert head > events
+            check = cli(account, dsn, tmp_path, "ledger", "check")
+            assert check.returncode == 0, check.stdout + check.stderr
+            replay = cli(account, dsn, tmp_path, "replay", "--verify")
+            assert replay.returncode == 0, replay.stdout + replay.stderr
         finally:
             ledger.close()
             webhooks.close()

@@ -197,11 +197,12 @@ class BackfillProgress:
             f"backfill: {status.step} ({status.step_number}/{len(STEPS)}) "
             f"{status.appended:,} snapshots, {rate:,.0f}/s"
         )
-        text += f", done in {elapsed:.0f}s" if final else f", ETA {self._eta(status)}"
+        text += f", done in {elapsed:.0f}s" if final else f", ETA {self.eta(status)}"
         end = "\n" if final or not self._tty else ""
         print(("\r" if self._tty else "") + text, end=end, file=self._stream, flush=True)
 
-    def _eta(self, status: Status) -> str:
+    def eta(self, status: Status) -> str:
+        """How long the list being paged still takes, or "unknown"."""
         bottom = self._since or (status.oldest_customer if status.step != "customers" else None)
         if bottom is None or status.last_created is None or self._step_started is None:
             return "unknown"
