@@ -39,7 +39,7 @@ from billing_ledger.eventlog.dead_letters import DeadLetters
 from billing_ledger.eventlog.kafka import KafkaEventLog
 from billing_ledger.eventlog.memory import MemoryEventLog
 from billing_ledger.eventlog.memory_dead_letters import MemoryDeadLetters
-from billing_ledger.eventlog.port import EventLog
+from billing_ledger.eventlog.port import FETCHED, EventLog
 from billing_ledger.eventlog.postgres import PostgresEventLog
 from billing_ledger.eventlog.secret_usage import SecretUsage
 from billing_ledger.infra import audit, keys, roles
@@ -62,8 +62,12 @@ from billing_ledger.settings import Settings
 from billing_ledger.stripe_api.client import StripeApi, StripeGateway
 from billing_ledger.stripe_api.commands import CommandRecord
 from billing_ledger.stripe_api.customers import CustomerService
+from billing_ledger.stripe_api.fetched import Appender
 from billing_ledger.stripe_api.intents import PageLinks
+from billing_ledger.stripe_api.paging import Lister
 from billing_ledger.stripe_api.payments import PaymentService
+from billing_ledger.stripe_api.reconcile import PostgresRuns, Reconciler
+from billing_ledger.stripe_api.schedule import ReconcileSchedule
 from billing_ledger.stripe_api.subscriptions import SubscriptionService
 from billing_ledger.web.api import ApiParts, create_api
 from billing_ledger.web.endpoints import Services
@@ -590,6 +594,54 @@ def http_app(edge: Starlette, api: Starlette, pages: Starlette | None = None) ->
     return with_pages(served, pages, PREFIXES) if pages is not None else served
 
 
+# --- backfill and reconciliation: what Stripe's API holds, into the log ---------------------
+
+
+def fetched_appender(
+    event_log: EventLog, pool: ConnectionPool, master: MasterKey, source: str
+) -> Appender:
+    """Appends what was fetched from Stripe to `event_log`, sealed, marked with `source`."""
+    return Appender(event_log, sealer(pool, master), source)
+
+
+def reconciler(
+    gateway: StripeApi, event_log: EventLog, pool: ConnectionPool, master: MasterKey, account: str
+) -> Reconciler:
+    """Reconciliation of `account` ('' for the platform) on `pool` (its runs' table created)."""
+    runs = PostgresRuns(pool)
+    runs.create_table()
+    return Reconciler(
+        Lister(gateway, account),
+        fetched_appender(event_log, pool, master, FETCHED),
+        event_log,
+        runs,
+        account=account,
+        livemode=gateway.livemode,
+    )
+
+
+@contextmanager
+def scheduled_reconciliation(
+    settings: Settings, dsn: str, event_log: EventLog
+) -> Iterator[ReconcileSchedule | None]:
+    """`up`'s reconciliation every RECONCILE_INTERVAL_SECONDS (None without STRIPE_API_KEY or
+    with the interval 0), stopped on exit."""
+    gateway = stripe_gateway(settings)
+    if gateway is None or settings.RECONCILE_INTERVAL_SECONDS == 0:
+        yield None
+        return
+    with api_pool(dsn) as pool:
+        with pool.connection() as conn:
+            audit.create_table(conn)
+        found = reconciler(gateway, event_log, pool, master_key(settings, dsn), "")
+        schedule = ReconcileSchedule(found, pool, settings.RECONCILE_INTERVAL_SECONDS)
+        schedule.start()
+        try:
+            yield schedule
+        finally:
+            schedule.stop()
+
+
 __all__ = [
     "API_POOL_SIZE",
     "MemoryProcessing",
@@ -600,6 +652,7 @@ __all__ = [
     "connection_pool",
     "database",
     "http_app",
+    "fetched_appender",
     "ingest_app",
     "kafka_event_log",
     "memory_application",
@@ -614,6 +667,8 @@ __all__ = [
     "postgres_event_log",
     "prepare_live_schemas",
     "processor",
+    "reconciler",
+    "scheduled_reconciliation",
     "project_in_child",
     "projector",
     "running_pipeline",

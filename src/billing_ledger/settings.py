@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     WEBHOOK_TOLERANCE_SECONDS: int = Field(default=300, ge=1)
     MAX_BODY_BYTES: int = Field(default=1024 * 1024, ge=1024)
     BODY_READ_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
+    # How often `up` reconciles the log with Stripe's /v1/events (when STRIPE_API_KEY is set);
+    # 0 turns it off. Stripe keeps events 30 days, so anything under that loses none.
+    RECONCILE_INTERVAL_SECONDS: int = Field(default=3600, ge=0)
     LOG_FORMAT: Literal["json", "text", "auto"] = "auto"
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

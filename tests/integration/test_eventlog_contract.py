@@ -14,7 +14,14 @@ import pytest
 from billing_ledger import bootstrap
 from billing_ledger.eventlog.kafka import KafkaEventLog
 from billing_ledger.eventlog.memory import MemoryEventLog
-from billing_ledger.eventlog.port import EventLog, EventRecord, LoggedEvent
+from billing_ledger.eventlog.port import (
+    FETCHED,
+    LISTED,
+    WEBHOOK,
+    EventLog,
+    EventRecord,
+    LoggedEvent,
+)
 from billing_ledger.eventlog.postgres import PostgresEventLog
 
 
@@ -211,3 +218,26 @@ def test_records_written_before_sealing_read_as_unsealed(event_log: EventLog) ->
     assert first.record == unsealed_record(1)
     assert not first.record.is_sealed
     assert second.record.is_sealed
+
+
+def test_each_record_keeps_its_source(event_log: EventLog) -> None:
+    """Invariant 11: what was not delivered signed says how it entered (listed by a backfill,
+    fetched by reconciliation), and no secret verified it; a record of before reads as a
+    webhook's."""
+    listed = replace(record(1), source=LISTED, verified_with=None)
+    fetched = replace(record(2), source=FETCHED, verified_with=None)
+    event_log.append(listed)
+    event_log.append(fetched)
+    event_log.append(record(3))
+    first, second, third = collect(event_log, 3)
+    assert (first.record, second.record, third.record) == (listed, fetched, record(3))
+    assert [r.record.source for r in (first, second, third)] == [LISTED, FETCHED, WEBHOOK]
+
+
+def test_the_ids_of_events_created_since_a_moment_are_known(event_log: EventLog) -> None:
+    for n in range(6):
+        event_log.append(record(n))
+    collect(event_log, 6)
+    since = record(3).created
+    assert event_log.event_ids(since) == {"evt_3", "evt_4", "evt_5"}
+    assert event_log.event_ids(since + 100) == set()

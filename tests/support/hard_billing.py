@@ -202,7 +202,9 @@ class Billing(LifeBase):
         if sepa:
             intent.update(status="processing", payment_method_types=["sepa_debit"])
             self.emit("payment_intent.processing", intent, at)
-            charge = self.charge(f"ch_{pi_id}_0", intent, "pending", "sepa_debit", names_invoice)
+            charge = self.charge(
+                f"ch_{pi_id}_0", intent, "pending", "sepa_debit", names_invoice, at
+            )
             self.emit("charge.pending", charge, at)
             at += 3 * DAY
             if self.rng.random() < 0.3:  # the debit failed: past due, then a card or nothing
@@ -226,7 +228,7 @@ class Billing(LifeBase):
                 self.after_payment(intent, charge, at)
                 self.activate(at + 2)
                 return True
-        charge = self.charge(f"ch_{pi_id}_1", intent, "succeeded", "card", names_invoice)
+        charge = self.charge(f"ch_{pi_id}_1", intent, "succeeded", "card", names_invoice, at)
         self.succeed(intent, charge, invoice, at)
         self.after_payment(intent, charge, at)
         self.activate(at + 2)
@@ -248,8 +250,10 @@ class Billing(LifeBase):
         )
 
     def charge(
-        self, charge_id: str, intent: Document, status: str, method: str, names: bool
+        self, charge_id: str, intent: Document, status: str, method: str, names: bool, at: int
     ) -> Any:
+        """A charge made at `at` (a backfill, listing a payment's charges at one moment,
+        tells its latest by when each was made)."""
         return se.charge(
             charge_id,
             intent["id"],
@@ -261,6 +265,7 @@ class Billing(LifeBase):
             api=self.api,
             customer=self.customer_id,
             payment_method=self.card,
+            created=at,
         )
 
     def succeed(self, intent: Document, charge: Document, invoice: Document, at: int) -> None:

@@ -119,6 +119,7 @@ def build_parser() -> OneLineErrors:
     _payments(commands)
     _portal_link(commands)
     _subscriptions(commands)
+    _fetching(commands)
     return parser
 
 
@@ -158,6 +159,71 @@ def _portal_link(commands: Commands) -> None:
     )
     link.add_argument("--account", default="", metavar="acct_…", help="its Connect account")
     link.add_argument("--live", action="store_true", help="a live-mode customer")
+
+
+def _fetching(commands: Commands) -> None:
+    backfill = _command(
+        commands,
+        "backfill",
+        "backfill:backfill",
+        "append every object Stripe's list endpoints show (customers, subscriptions of every "
+        "status, invoices, payments, charges, refunds, disputes, payment methods, coupons) to "
+        "the log as listed snapshots; resumable: run it again after a crash or Ctrl-C",
+        STRIPE_API,
+        DATABASE,
+        LOG_OF_RECORD,
+        MASTER_KEY,
+    )
+    backfill.add_argument(
+        "--since", type=_day, metavar="DATE", help="only objects created on or after DATE (UTC)"
+    )
+    backfill.add_argument(
+        "--account", default="", metavar="acct_…", help="a Connect account (Stripe-Account)"
+    )
+    backfill.add_argument(
+        "--rate",
+        type=_rate,
+        default=20.0,
+        metavar="N",
+        help="at most N requests a second (default 20; Stripe allows 25 in test, 100 live)",
+    )
+    reconcile = _command(
+        commands,
+        "reconcile",
+        "backfill:reconcile",
+        "append every event of Stripe's last 30 days (/v1/events) the log lacks, marked as "
+        "fetched, and report how many were missing, per type; `up` runs it hourly",
+        STRIPE_API,
+        DATABASE,
+        LOG_OF_RECORD,
+        MASTER_KEY,
+    )
+    reconcile.add_argument(
+        "--account", default="", metavar="acct_…", help="a Connect account (Stripe-Account)"
+    )
+    reconcile.add_argument(
+        "--objects",
+        action="store_true",
+        help="also compare object counts and states with the list endpoints and report drift, "
+        "deleted objects included",
+    )
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _rate(text: str) -> float:
+    try:
+        rate = float(text)
+    except ValueError:
+        rate = 0.0
+    if not 0 < rate <= 100:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a rate between 0 and 100 requests/s")
+    return rate
 
 
 def _privacy(commands: Commands) -> None:

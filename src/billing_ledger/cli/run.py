@@ -24,6 +24,7 @@ def up(settings: Settings, args: argparse.Namespace) -> int:
         bootstrap.database(settings) as dsn,
         bootstrap.opened_event_log(settings, dsn) as event_log,
         bootstrap.running_pipeline(settings, dsn, event_log, yield_to_ingest=True),
+        bootstrap.scheduled_reconciliation(settings, dsn, event_log),
     ):
         _serve(settings, event_log, dsn)
     print("billing-ledger stopped cleanly", flush=True)
@@ -77,6 +78,7 @@ def _announce(settings: Settings, dsn: str) -> None:
     print(f"  API:       {base}/api/v1 (OpenAPI: {base}/api/v1/openapi.json)", flush=True)
     print(f"  pages:     {base}/pay/…, {base}/portal/… (`billing-ledger portal-link`)", flush=True)
     print(f"  stripe:    {_stripe_description(settings)}", flush=True)
+    print(f"  reconcile: {_reconcile_description(settings)}", flush=True)
     print(f"  event log: {_log_description(settings)}", flush=True)
     print(f"  database:  {_redact(dsn)}", flush=True)
     if not settings.DATABASE_URL:
@@ -98,6 +100,14 @@ def _stripe_description(settings: Settings) -> str:
         return "no STRIPE_API_KEY: API writes answer 503"
     mode = "live" if key.startswith(("sk_live_", "rk_live_")) else "test"
     return f"{settings.STRIPE_API_BASE or 'api.stripe.com'} ({mode} mode)"
+
+
+def _reconcile_description(settings: Settings) -> str:
+    if settings.stripe_api_key() is None:
+        return "off (no STRIPE_API_KEY)"
+    if settings.RECONCILE_INTERVAL_SECONDS == 0:
+        return "off (RECONCILE_INTERVAL_SECONDS=0)"
+    return f"with /v1/events every {settings.RECONCILE_INTERVAL_SECONDS}s"
 
 
 def _log_description(settings: Settings) -> str:

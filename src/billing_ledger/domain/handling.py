@@ -76,6 +76,7 @@ ROUTES: dict[str, Route] = {
         "customer.created",
         "customer.updated",
         "customer.deleted",
+        "customer.listed",
     ),
     **_routes(
         Customer,
@@ -83,6 +84,7 @@ ROUTES: dict[str, Route] = {
         "customer.tax_id.created",
         "customer.tax_id.updated",
         "customer.tax_id.deleted",
+        "customer.tax_id.listed",
     ),
     **_routes(
         Subscription,
@@ -95,6 +97,7 @@ ROUTES: dict[str, Route] = {
         "customer.subscription.trial_will_end",
         "customer.subscription.pending_update_applied",
         "customer.subscription.pending_update_expired",
+        "customer.subscription.listed",
     ),
     **_routes(
         Invoice,
@@ -113,8 +116,11 @@ ROUTES: dict[str, Route] = {
         "invoice.overdue",
         "invoice.overpaid",
         "invoice.will_be_due",
+        "invoice.listed",
     ),
-    **_routes(Payment, _one(invoice_link_snapshot), "invoice_payment.paid"),
+    **_routes(
+        Payment, _one(invoice_link_snapshot), "invoice_payment.paid", "invoice_payment.listed"
+    ),
     **_routes(
         Payment,
         _one(intent_snapshot),
@@ -126,6 +132,7 @@ ROUTES: dict[str, Route] = {
         "payment_intent.canceled",
         "payment_intent.amount_capturable_updated",
         "payment_intent.partially_funded",
+        "payment_intent.listed",
     ),
     **_routes(
         Payment,
@@ -137,6 +144,7 @@ ROUTES: dict[str, Route] = {
         "charge.pending",
         "charge.updated",
         "charge.expired",
+        "charge.listed",
     ),
     **_routes(
         Payment,
@@ -145,6 +153,7 @@ ROUTES: dict[str, Route] = {
         "refund.updated",
         "refund.failed",
         "charge.refund.updated",
+        "refund.listed",
     ),
     **_routes(
         Dispute,
@@ -154,6 +163,7 @@ ROUTES: dict[str, Route] = {
         "charge.dispute.closed",
         "charge.dispute.funds_withdrawn",
         "charge.dispute.funds_reinstated",
+        "charge.dispute.listed",
     ),
     **_routes(
         PaymentMethod,
@@ -162,17 +172,28 @@ ROUTES: dict[str, Route] = {
         "payment_method.detached",
         "payment_method.updated",
         "payment_method.automatically_updated",
+        "payment_method.listed",
+    ),
+    **_routes(
+        Coupon,
+        _one(coupon_snapshot),
+        "coupon.created",
+        "coupon.updated",
+        "coupon.deleted",
+        "coupon.listed",
     ),
     **_routes(PaymentMethod, _one(setup_snapshot), "setup_intent.succeeded"),
-    **_routes(Coupon, _one(coupon_snapshot), "coupon.created", "coupon.updated", "coupon.deleted"),
     **_routes(
         Discount,
         _one(discount_snapshot),
         "customer.discount.created",
         "customer.discount.updated",
         "customer.discount.deleted",
+        "customer.discount.listed",
     ),
 }
+# Each `*.listed` type is a backfill's snapshot of an object (listing.py): read like the
+# object's other events, ordered by its fetch time.
 
 # Kept in the log, deliberately projected nowhere: `invoice.upcoming` previews an invoice that
 # does not exist yet (it has no id).

@@ -91,9 +91,12 @@ class Payment(StripeObject):
     def view(cls, stripe_id: str, parts: Mapping[str, Part[PartState]]) -> PaymentState:
         main = parts.get(stripe_id)  # a legacy charge's own part is its main part
         intent = as_kind(main, INTENT, IntentPart)
+        # The latest charge last: the one made last (a later change to an earlier charge, a
+        # refund say, does not make it the latest; nor does a backfill listing the earlier one
+        # on a later page), then by the snapshot's time (charges made in one second).
         charges = sorted(
             of_kind(parts.values(), CHARGE, ChargePart),
-            key=lambda p: (p.version.created, p.state["id"]),
+            key=lambda p: (p.state.get("created") or 0, p.version.created, p.state["id"]),
         )
         refunds = of_kind(parts.values(), REFUND, RefundPart)
         links = [

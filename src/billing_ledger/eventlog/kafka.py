@@ -42,6 +42,7 @@ from billing_ledger.eventlog.kafka_producer import (
 )
 from billing_ledger.eventlog.kafka_topic import TopicSpec, create_when_reachable
 from billing_ledger.eventlog.port import (
+    WEBHOOK,
     EventLog,
     EventRecord,
     LoggedEvent,
@@ -73,6 +74,7 @@ _HEADERS = (
     "received_at",
     "data_subject",
     "verified_with",
+    "source",
 )
 SEALED_HEADER = "sealed"  # the raw body under its subject's key (bytes; absent: facts only)
 
@@ -382,6 +384,8 @@ def _sealed_headers(record: EventRecord) -> list[tuple[str, str | bytes | None]]
         headers.append(("data_subject", record.data_subject.encode()))
     if record.verified_with is not None:
         headers.append(("verified_with", record.verified_with.encode()))
+    if record.source != WEBHOOK:  # absent: a webhook's, as every record before sources was
+        headers.append(("source", record.source.encode()))
     if record.sealed is not None:
         headers.append((SEALED_HEADER, record.sealed))
     return headers
@@ -424,4 +428,5 @@ def _record(message: Any) -> EventRecord:
         sealed=sealed,
         data_subject=headers.get("data_subject"),
         verified_with=headers.get("verified_with"),
+        source=headers.get("source", WEBHOOK),
     )

@@ -122,15 +122,15 @@ def _kept(logged: LoggedEvent, seal: Seal) -> EventRecord:
 
 _COLUMNS = (
     "event_id, event_type, created, livemode, account, api_version, received_at, "
-    "partition_key, body, sealed, data_subject, verified_with"
+    "partition_key, body, sealed, data_subject, verified_with, source"
 )
-_PLACEHOLDERS = ", ".join(["%s"] * 12)
+_PLACEHOLDERS = ", ".join(["%s"] * 13)
 
 
 def _select(table: str) -> sql.Composed:
     return sql.SQL(
         "SELECT position, body, event_id, event_type, created, livemode, account, api_version, "
-        "received_at, partition_key, sealed, data_subject, verified_with FROM {} "
+        "received_at, partition_key, sealed, data_subject, verified_with, source FROM {} "
         "WHERE position > %s ORDER BY position LIMIT %s"
     ).format(sql.Identifier(SCHEMA, table))
 

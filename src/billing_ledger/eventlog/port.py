@@ -30,6 +30,13 @@ class LogUnavailable(LogError):
     """The log cannot durably accept (or serve) records right now; the caller should retry."""
 
 
+# How a record entered the log (invariant 11): only a webhook's is verified by a signature.
+WEBHOOK = "webhook"  # delivered by Stripe, signed; verified before it was appended
+LISTED = "listed"  # an object's snapshot fetched from a list endpoint with our key (backfill)
+FETCHED = "fetched"  # an event fetched from /v1/events with our key (reconciliation)
+SOURCES = (WEBHOOK, LISTED, FETCHED)
+
+
 @dataclass(frozen=True)
 class EventRecord:
     """A verified Stripe event as the log stores it: its facts, its raw body sealed under its
@@ -39,7 +46,9 @@ class EventRecord:
     (schemas/personal.py), which is what the processor reads. `sealed` is the raw, verified
     body encrypted with the data key of `data_subject` (None once that person was forgotten:
     facts only). `verified_with` is the fingerprint of the webhook secret that verified it
-    (None for events not delivered signed). A record written before sealing existed has the
+    (None for events not delivered signed). `source` says how the record entered: `WEBHOOK`
+    (signed), or `LISTED` / `FETCHED` (fetched from Stripe's API with our key, so authenticated
+    by that call, never as if signed: invariant 11). A record written before sealing existed has the
     raw body as `body` and None in all three (see `is_sealed`; `billing-ledger migrate-log`).
     """
 
@@ -55,6 +64,7 @@ class EventRecord:
     sealed: bytes | None = None
     data_subject: str | None = None
     verified_with: str | None = None
+    source: str = WEBHOOK
 
     @property
     def is_sealed(self) -> bool:
@@ -119,6 +129,18 @@ class EventLog(ABC):
         """Yield, per log name, the records after the processed positions up to `until`
         (inclusive, typically a `head()` taken before), then return. Reads the whole history
         when nothing is processed yet (Kafka from offset 0); used to rebuild aggregates."""
+
+    def event_ids(self, created_since: int) -> set[str]:
+        """The ids of the records whose event was created at or after `created_since` (epoch
+        seconds): what reconciliation compares with Stripe's /v1/events. By default the whole
+        history is read; an adapter that can ask an index overrides this."""
+        head = self.head()
+        return {
+            logged.record.event_id
+            for batch in self.replay(lambda _: None, head)
+            for logged in batch
+            if logged.record.created >= created_since
+        }
 
     @abstractmethod
     def has_follower(self) -> bool:

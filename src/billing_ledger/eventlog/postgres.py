@@ -31,6 +31,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from billing_ledger.eventlog.port import (
+    WEBHOOK,
     EventLog,
     EventRecord,
     LogError,
@@ -65,7 +66,8 @@ CREATE_STATEMENTS = (
         body bytea NOT NULL,
         sealed bytea,
         data_subject text,
-        verified_with text
+        verified_with text,
+        source text
     )""",
     f"CREATE INDEX IF NOT EXISTS stripe_events_event_id ON {SCHEMA}.{TABLE} (event_id)",
     # Append-only, enforced by the database rather than by convention.
@@ -80,17 +82,19 @@ CREATE_STATEMENTS = (
 
 # The sealed format's columns (README, Privacy): a table created before them gets them, empty
 # for its older rows, when its owner opens it; `billing-ledger migrate-log` rewrites those rows.
-SEALED_COLUMNS = ("sealed bytea", "data_subject text", "verified_with text")
+# `source` came later: NULL is a webhook's (every record before it was one).
+SEALED_COLUMNS = ("sealed bytea", "data_subject text", "verified_with text", "source text")
 INSERT = sql.SQL(
     f"INSERT INTO {SCHEMA}.{TABLE} (event_id, event_type, created, livemode, account, "
-    "api_version, received_at, partition_key, body, sealed, data_subject, verified_with) "
-    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    "api_version, received_at, partition_key, body, sealed, data_subject, verified_with, source) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
 SELECT_AFTER = (
     f"SELECT position, body, event_id, event_type, created, livemode, account, api_version, "
-    f"received_at, partition_key, sealed, data_subject, verified_with FROM {SCHEMA}.{TABLE} "
-    "WHERE position > %s ORDER BY position LIMIT %s"
+    f"received_at, partition_key, sealed, data_subject, verified_with, source "
+    f"FROM {SCHEMA}.{TABLE} WHERE position > %s ORDER BY position LIMIT %s"
 )
+SELECT_IDS_SINCE = f"SELECT DISTINCT event_id FROM {SCHEMA}.{TABLE} WHERE created >= %s"
 MISSING_COLUMNS = (
     "eventlog.stripe_events was created before the sealed format and this role cannot add its "
     "columns: as the table's owner run `billing-ledger migrate-log` (README, Privacy)"
@@ -230,6 +234,14 @@ class PostgresEventLog(EventLog):
     ) -> Iterator[list[LoggedEvent]]:
         return replay_by_reading(self.read, LOG_NAME, processed, until, batch_size)
 
+    def event_ids(self, created_since: int) -> set[str]:
+        try:
+            with self._pool.connection() as conn:
+                rows = conn.execute(SELECT_IDS_SINCE, (created_since,)).fetchall()
+        except (psycopg.OperationalError, PoolTimeout) as e:
+            raise LogUnavailable("Postgres log unavailable") from e
+        return {row[0] for row in rows}
+
     def has_follower(self) -> bool:
         with self._pool.connection() as conn:
             row = conn.execute("SELECT pg_try_advisory_lock(%s)", (FOLLOWER_LOCK_KEY,)).fetchone()
@@ -276,14 +288,19 @@ def _row(record: EventRecord) -> tuple[Any, ...]:
         record.sealed,
         record.data_subject,
         record.verified_with,
+        record.source if record.source != WEBHOOK else None,
     )
 
 
 def _logged(row: tuple[Any, ...]) -> LoggedEvent:
-    position, *fields = row
+    position, *fields, source = row
     record = EventRecord(*fields)
     sealed = bytes(record.sealed) if record.sealed is not None else None
-    return LoggedEvent(LOG_NAME, position, replace(record, body=bytes(record.body), sealed=sealed))
+    return LoggedEvent(
+        LOG_NAME,
+        position,
+        replace(record, body=bytes(record.body), sealed=sealed, source=source or WEBHOOK),
+    )
 
 
 def _add_sealed_columns(conn: psycopg.Connection[Any]) -> None:

@@ -48,3 +48,15 @@ PROJECTOR_POSITION = Gauge(
     ["projection"],
     registry=REGISTRY,
 )
+RECONCILED_MISSING = Counter(
+    "billing_ledger_reconciled_missing_events",
+    "Events Stripe listed that the log lacked (their webhook never arrived), appended by "
+    "reconciliation, by event type.",
+    ["event_type"],
+    registry=REGISTRY,
+)
+RECONCILED_LAST_SUCCESS = Gauge(
+    "billing_ledger_reconciled_last_success_timestamp_seconds",
+    "When the last reconciliation run succeeded (Unix time); Stripe keeps events 30 days.",
+    registry=REGISTRY,
+)

@@ -60,8 +60,9 @@ class StripeAnswer:
 class StripeApi(Protocol):
     """The port the services call: one Stripe API method, with its idempotency key.
 
-    `resource` and `method` name the SDK's service (`payment_intents`, `confirm`); `id` is the
-    object the method acts on, if any. Raises only `errors.StripeApiError`s.
+    `resource` and `method` name the SDK's service (`payment_intents`, `confirm`; a nested one
+    with a dot: `customers.tax_ids`, `list`); `id` is the object the method acts on, if any
+    (the parent of a nested service's list). Raises only `errors.StripeApiError`s.
     """
 
     @property
@@ -138,7 +139,7 @@ class StripeGateway:
         account: str | None = None,
     ) -> StripeAnswer:
         service: Any = self._client.v1
-        for part in resource.split("."):  # e.g. test_helpers.test_clocks
+        for part in resource.split("."):  # nested: `customers.tax_ids`, `test_helpers.test_clocks`
             service = getattr(service, part)
         function = getattr(service, method)
         options: dict[str, Any] = {}

@@ -8,7 +8,8 @@
   `idempotency_error`, as on Stripe.
 - `DELETE /v1/customers/{id}` deletes for good (`customer.deleted`); a deleted customer is
   retrieved as Stripe's stub `{"id", "object": "customer", "deleted": true}`.
-- Every answer has a `Request-Id`. `GET /v1/payment_intents` lists them all (tests count them).
+- Every answer has a `Request-Id`. The list endpoints and `/v1/events` (`lists.py`) page
+  the objects and events kept, in Stripe's list shape.
 - `/challenge/{intent}`: the test 3-D Secure page (of a PaymentIntent or a SetupIntent); one
   POST passes it (`result=fail` fails it) and redirects to the intent's `return_url`.
 - `/verify/{setup_intent}`: the hosted microdeposit page ACH's `verify_with_microdeposits`
@@ -38,6 +39,7 @@ from billing_ledger.stripe_api.fake import (
     clocks,
     customers,
     invoices,
+    lists,
     payments,
     setup_intents,
     stripejs,
@@ -102,10 +104,35 @@ _route("GET", r"test_helpers/test_clocks/(?P<id>clock_\w+)")(lambda s, i, _: s.g
 _route("POST", r"test_helpers/test_clocks/(?P<id>clock_\w+)/advance")(clocks.advance)
 
 
-@_route("GET", "payment_intents")
-def _list_intents(store: Store, _: str, params: dict[str, Any]) -> dict[str, Any]:
-    found = sorted(store.all("payment_intent"), key=lambda o: o["created"])
-    return {"object": "list", "data": found, "has_more": False, "url": "/v1/payment_intents"}
+_route("GET", "customers")(lists.lister("customer", "/v1/customers", ["email"]))
+_route("GET", r"customers/(?P<id>cus_\w+)/tax_ids")(
+    lists.owned_lister("tax_id", "customer", "/v1/customers/{owner}/tax_ids")
+)
+_route("GET", r"customers/(?P<id>cus_\w+)/payment_methods")(
+    lists.owned_lister("payment_method", "customer", "/v1/customers/{owner}/payment_methods")
+)
+_route("GET", "payment_methods")(
+    lists.owned_lister("payment_method", "customer", "/v1/payment_methods")
+)
+_route("GET", "subscriptions")(
+    lists.lister("subscription", "/v1/subscriptions", ["customer", "price"])
+)
+_route("GET", "subscription_items")(lists.subscription_items)
+_route("GET", "invoices")(
+    lists.lister("invoice", "/v1/invoices", ["customer", "subscription", "status"])
+)
+_route("GET", r"invoices/(?P<id>in_\w+)/lines")(lists.invoice_lines)
+_route("GET", "invoice_payments")(
+    lists.lister("invoice_payment", "/v1/invoice_payments", ["invoice"])
+)
+_route("GET", "payment_intents")(
+    lists.lister("payment_intent", "/v1/payment_intents", ["customer"])
+)
+_route("GET", "charges")(lists.lister("charge", "/v1/charges", ["customer", "payment_intent"]))
+_route("GET", "refunds")(lists.lister("refund", "/v1/refunds", ["charge", "payment_intent"]))
+_route("GET", "disputes")(lists.lister("dispute", "/v1/disputes", ["charge", "payment_intent"]))
+_route("GET", "coupons")(lists.lister("coupon", "/v1/coupons"))
+_route("GET", "events")(lists.events)
 
 
 @_route("GET", "subscriptions")

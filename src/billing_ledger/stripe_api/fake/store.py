@@ -76,6 +76,8 @@ class Store:
     watchers: list[Watcher] = field(default_factory=list)
     side: dict[str, dict[str, Any]] = field(default_factory=dict)  # ours, never sent: by id
     clock: str | None = None  # the test clock whose customer's work runs
+    events: list[dict[str, Any]] = field(default_factory=list)  # every event made (/v1/events)
+    rate_limited: int = 0  # the next this many list requests answer 429 (lists.py)
 
     @staticmethod
     def new_id(prefix: str) -> str:
@@ -138,6 +140,7 @@ class Store:
         }
         if self.request.get("account"):
             event["account"] = self.request["account"]
+        self.events.append(event)
         self.emit(event)
         for watch in list(self.watchers):
             watch(event_type, obj)
