@@ -18,13 +18,13 @@ import threading
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import IntegrityError, PersistenceError, Tracking
 
-from billing_ledger.domain.errors import UnprocessableEvent
+from billing_ledger.domain.errors import UnprocessableEvent, WholeHistoryNeeded
 from billing_ledger.domain.handling import (
     IGNORED_EVENT_TYPES,
     A,
@@ -225,7 +225,12 @@ class Processor:
             UNHANDLED_EVENT_TYPES.labels(event.type).inc()
             return "unhandled"
         before = touched.pending_count()
-        touched.keep(apply_stripe_event(event, touched.load, owned))
+        try:
+            changed = apply_stripe_event(event, touched.load, owned)
+        except WholeHistoryNeeded as e:  # raised before anything changed
+            touched.load_whole(e.aggregate_id)
+            changed = apply_stripe_event(event, touched.load, owned)
+        touched.keep(changed)
         return "applied" if touched.pending_count() > before else "unchanged"
 
     def _dead_letter(self, dead: list[tuple[LoggedEvent, str]]) -> None:
@@ -317,6 +322,23 @@ class Touched:
         if aggregate_id in self._absent:
             return None
         return self._app.load(cls, aggregate_id)
+
+    def load_whole(self, aggregate_id: UUID) -> None:
+        """Hold `aggregate_id` as loaded from all its stored events, then this chunk's pending
+        ones: with its parts' whole histories in memory, for a snapshot older than their
+        frontiers (domain/frontier.py). The copy it replaces leaves the cache."""
+        self._cache.discard(aggregate_id)
+        self._lent.pop(aggregate_id, None)
+        kept = self._by_id.get(aggregate_id)
+        pending = list(kept.pending_events) if kept is not None else []
+        whole: Any = self._app.from_events(aggregate_id)
+        for event in pending:
+            whole = cast("Any", event).mutate(whole)
+        if whole is None:
+            return  # not stored, nothing pending: the aggregate does not exist yet
+        whole.pending_events.extend(pending)
+        self._by_id[aggregate_id] = whole
+        self._pending.setdefault(aggregate_id, len(pending))
 
     def keep(self, aggregates: list[StripeObject]) -> None:
         for aggregate in aggregates:
