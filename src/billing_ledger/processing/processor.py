@@ -225,13 +225,24 @@ class Processor:
             UNHANDLED_EVENT_TYPES.labels(event.type).inc()
             return "unhandled"
         before = touched.pending_count()
-        try:
-            changed = apply_stripe_event(event, touched.load, owned)
-        except WholeHistoryNeeded as e:  # raised before anything changed
-            touched.load_whole(e.aggregate_id)
-            changed = apply_stripe_event(event, touched.load, owned)
-        touched.keep(changed)
+        touched.keep(self._apply_whole(event, touched, owned))
         return "applied" if touched.pending_count() > before else "unchanged"
+
+    @staticmethod
+    def _apply_whole(
+        event: StripeEvent, touched: Touched, owned: Sequence[Owned] | None
+    ) -> list[StripeObject]:
+        """`apply_stripe_event`, loading each aggregate that needs its whole history for it
+        from all its events (WholeHistoryNeeded is raised before anything changes), once."""
+        loaded: set[UUID] = set()
+        while True:
+            try:
+                return apply_stripe_event(event, touched.load, owned)
+            except WholeHistoryNeeded as e:
+                if e.aggregate_id in loaded:
+                    raise  # loaded whole, it cannot ask again: a bug, kept aside by the caller
+                loaded.add(e.aggregate_id)
+                touched.load_whole(e.aggregate_id)
 
     def _dead_letter(self, dead: list[tuple[LoggedEvent, str]]) -> None:
         self._dead_letters.keep_unapplied(dead)
