@@ -147,6 +147,7 @@ def end_to_end(dsn: str, count: int, *, sample: float = 0.0, window: int = 100_0
                 + pgsample.line(now.minus(window_sample), now)
             )
             _print_statements(conn)
+            _print_sizes(conn)
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=120)
@@ -194,6 +195,29 @@ def _print_statements(conn: psycopg.Connection[Any], top: int = 15) -> None:
             f"{read / c:6.2f} {dirtied / c:6.2f} {written / c:6.2f}  {fpi / c:5.2f} "
             f"{wal / c:8,.0f} B  {query}"
         )
+
+
+def _print_sizes(conn: psycopg.Connection[Any]) -> None:
+    """Bytes per stored domain event and per aggregate snapshot (the latest of each aggregate
+    and all written), which do not depend on the machine's load."""
+    store = EVENT_STORE_SCHEMA
+    n, total, widest = conn.execute(
+        f"SELECT count(*), coalesce(sum(octet_length(state)), 0), "
+        f"coalesce(max(octet_length(state)), 0) FROM {store}.billing_events"
+    ).fetchone() or (0, 0, 0)
+    print(f"domain events: {n:,}, state {total / max(n, 1):,.0f} B each (max {widest:,} B)")
+    try:
+        rows = conn.execute(
+            f"SELECT count(*), coalesce(sum(octet_length(state)), 0), "
+            f"coalesce(max(octet_length(state)), 0) FROM {store}.billing_snapshots"
+        ).fetchone() or (0, 0, 0)
+    except psycopg.Error:
+        return
+    s, s_total, s_widest = rows
+    print(
+        f"aggregate snapshots written: {s:,}, {s_total / max(s, 1):,.0f} B each "
+        f"(max {s_widest:,} B, {s_total / max(n, 1):,.0f} B per domain event)"
+    )
 
 
 def _scalar(conn: psycopg.Connection[Any], query: str, params: tuple[Any, ...] = ()) -> int:

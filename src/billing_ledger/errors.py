@@ -6,6 +6,7 @@
     ├── SignatureError              a webhook is not proven to come from Stripe (ingest/)
     ├── MalformedEvent              a verified body is not a Stripe event (schemas/)
     ├── UnprocessableEvent          an event of a handled type cannot be read (domain/)
+    ├── WholeHistoryNeeded          an aggregate must be loaded from all its events (domain/)
     ├── LogError                    the log of record (eventlog/)
     │   └── LogUnavailable          the log cannot durably accept or serve records now
     ├── AlreadyReapplied            a dead letter's retry was already recorded (processing/)

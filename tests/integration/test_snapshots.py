@@ -6,6 +6,7 @@ from __future__ import annotations
 import psycopg
 
 from billing_ledger import bootstrap
+from billing_ledger.domain import frontier
 from billing_ledger.domain.identity import stripe_uuid
 from billing_ledger.domain.subscription import Subscription
 from billing_ledger.processing import snapshots
@@ -49,7 +50,7 @@ def test_loads_start_from_the_latest_snapshot_and_equal_a_load_from_events(
     app = bootstrap.application(database_url)
     try:
         loaded = app.load(Subscription, aggregate_id)
-        replayed = app._from_events(aggregate_id)
+        replayed = app.from_events(aggregate_id)
     finally:
         app.close()
     assert loaded is not None and loaded.version == UPDATES
@@ -72,3 +73,52 @@ def test_a_snapshot_of_another_format_is_ignored(database_url: str) -> None:
     finally:
         app.close()
     assert loaded is not None and loaded.version == 12
+
+
+def test_a_snapshot_older_than_the_frontier_is_decided_from_the_whole_history(
+    database_url: str,
+) -> None:
+    """Updates further apart than the window: a snapshot of the aggregate keeps only the latest
+    and the one before it. A cancellation arriving late, between the first two updates, is the
+    first terminal state: the processor, loading from that snapshot, must read every event."""
+    apart = frontier.WINDOW + 1
+    pipeline = Pipeline(database_url)
+    try:
+        for n in range(UPDATES):
+            state = subscription(quantity=n + 1)
+            kind = "customer.subscription.created" if n == 0 else "customer.subscription.updated"
+            previous = None if n == 0 else {"quantity": n}
+            created = CREATED + n * apart
+            pipeline.deliver(event(kind, state, created=created, previous_attributes=previous))
+        pipeline.process_all()
+    finally:
+        pipeline.close()
+    aggregate_id = stripe_uuid("", False, "sub_Test1")
+    app = bootstrap.application(database_url)
+    try:
+        loaded = app.load(Subscription, aggregate_id)
+        assert loaded is not None and len(loaded.history["sub_Test1"].kept) <= 2
+        assert loaded.history["sub_Test1"].dropped is None  # from a snapshot: in the store
+    finally:
+        app.close()
+    late = event(
+        "customer.subscription.deleted",
+        subscription(status="canceled", quantity=1),
+        created=CREATED + apart // 2,
+        previous_attributes={"status": "active"},
+    )
+    pipeline = Pipeline(database_url)  # an empty cache: the aggregate comes from its snapshot
+    try:
+        pipeline.deliver(late)
+        pipeline.process_all()
+    finally:
+        pipeline.close()
+    app = bootstrap.application(database_url)
+    try:
+        loaded = app.load(Subscription, aggregate_id)
+        replayed = app.from_events(aggregate_id)
+    finally:
+        app.close()
+    assert loaded is not None and isinstance(replayed, Subscription)
+    assert loaded.version == UPDATES + 1 and loaded.state["status"] == "canceled"
+    assert loaded.parts == replayed.parts and loaded.state == replayed.state

@@ -20,6 +20,8 @@ from eventsourcing.persistence import IntegrityError, PersistenceError
 
 from billing_ledger import bootstrap
 from billing_ledger.bootstrap import MemoryProcessing
+from billing_ledger.domain import frontier
+from billing_ledger.domain.customer import Customer
 from billing_ledger.domain.errors import UnprocessableEvent
 from billing_ledger.domain.handling import apply_stripe_event
 from billing_ledger.domain.identity import stripe_uuid
@@ -29,7 +31,7 @@ from billing_ledger.infra.metrics import REGISTRY
 from billing_ledger.processing import processor as processor_module
 from billing_ledger.processing.processor import AlreadyReapplied
 from billing_ledger.schemas.envelope import parse_event
-from tests.support.stripe import customer, event, invoice
+from tests.support.stripe import CREATED, customer, event, invoice
 from tests.support.webhooks import body_of
 
 PROCESSOR_LOGGER = "billing_ledger.processing.processor"
@@ -259,6 +261,53 @@ def test_an_aggregate_a_batch_committed_comes_from_the_cache_in_the_next(
     parts.processor.process(unprocessed(parts))
     assert loads == []
     assert state(parts, "cus_A")[0] == 2
+
+
+def test_a_snapshot_older_than_the_frontier_loads_the_aggregate_from_all_its_events(
+    parts: MemoryProcessing, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Updates further apart than the window, the aggregate then loaded from its snapshot; in
+    one batch, an update (pending) and a deletion older than the frontier: the aggregate is
+    loaded from its stored events and the pending one, and ends as one held whole did."""
+    apart = frontier.WINDOW + 1
+    history = [created("cus_A")] + [
+        updated("cus_A", CREATED + n * apart, name=f"Name {n}") for n in range(1, 12)
+    ]
+    late = [
+        updated("cus_A", CREATED + 12 * apart, name="Name 12"),
+        event("customer.deleted", customer("cus_A"), created=CREATED + apart // 2),
+    ]
+    for document in history:
+        deliver(parts, document)
+    parts.processor.process(unprocessed(parts))
+    parts.processor._cache.clear()  # the next load comes from the aggregate's snapshot
+    whole: list[UUID] = []
+    real = parts.app.from_events
+
+    def from_events(aggregate_id: UUID) -> object | None:
+        whole.append(aggregate_id)
+        return real(aggregate_id)
+
+    monkeypatch.setattr(parts.app, "from_events", from_events)
+    for document in late:
+        deliver(parts, document)
+    parts.processor.process(unprocessed(parts))
+    assert whole == [stripe_uuid("", False, "cus_A")]
+    cached = bootstrap.memory_processing()  # the same deliveries, the aggregate held whole
+    try:
+        for batch in (history, late):
+            for document in batch:
+                deliver(cached, document)
+            cached.processor.process(unprocessed(cached))
+        # Loaded as the processor loads (a raw repository.get would raise WholeHistoryNeeded).
+        ours, theirs = (
+            p.app.load(Customer, stripe_uuid("", False, "cus_A")) for p in (parts, cached)
+        )
+        assert ours is not None and theirs is not None
+        assert (ours.version, ours.state) == (theirs.version, theirs.state)
+        assert ours.state["deleted_at"] == CREATED + apart // 2
+    finally:
+        cached.app.close()
 
 
 def test_an_error_empties_the_cache_so_the_retry_reloads_from_the_store(

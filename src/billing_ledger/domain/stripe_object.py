@@ -10,6 +10,12 @@ Each domain event carries the part's new snapshot and the aggregate's whole resu
 (what the read schema shows), so projections need nothing but the event. A (Stripe event, part)
 pair is applied at most once; an older snapshot never overwrites a newer one. Domain events take
 Stripe's `created` as their timestamp: no clock is read here.
+
+Of each part's history the aggregate keeps the frontier (frontier.py): what still decides its
+current snapshot whatever arrives within the window. A snapshot older than that is decided from
+the whole history; when the aggregate was loaded from a snapshot of it and does not hold that
+in memory, `WholeHistoryNeeded` is raised before anything changes, and the caller loads the
+aggregate from all its events and applies the Stripe event again.
 """
 
 from __future__ import annotations
@@ -21,13 +27,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
 from eventsourcing.domain import Aggregate
 
+from billing_ledger.domain.errors import WholeHistoryNeeded
+from billing_ledger.domain.frontier import PartHistory, choose
 from billing_ledger.domain.identity import stripe_uuid
 from billing_ledger.domain.ordering import (
     Scalar,
     StatusRules,
     Version,
     contradiction,
-    current,
     scalar_attributes,
 )
 from billing_ledger.domain.state import PartState
@@ -137,7 +144,7 @@ class StripeObject(Aggregate):
         livemode: bool
         stripe_id: str
         parts: dict[str, Part[PartState]]
-        history: dict[str, list[Part[PartState]]]
+        history: dict[str, PartHistory[Part[PartState]]]
         applied: set[str]
         state: dict[str, Any]  # the latest `Recorded`/`Revised` event's `state`
 
@@ -145,12 +152,26 @@ class StripeObject(Aggregate):
         self, event: StripeObject.Recorded | StripeObject.Revised | StripeObject.Backfilled
     ) -> None:
         """Add the event's snapshot to its part's history; the part's current snapshot is the
-        one the ordering rules pick from the whole history (see ordering.py)."""
+        one the ordering rules pick from it (see ordering.py), which is the one they pick from
+        the whole history (frontier.py)."""
         snapshot = part_of(event)
-        history = self.history.setdefault(event.part_id, [])
-        history.append(snapshot)
-        self.parts[event.part_id] = _current(history, self.PART_RULES)
+        self._decisive(event.part_id, snapshot.version.created)  # raises if it is not in memory
+        history = self.history.setdefault(event.part_id, PartHistory())
+        rules = self.PART_RULES.get(snapshot.kind, StatusRules())
+        history.add(snapshot, rules)
+        self.parts[event.part_id] = choose(history.kept, rules)
         self.applied.add(_applied_key(event.stripe_event_id, event.part_id))
+
+    def _decisive(self, part_id: str, created: int) -> list[Part[PartState]]:
+        """The snapshots of `part_id` that decide for one created at `created` as its whole
+        history would. Raises WholeHistoryNeeded if that takes snapshots not in memory."""
+        history = self.history.get(part_id)
+        if history is None:
+            return []
+        decisive = history.decisive(created)
+        if decisive is None:
+            raise WholeHistoryNeeded(self.id)
+        return decisive
 
     @classmethod
     def view(cls, stripe_id: str, parts: Mapping[str, Part[PartState]]) -> Mapping[str, object]:
@@ -168,7 +189,7 @@ class StripeObject(Aggregate):
         ordering.py); a snapshot already applied contradicts nothing."""
         if existing is None or _applied_key(event.id, snapshot.stripe_id) in existing.applied:
             return None
-        history = existing.history.get(snapshot.stripe_id, [])
+        history = existing._decisive(snapshot.stripe_id, event.created)
         rules = cls.PART_RULES.get(snapshot.kind, StatusRules())
         versions = [part.version for part in history]
         return contradiction(versions, _incoming(event, snapshot), rules)
@@ -182,7 +203,8 @@ class StripeObject(Aggregate):
         The aggregate gains a pending `Recorded`/`Revised` event if its current state changed
         (the part's current snapshot is chosen from its whole history, so it may be an earlier
         one that the new snapshot put in order), a `Backfilled` one if not, none for a
-        duplicate.
+        duplicate. Raises WholeHistoryNeeded (changing nothing) if the snapshot is older than
+        the frontier of its part and the dropped snapshots are not in memory.
         """
         version = _incoming(event, snapshot)
         incoming = Part(snapshot.kind, version, snapshot.state)
@@ -205,8 +227,10 @@ class StripeObject(Aggregate):
         if existing is not None and _applied_key(event.id, snapshot.stripe_id) in existing.applied:
             return existing
         parts = dict(existing.parts) if existing is not None else {}
-        history = existing.history.get(snapshot.stripe_id, []) if existing is not None else []
-        winner = _current([*history, incoming], cls.PART_RULES)
+        history = (
+            existing._decisive(snapshot.stripe_id, event.created) if existing is not None else []
+        )
+        winner = choose([*history, incoming], cls.PART_RULES.get(snapshot.kind, StatusRules()))
         before = parts.get(snapshot.stripe_id)
         if existing is not None and before is not None and winner.version == before.version:
             existing.trigger_event(cls.Backfilled, timestamp=timestamp, **fields)
@@ -250,11 +274,6 @@ def as_kind(part: Part[PartState] | None, kind: str, shape: type[P]) -> Part[P] 
 def of_kind(parts: Iterable[Part[PartState]], kind: str, shape: type[P]) -> list[Part[P]]:
     """The parts of `kind`, in order, with their state typed as `shape` (see `as_kind`)."""
     return [found for part in parts if (found := as_kind(part, kind, shape)) is not None]
-
-
-def _current(history: list[Part[PartState]], rules: Mapping[str, StatusRules]) -> Part[PartState]:
-    chosen = current([p.version for p in history], rules.get(history[0].kind, StatusRules()))
-    return next(p for p in history if p.version is chosen)
 
 
 def _incoming(event: StripeEvent, snapshot: Snapshot) -> Version:

@@ -11,6 +11,7 @@ from eventsourcing.persistence import ProcessRecorder
 from eventsourcing.postgres import PostgresRecorder
 from psycopg.sql import SQL, Identifier
 
+from billing_ledger.domain.errors import WholeHistoryNeeded
 from billing_ledger.domain.handling import A
 from billing_ledger.processing.snapshots import StaleSnapshot
 
@@ -42,16 +43,18 @@ class BillingApplication(Application[UUID]):
             aggregate: object = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
-        except StaleSnapshot:
-            aggregate = self._from_events(aggregate_id)
+        except (StaleSnapshot, WholeHistoryNeeded):
+            # Another format, or an event after the snapshot older than what it kept.
+            aggregate = self.from_events(aggregate_id)
             if aggregate is None:
                 return None
         if not isinstance(aggregate, cls):
             raise TypeError(f"aggregate {aggregate_id} is a {type(aggregate).__name__}")
         return aggregate
 
-    def _from_events(self, aggregate_id: UUID) -> object | None:
-        """The aggregate from all its events, ignoring snapshots."""
+    def from_events(self, aggregate_id: UUID) -> object | None:
+        """The aggregate from all its events, ignoring snapshots: its parts' whole histories
+        are then in memory (domain/frontier.py)."""
         aggregate: object | None = None
         for event in self.events.get(aggregate_id):
             aggregate = cast("Any", event).mutate(aggregate)

@@ -18,13 +18,13 @@ import threading
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import IntegrityError, PersistenceError, Tracking
 
-from billing_ledger.domain.errors import UnprocessableEvent
+from billing_ledger.domain.errors import UnprocessableEvent, WholeHistoryNeeded
 from billing_ledger.domain.handling import (
     IGNORED_EVENT_TYPES,
     A,
@@ -225,8 +225,24 @@ class Processor:
             UNHANDLED_EVENT_TYPES.labels(event.type).inc()
             return "unhandled"
         before = touched.pending_count()
-        touched.keep(apply_stripe_event(event, touched.load, owned))
+        touched.keep(self._apply_whole(event, touched, owned))
         return "applied" if touched.pending_count() > before else "unchanged"
+
+    @staticmethod
+    def _apply_whole(
+        event: StripeEvent, touched: Touched, owned: Sequence[Owned] | None
+    ) -> list[StripeObject]:
+        """`apply_stripe_event`, loading each aggregate that needs its whole history for it
+        from all its events (WholeHistoryNeeded is raised before anything changes), once."""
+        loaded: set[UUID] = set()
+        while True:
+            try:
+                return apply_stripe_event(event, touched.load, owned)
+            except WholeHistoryNeeded as e:
+                if e.aggregate_id in loaded:
+                    raise  # loaded whole, it cannot ask again: a bug, kept aside by the caller
+                loaded.add(e.aggregate_id)
+                touched.load_whole(e.aggregate_id)
 
     def _dead_letter(self, dead: list[tuple[LoggedEvent, str]]) -> None:
         self._dead_letters.keep_unapplied(dead)
@@ -317,6 +333,23 @@ class Touched:
         if aggregate_id in self._absent:
             return None
         return self._app.load(cls, aggregate_id)
+
+    def load_whole(self, aggregate_id: UUID) -> None:
+        """Hold `aggregate_id` as loaded from all its stored events, then this chunk's pending
+        ones: with its parts' whole histories in memory, for a snapshot older than their
+        frontiers (domain/frontier.py). The copy it replaces leaves the cache."""
+        self._cache.discard(aggregate_id)
+        self._lent.pop(aggregate_id, None)
+        kept = self._by_id.get(aggregate_id)
+        pending = list(kept.pending_events) if kept is not None else []
+        whole: Any = self._app.from_events(aggregate_id)
+        for event in pending:
+            whole = cast("Any", event).mutate(whole)
+        if whole is None:
+            return  # not stored, nothing pending: the aggregate does not exist yet
+        whole.pending_events.extend(pending)
+        self._by_id[aggregate_id] = whole
+        self._pending.setdefault(aggregate_id, len(pending))
 
     def keep(self, aggregates: list[StripeObject]) -> None:
         for aggregate in aggregates:

@@ -11,6 +11,10 @@ Snapshots are a cache of what the events say, never a source: they live in their
 dropping the table (or any row) is always safe. A snapshot is plain JSON of the aggregate's
 attributes (`FORMAT`); one of another format is ignored and the aggregate is loaded from its
 events. Change `FORMAT` whenever the attributes of `StripeObject` change shape.
+
+Of each part's history a snapshot holds the frontier (domain/frontier.py), not what it dropped:
+an aggregate loaded from one decides every snapshot within the window as its whole history
+would, and asks for its events (WholeHistoryNeeded) for one older than that.
 """
 
 from __future__ import annotations
@@ -21,12 +25,13 @@ from typing import Any, cast
 from eventsourcing.domain import Snapshot
 from eventsourcing.utils import get_topic, resolve_topic
 
+from billing_ledger.domain.frontier import PartHistory
 from billing_ledger.domain.ordering import Version
 from billing_ledger.domain.state import PartState
 from billing_ledger.domain.stripe_object import Part, StripeObject
 
 EVERY = 8  # domain events between two snapshots of an aggregate
-FORMAT = 2  # 1: before the ordering rules compared states by digest
+FORMAT = 3  # 1: before the ordering rules compared states by digest; 2: every part's whole history
 
 
 class StaleSnapshot(Exception):
@@ -47,8 +52,11 @@ class AggregateSnapshot(Snapshot):
             "stripe_id": aggregate.stripe_id,
             "parts": {part_id: _part(part) for part_id, part in aggregate.parts.items()},
             "history": {
-                part_id: [_part(part) for part in parts]
-                for part_id, parts in aggregate.history.items()
+                part_id: {
+                    "kept": [_part(part) for part in history.kept],
+                    "boundary": history.boundary,
+                }
+                for part_id, history in aggregate.history.items()
             },
             "applied": sorted(aggregate.applied),
             "state": aggregate.state,
@@ -81,7 +89,7 @@ class AggregateSnapshot(Snapshot):
                 "livemode": state["livemode"],
                 "stripe_id": state["stripe_id"],
                 "parts": {k: _unpart(v) for k, v in state["parts"].items()},
-                "history": {k: [_unpart(p) for p in v] for k, v in state["history"].items()},
+                "history": {k: _unhistory(v) for k, v in state["history"].items()},
                 "applied": set(state["applied"]),
                 "state": state["state"],
             },
@@ -106,6 +114,13 @@ def _part(part: Part[PartState]) -> dict[str, Any]:
         "previous_state_digest": version.previous_state_digest,
         "state": part.state,
     }
+
+
+def _unhistory(data: Mapping[str, Any]) -> PartHistory[Part[PartState]]:
+    """A part's frontier; what it dropped stays in the store (None: not in memory)."""
+    boundary = data["boundary"]
+    kept = [_unpart(p) for p in data["kept"]]
+    return PartHistory(kept, boundary, None if boundary is not None else [])
 
 
 def _unpart(data: Mapping[str, Any]) -> Part[PartState]:
