@@ -81,6 +81,10 @@ class Listing:
     single: Single | None = None
 
 
+# An ISO date or date-time: no JSON Schema format takes both, so the description says it.
+MOMENT = {"type": "string"}
+
+
 def scoped(t: str) -> tuple[Filter, Filter]:
     return (
         Filter(
@@ -88,6 +92,7 @@ def scoped(t: str) -> tuple[Filter, Filter]:
             "Only this Connect account (acct_…); empty (`account=`) for the platform's own",
             parse_account,
             f"{t}.account_id = %s",
+            {"type": "string", "pattern": "^(acct_[A-Za-z0-9]+)?$"},
         ),
         Filter(
             "livemode",
@@ -100,7 +105,13 @@ def scoped(t: str) -> tuple[Filter, Filter]:
 
 
 def currency(clause: str) -> Filter:
-    return Filter("currency", "Only this ISO currency (e.g. eur)", parse_currency, clause)
+    return Filter(
+        "currency",
+        "Only this ISO currency (e.g. eur)",
+        parse_currency,
+        clause,
+        {"type": "string", "pattern": "^[A-Za-z]{3}$"},
+    )
 
 
 def statuses(column: str) -> Filter:
@@ -120,14 +131,14 @@ def period(column: str) -> tuple[Filter, Filter]:
             "date-time (UTC unless it names a zone)",
             lambda text: parse_moment(text, "since"),
             f"{column} >= %s",
-            {"type": "string", "format": "date-time"},
+            MOMENT,
         ),
         Filter(
             "until",
             f"Only rows whose `{column.split('.')[-1]}` is before this ISO date or date-time",
             lambda text: parse_moment(text, "until"),
             f"{column} < %s",
-            {"type": "string", "format": "date-time"},
+            MOMENT,
         ),
     )
 
@@ -329,7 +340,7 @@ BALANCES = Listing(
             "date means the end of that day, UTC)",
             parse_as_of,
             "t.entry_id IN (SELECT id FROM billing.journal_entries WHERE occurred_at <= %s)",
-            {"type": "string", "format": "date-time"},
+            MOMENT,
         ),
     ),
     group_by="t.account_id, t.livemode, t.currency, t.ledger_account",
