@@ -573,3 +573,27 @@ def test_a_role_that_may_not_read_as_billing_reader_is_503(
     with bootstrap.api_pool(stranger) as pool:
         with pytest.raises(ReadsUnavailable, match="GRANT billing_reader"):
             FinanceReads(pool).page(parse_query(LISTINGS[0], []))
+
+
+PARAMETER_NAMES = sorted(
+    {f.name for listing in LISTINGS for f in listing.filters} | {"limit", "cursor", "colour"}
+)
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    which=st.sampled_from(range(len(LISTINGS))),
+    params=st.lists(st.tuples(st.sampled_from(PARAMETER_NAMES), st.text(max_size=30)), max_size=4),
+)
+def test_any_query_string_is_an_answer_or_a_400_never_a_crash(
+    books: Books, which: int, params: list[tuple[str, str]]
+) -> None:
+    path = LISTINGS[which].path.replace("{customer}", "cus_X")
+    answer = httpx.get(
+        f"{books.url}/api/v1{path}",
+        params=tuple(params),
+        headers={"Authorization": f"Bearer {books.token}"},
+        timeout=30,
+    )
+    assert answer.status_code in (200, 400), answer.text
+    assert ("error" in answer.json()) == (answer.status_code == 400)

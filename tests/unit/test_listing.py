@@ -63,8 +63,9 @@ def test_moments_and_months() -> None:
     assert parse_moment("2026-01-31T10:00:00+02:00", "until") == datetime(
         2026, 1, 31, 8, tzinfo=UTC
     )
-    with pytest.raises(BadRequest, match="until"):
-        parse_moment("31/01/2026", "until")
+    for bad in ("31/01/2026", "0001-01-01T00:00:00+05:00"):
+        with pytest.raises(BadRequest, match="until"):
+            parse_moment(bad, "until")
     assert parse_month("2026-02", "from") == date(2026, 2, 1)
     for bad in ("2026-13", "2026", "feb", "2026-02-30"):
         with pytest.raises(BadRequest, match="to"):
@@ -107,6 +108,10 @@ def test_a_cursor_of_another_listing_or_shape_is_refused() -> None:
     forged = base64.urlsafe_b64encode(json.dumps(["invoices", [1, 2]]).encode()).decode()
     with pytest.raises(BadRequest, match="cursor"):
         decode_cursor("invoices", forged.rstrip("="), KEYS)
+    nul = ["invoices", ["2026-01-01T00:00:00+00:00", True, "2026-01-01", "a\x00", str(UUID(int=1))]]
+    text = base64.urlsafe_b64encode(json.dumps(nul).encode()).decode().rstrip("=")
+    with pytest.raises(BadRequest, match="cursor"):
+        decode_cursor("invoices", text, KEYS)
     wrong_types = ["invoices", ["2026-01-01T00:00:00+00:00", "yes", "2026-01-01", "", "x"]]
     text = base64.urlsafe_b64encode(json.dumps(wrong_types).encode()).decode().rstrip("=")
     with pytest.raises(BadRequest, match="cursor"):
@@ -116,5 +121,6 @@ def test_a_cursor_of_another_listing_or_shape_is_refused() -> None:
 def test_as_of_a_date_is_the_end_of_that_day() -> None:
     assert parse_as_of("2026-01-31") == datetime(2026, 1, 31, 23, 59, 59, 999999, tzinfo=UTC)
     assert parse_as_of("2026-01-31T10:00:00Z") == datetime(2026, 1, 31, 10, tzinfo=UTC)
+    assert parse_as_of("9999-12-31") == datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
     with pytest.raises(BadRequest, match="as_of"):
         parse_as_of("yesterday")

@@ -102,12 +102,12 @@ def parse_moment(text: str, name: str) -> datetime:
     """An ISO date (its midnight, UTC) or date-time (UTC when it names no zone)."""
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise BadRequest(
             f"{name}: give an ISO date or date-time such as 2026-01-31 or "
             f"2026-01-31T12:00:00Z (got {text!r})"
         ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def parse_as_of(text: str) -> datetime:
@@ -116,7 +116,10 @@ def parse_as_of(text: str) -> datetime:
     moment = parse_moment(text, "as_of")
     if "T" in text or " " in text:
         return moment
-    return moment + timedelta(days=1) - timedelta(microseconds=1)
+    try:
+        return moment + timedelta(days=1) - timedelta(microseconds=1)
+    except OverflowError:
+        return moment.replace(hour=23, minute=59, second=59, microsecond=999999)
 
 
 def parse_month(text: str, name: str) -> date:
@@ -161,8 +164,8 @@ def _plain(value: Any) -> Any:
 def _typed(value: Any, kind: KeyKind) -> Any:
     if kind == "bool" and isinstance(value, bool):
         return value
-    if kind == "text" and isinstance(value, str):
-        return value
+    if kind == "text" and isinstance(value, str) and "\x00" not in value:
+        return value  # (PostgreSQL text cannot hold NUL)
     if kind in ("bool", "text") or not isinstance(value, str):
         raise TypeError(value)
     if kind == "uuid":
