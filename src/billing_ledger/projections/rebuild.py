@@ -39,7 +39,7 @@ BUILT_AFTER = (
     "journal_entries_occurred_at",
     "journal_lines_customer_id",
     "journal_lines_account_currency",
-    # the read API's list orders (0009_read_api_orders.sql)
+    # the read API's list orders (0010_read_api_orders.sql)
     "stripe_customers_created_at_id",
     "subscriptions_created_at_id",
     "invoices_created_at_id",

@@ -7,7 +7,7 @@ The SQL reads the tables finance reads with SQL (README, "For finance: SQL"), wi
 for references. Orders are ascending, oldest first, and end in the row's id (or the primary
 key), which makes them unique: `(created_at, id)` for objects, `(occurred_at, id)` for journal
 entries, the primary key for the MRR tables and the grouping key for balances. Indexes on each
-order are in schemas/migrations/0009_read_api_orders.sql.
+order are in schemas/migrations/0010_read_api_orders.sql.
 """
 
 from __future__ import annotations
