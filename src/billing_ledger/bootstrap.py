@@ -71,6 +71,7 @@ from billing_ledger.stripe_api.schedule import ReconcileSchedule
 from billing_ledger.stripe_api.subscriptions import SubscriptionService
 from billing_ledger.web.api import ApiParts, create_api
 from billing_ledger.web.endpoints import Services
+from billing_ledger.web.finance_reads import FinanceReads
 from billing_ledger.web.mount import with_api, with_pages
 from billing_ledger.web.pages.app import PREFIXES, PageParts, create_pages
 from billing_ledger.web.pages.links import LinkSigner, SignedPageLinks
@@ -573,7 +574,7 @@ def web_pages(settings: Settings, pool: ConnectionPool) -> Starlette:
 
 def web_api(settings: Settings, pool: ConnectionPool) -> Starlette:
     """`/api/v1` on `pool` (opened): tokens, the services (when a Stripe key is set), the
-    audit trail of write scopes and the read side."""
+    audit trail of write scopes and the read side (the finance lists read as billing_reader)."""
     tokens = TokenStore(pool)
     tokens.create_table()
     gateway = stripe_gateway(settings)
@@ -583,7 +584,7 @@ def web_api(settings: Settings, pool: ConnectionPool) -> Starlette:
         with pool.connection() as conn:
             audit.record(conn, f"api.{operation}", str(status), detail, actor=f"token:{token.name}")
 
-    return create_api(ApiParts(tokens, built, record_use, Reads(pool)))
+    return create_api(ApiParts(tokens, built, record_use, Reads(pool), FinanceReads(pool)))
 
 
 def http_app(edge: Starlette, api: Starlette, pages: Starlette | None = None) -> ASGIApp:

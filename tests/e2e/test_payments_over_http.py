@@ -225,6 +225,11 @@ def test_a_partial_refund_posts_its_journal_entry(ledger: Ledger) -> None:
         headers={"Authorization": f"Bearer {ledger.token}"},
     )
     assert (read.status_code, read.json()["amount_refunded"]) == (200, 750)
+    listed = httpx.get(  # the finance list, read as billing_reader by `up`
+        f"{ledger.up.base_url}/api/v1/refunds/{refund_id}",
+        headers={"Authorization": f"Bearer {ledger.token}"},
+    )
+    assert (listed.status_code, listed.json()["payment_intent"]) == (200, paid["id"])
 
 
 def test_a_repeated_key_charges_once_also_under_concurrency(ledger: Ledger) -> None:

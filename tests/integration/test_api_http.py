@@ -18,6 +18,7 @@ from billing_ledger import bootstrap
 from billing_ledger.settings import Settings
 from billing_ledger.stripe_api.fake import Store, fake_stripe
 from billing_ledger.web.endpoints import ENDPOINTS
+from billing_ledger.web.finance_listings import LISTINGS
 from billing_ledger.web.pages.links import LinkSigner
 from billing_ledger.web.tokens import TokenStore
 from tests.support.http_server import serving
@@ -302,6 +303,10 @@ def test_the_openapi_document_names_every_path(api: Api) -> None:
     document = httpx.get(f"{api.url}/api/v1/openapi.json").json()
     documented = {(m.upper(), p) for p, ops in document["paths"].items() for m in ops}
     served = {(e.method, f"/api/v1{e.path}") for e in ENDPOINTS} | {("GET", "/api/v1/openapi.json")}
+    for listing in LISTINGS:
+        served.add(("GET", f"/api/v1{listing.path}"))
+        if listing.single is not None:
+            served.add(("GET", f"/api/v1{listing.path}/{{{listing.single.param}}}"))
     assert documented == served
     payments = document["paths"]["/api/v1/payments"]["post"]
     assert {"201", "202", "402", "422", "429", "503"} <= set(payments["responses"])

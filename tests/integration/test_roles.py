@@ -47,6 +47,15 @@ def test_the_app_role_is_not_a_superuser(app_dsn: str) -> None:
     ) == [(roles.APP_ROLE, False)]
 
 
+def test_the_app_may_read_as_the_reader_and_only_as_it_within_a_transaction(app_dsn: str) -> None:
+    with psycopg.connect(app_dsn) as conn:
+        conn.execute("SET LOCAL ROLE billing_reader")
+        assert conn.execute("SELECT current_user").fetchone() == (roles.READER_ROLE,)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT count(*) FROM eventlog.stripe_events")
+    assert run(app_dsn, "SELECT current_user") == [(roles.APP_ROLE,)]
+
+
 def test_bootstrap_is_idempotent(database_url: str, app_dsn: str) -> None:
     assert bootstrap.app_role_dsn(database_url) == app_dsn
     assert run(app_dsn, "SELECT stripe_customer_id FROM billing.stripe_customers") == [

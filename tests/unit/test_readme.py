@@ -7,6 +7,7 @@ from pathlib import Path
 
 from billing_ledger.domain.handling import ROUTES
 from billing_ledger.schemas.personal import ID_METADATA, PERSONAL_ANYWHERE, PERSONAL_BY_KIND
+from billing_ledger.web.finance_listings import LISTINGS
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
@@ -31,3 +32,9 @@ def test_the_personal_fields_listed_are_exactly_the_sealed_ones() -> None:
     assert by_kind == PERSONAL_BY_KIND
     metadata = next(line for line in lines if line.startswith("- in every `metadata`"))
     assert set(re.findall(r"`(\w+)`", metadata)) - {"metadata"} == ID_METADATA
+
+
+def test_the_readme_lists_every_finance_list_of_the_api() -> None:
+    table = README.split("### Reading the books over HTTP")[1].split("- **Pages**")[0]
+    for listing in LISTINGS:
+        assert f"`{listing.path.lstrip('/').replace('{customer}', '{cus}')}" in table, listing.path

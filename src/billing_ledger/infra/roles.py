@@ -6,7 +6,8 @@
                         audit trail (`billing.audit_log`), both owned by the bootstrapping role.
     billing_reader      LOGIN; SELECT on every table of schema `billing`, now and later
                         (default privileges); no access to `eventlog`, `eventstore` or `ops`
-                        (the command record and the API tokens).
+                        (the command record and the API tokens). The app role is a member,
+                        so that the API's finance reads run as it (`SET LOCAL ROLE`).
 
 `create_roles` runs as a superuser: `up` and `process` do it on the embedded server, whose local
 connections are trusted. With DATABASE_URL, the DBA runs the equivalent SQL (README) and
@@ -62,6 +63,7 @@ def create_roles(superuser_dsn: str) -> str:
         # PostgreSQL 17+ allows with MAINTAIN instead of UPDATE/DELETE/TRUNCATE.
         conn.execute(sql.SQL("GRANT MAINTAIN ON eventlog.stripe_events TO {}").format(app))
         grant_reader(conn, "billing", owner=APP_ROLE)
+        conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(READER_ROLE), app))
         conn.execute("SELECT pg_advisory_unlock(%s)", (ROLES_LOCK_KEY,))
     params = conninfo_to_dict(superuser_dsn)
     params["user"] = APP_ROLE
@@ -93,6 +95,7 @@ def ensure_reader(dsn: str) -> bool:
             conn.execute("SELECT pg_advisory_lock(%s)", (ROLES_LOCK_KEY,))
             _create_role(conn, READER_ROLE)
             grant_reader(conn, "billing")
+            _join_reader(conn)
             conn.execute("SELECT pg_advisory_unlock(%s)", (ROLES_LOCK_KEY,))
             # A GRANT without the right only warns ("no privileges were granted"): check.
             granted = conn.execute(
@@ -107,6 +110,18 @@ def ensure_reader(dsn: str) -> bool:
         )
         return False
     return True
+
+
+def _join_reader(conn: psycopg.Connection[Any]) -> None:
+    """Make the connecting role a member of `billing_reader` (the API reads as it), if it may."""
+    try:
+        with conn.transaction():
+            conn.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(sql.Identifier(READER_ROLE)))
+    except psycopg.errors.InsufficientPrivilege:
+        log.warning(
+            "cannot make this DATABASE_URL role a member of billing_reader: the API's finance "
+            "reads answer 503 until the DBA runs GRANT billing_reader TO <that role>"
+        )
 
 
 def _create_role(conn: psycopg.Connection[Any], role: str) -> None:

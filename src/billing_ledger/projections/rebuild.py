@@ -39,6 +39,14 @@ BUILT_AFTER = (
     "journal_entries_occurred_at",
     "journal_lines_customer_id",
     "journal_lines_account_currency",
+    # the read API's list orders (0010_read_api_orders.sql)
+    "stripe_customers_created_at_id",
+    "subscriptions_created_at_id",
+    "invoices_created_at_id",
+    "payment_transactions_created_at_id",
+    "refunds_created_at_id",
+    "disputes_created_at_id",
+    "journal_entries_occurred_at_id",
 )
 DEFERRED_INDEXES = "rebuild_deferred_indexes"
 # Tables of the live schema that are records, not projections: a swap leaves them in place.

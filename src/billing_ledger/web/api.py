@@ -33,6 +33,7 @@ from billing_ledger.stripe_api.commands import Caller, KeyReused, Outcome
 from billing_ledger.stripe_api.errors import TransientStripeError
 from billing_ledger.stripe_api.idempotency import valid_caller_key
 from billing_ledger.web.endpoints import ENDPOINTS, Endpoint, Services, run_of
+from billing_ledger.web.finance_reads import FinanceReads, finance_routes
 from billing_ledger.web.openapi import openapi_document
 from billing_ledger.web.tokens import ApiToken, TokenStore
 
@@ -44,12 +45,13 @@ log = logging.getLogger(__name__)
 @dataclass
 class ApiParts:
     """What the API acts through: tokens, the services (None without a Stripe key), the
-    audit trail and the read side."""
+    audit trail and the read side (single rows, and the finance lists)."""
 
     tokens: TokenStore
     services: Services | None
     audit: Callable[[ApiToken, str, int, dict[str, Any]], None]
     read: Callable[[str, str, str], dict[str, Any] | None]
+    finance: FinanceReads | None = None
 
 
 def refuse(status: int, reason: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -59,17 +61,28 @@ def refuse(status: int, reason: str, headers: dict[str, str] | None = None) -> J
 def create_api(parts: ApiParts) -> Starlette:
     document = openapi_document(API_PREFIX)
 
+    async def authorize(request: Request, scope: str) -> ApiToken | Response:
+        """The request's bearer token if it has `scope`, else the refusal."""
+        token = await run_in_threadpool(_authenticate, parts.tokens, request)
+        if token is None:
+            return refuse(
+                401,
+                "a valid bearer token is required",
+                {"WWW-Authenticate": 'Bearer realm="billing-ledger"'},
+            )
+        if scope not in token.scopes:
+            return refuse(403, f"this token lacks the {scope} scope")
+        return token
+
+    async def guard(request: Request, scope: str) -> Response | None:
+        allowed = await authorize(request, scope)
+        return allowed if isinstance(allowed, Response) else None
+
     def endpoint(spec: Endpoint) -> Callable[[Request], Awaitable[Response]]:
         async def handle(request: Request) -> Response:
-            token = await run_in_threadpool(_authenticate, parts.tokens, request)
-            if token is None:
-                return refuse(
-                    401,
-                    "a valid bearer token is required",
-                    {"WWW-Authenticate": 'Bearer realm="billing-ledger"'},
-                )
-            if spec.scope not in token.scopes:
-                return refuse(403, f"this token lacks the {spec.scope} scope")
+            token = await authorize(request, spec.scope)
+            if isinstance(token, Response):
+                return token
             ids = dict(request.path_params)
             if not all(spec.id_pattern(name).match(value) for name, value in ids.items()):
                 return refuse(404, "not found")
@@ -94,6 +107,8 @@ def create_api(parts: ApiParts) -> Starlette:
         )
         for spec in ENDPOINTS
     ]
+    if parts.finance is not None:
+        routes += finance_routes(API_PREFIX, guard, parts.finance)
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error})
     app.router.redirect_slashes = False
     return app

@@ -317,15 +317,6 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     Endpoint(
         "GET",
-        "/subscriptions/{subscription}",
-        "subscriptions.read",
-        "read",
-        "A subscription as the ledger knows it (billing.subscriptions)",
-        read="subscriptions",
-        answers=(200, 404),
-    ),
-    Endpoint(
-        "GET",
         "/payments/{payment}",
         "payments.read",
         "read",

@@ -7,6 +7,7 @@ from typing import Any
 
 from billing_ledger import __version__
 from billing_ledger.web.endpoints import ENDPOINTS, NoBody
+from billing_ledger.web.finance_openapi import finance_paths
 
 REF = "#/components/schemas/{model}"
 DESCRIPTIONS = {
@@ -58,6 +59,10 @@ def openapi_document(prefix: str) -> dict[str, Any]:
                 },
             }
         paths.setdefault(prefix + spec.path, {})[spec.method.lower()] = operation
+    reads, read_schemas = finance_paths(prefix)
+    for path, operations in reads.items():
+        paths.setdefault(path, {}).update(operations)
+    schemas.update(read_schemas)
     paths[f"{prefix}/openapi.json"] = {
         "get": {
             "operationId": "openapi",
@@ -72,7 +77,8 @@ def openapi_document(prefix: str) -> dict[str, Any]:
             "title": "billing-ledger API",
             "version": __version__,
             "description": "Commands through Stripe, exactly once per Idempotency-Key; their "
-            "effects reach the ledger through Stripe's signed webhooks.",
+            "effects reach the ledger through Stripe's signed webhooks. Finance reads the "
+            "ledger's tables as lists with cursor pagination (read scope).",
         },
         "paths": paths,
         "components": {
