@@ -152,7 +152,7 @@ def test_a_past_due_subscription_shows_the_banner_and_its_pay_link_works(
     banner.get_by_role("link", name="Pay now").click()
     assert page.url == f"{shop.up.base_url}/pay/{intent}"
     enter_card(page, "4242 4242 4242 4242")
-    page.get_by_role("button", name="Pay").click()
+    page.get_by_role("button", name="Pay €9.00").click()
     expect(page.get_by_role("heading", name="Payment succeeded")).to_be_visible()
     subscription_row(shop, sub["id"], "status = 'active'")
     page.goto(f"{shop.up.base_url}/portal/subscriptions")
@@ -176,8 +176,6 @@ def test_another_customers_subscription_cannot_be_acted_on(shop: Shop, visit: Vi
     form.get_by_role("button").click()
     expect(page.get_by_role("heading", name="Not found")).to_be_visible()
     assert subscription_row(shop, other["id"])["cancel_at_period_end"] is False
-    page.goto(f"{shop.up.base_url}/portal/subscriptions/{other['id']}/preview?price=x")
-    expect(page.get_by_role("heading", name="Not found")).to_be_visible()
     visit.shot("refused")
 
 
