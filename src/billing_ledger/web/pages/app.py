@@ -146,9 +146,17 @@ def create_pages(parts: PageParts) -> Starlette:
             publishable_key=key,
             csrf=sessions.csrf(session),
             secret_url=f"/pay/{intent_id}/client-secret",
-            return_url=parts.links.confirmation_url(intent, session.account),
+            return_url=return_url(session, intent),
             appearance=parts.theme.appearance(),
         )
+
+    def return_url(session: Link, intent: dict[str, Any]) -> str:
+        """Where Stripe sends the customer back: a portal session's cookie (SameSite=Lax, so
+        sent on that top-level return) is enough for its page; a pay link's page needs its
+        token again. (A test clock's intent, created in the past, has an expired pay link.)"""
+        if session.scope == PORTAL:
+            return f"{parts.links.public}/pay/{intent['id']}"
+        return parts.links.confirmation_url(intent, session.account)
 
     async def client_secret(request: Request) -> Response:
         session = sessions.checked_post(request, None)

@@ -10,6 +10,7 @@ from typing import Any
 from billing_ledger.stripe_api.client import StripeApi
 from billing_ledger.stripe_api.errors import FinalStripeError
 from billing_ledger.stripe_api.intents import id_of
+from billing_ledger.stripe_api.subscriptions import invoice_intent
 from billing_ledger.web.pages.money import display_amount
 
 
@@ -102,3 +103,22 @@ class Plans:
         except FinalStripeError:
             return None
         return answer.object
+
+    def open_payment(self, subscription: str) -> tuple[str, str] | None:
+        """The open latest invoice of `subscription` and the PaymentIntent that pays it (the
+        tables link a payment to its invoice only once it is paid)."""
+        try:
+            answer = self._stripe.call(
+                "subscriptions",
+                "retrieve",
+                id=subscription,
+                params={"expand": ["latest_invoice.payments"]},
+                account=self._account,
+            )
+        except FinalStripeError:
+            return None
+        invoice = answer.object.get("latest_invoice")
+        if not isinstance(invoice, dict) or invoice.get("status") != "open":
+            return None
+        intent = invoice_intent(invoice)
+        return (str(invoice["id"]), intent) if intent else None

@@ -30,7 +30,7 @@ from billing_ledger.stripe_api.subscription_requests import Cancellation, Subscr
 from billing_ledger.stripe_api.subscriptions import SubscriptionService
 from billing_ledger.web.pages.links import Link
 from billing_ledger.web.pages.money import display_amount
-from billing_ledger.web.pages.overview import Overview, SubscriptionLine, day
+from billing_ledger.web.pages.overview import OVERDUE, Overview, SubscriptionLine, day
 from billing_ledger.web.pages.plans import Plan, Plans
 from billing_ledger.web.pages.sessions import PageRefused, read_form
 
@@ -68,7 +68,9 @@ def subscription_routes(tools: PortalTools) -> list[Route]:
         found = await run_in_threadpool(
             tools.overview, session.customer, session.account, session.livemode
         )
-        cards = await run_in_threadpool(_cards, Plans(stripe, session.account), session, found)
+        plans = Plans(stripe, session.account)
+        cards = await run_in_threadpool(_cards, plans, session, found)
+        pay = await run_in_threadpool(_open_payments, plans, found)
         notice, refresh = _expectation(request, found)
         return tools.render(
             "subscriptions.html",
@@ -76,6 +78,7 @@ def subscription_routes(tools: PortalTools) -> list[Route]:
             page="subscriptions",
             overview=found,
             cards=cards,
+            pay=pay,
             csrf=tools.csrf(session),
             form_key=secrets.token_urlsafe(12),
             notice=notice,
@@ -204,6 +207,17 @@ def _cards(plans: Plans, session: Link, found: Overview) -> list[Card]:
             )
         )
     return cards
+
+
+def _open_payments(plans: Plans, found: Overview) -> dict[str, str]:
+    """The PaymentIntent to pay each past-due invoice with, by invoice id."""
+    pay = {i.id: i.payment_intent for i in found.past_due if i.payment_intent}
+    for line in found.subscriptions:
+        if line.status in OVERDUE:
+            open_payment = plans.open_payment(line.id)
+            if open_payment is not None:
+                pay.setdefault(*open_payment)
+    return pay
 
 
 def _price(form: dict[str, str]) -> str:
