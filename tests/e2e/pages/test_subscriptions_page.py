@@ -165,7 +165,9 @@ def test_a_past_due_subscription_shows_the_banner_and_its_pay_link_works(
     expect(page.get_by_test_id("past-due")).to_have_count(0)
 
 
-def test_another_customers_subscription_cannot_be_acted_on(shop: Shop, visit: Visit) -> None:
+def test_another_customers_subscription_and_an_unoffered_price_are_refused(
+    shop: Shop, visit: Visit
+) -> None:
     _, mine = clocked(shop, "sub-mine", "pm_card_visa")
     _, theirs = clocked(shop, "sub-theirs", "pm_card_visa")
     shop.subscribe("sub-mine", mine, shop.plan(1000, "Mine"))
@@ -183,6 +185,22 @@ def test_another_customers_subscription_cannot_be_acted_on(shop: Shop, visit: Vi
     form.get_by_role("button").click()
     expect(page.get_by_role("heading", name="Not found")).to_be_visible()
     assert subscription_row(shop, other["id"])["cancel_at_period_end"] is False
+
+    free = shop.stand_in(
+        "POST",
+        "/prices",
+        **{
+            "product": shop.stand_in("POST", "/products", name="Free")["id"],
+            "unit_amount": 0,
+            "currency": "eur",
+            "recurring[interval]": "year",
+        },
+    )["id"]
+    page.goto(f"{shop.up.base_url}/portal/subscriptions")
+    offered = page.locator("form[data-action=preview] select option").first
+    offered.evaluate("(option, price) => { option.value = price; }", free)
+    page.get_by_role("button", name="Preview the change").click()
+    expect(page.get_by_role("heading", name="Not found")).to_be_visible()
     visit.shot("refused")
 
 

@@ -86,21 +86,34 @@ def subscription_routes(tools: PortalTools) -> list[Route]:
             refresh_url=refresh,
         )
 
-    async def acted(request: Request) -> tuple[Link, Caller, dict[str, str], str]:
+    async def owned_sub(
+        request: Request,
+    ) -> tuple[str, Link, Caller, dict[str, str], dict[str, Any]]:
         sub_id = str(request.path_params["sub"])
         if not SUB_ID.match(sub_id):
             raise PageRefused("not_found")
         form = await read_form(request)
         session = tools.checked_post(request, form)
         caller = tools.caller(session, form)
-        await tools.owned(session, "subscriptions", sub_id)
-        return session, caller, form, sub_id
+        sub = await tools.owned(session, "subscriptions", sub_id)
+        return sub_id, session, caller, form, sub
+
+    async def offered(request: Request) -> tuple[Link, Caller, str, Plan, dict[str, str]]:
+        """A plan change's subscription and plan: one the page offers it (a price of the same
+        currency and period, active), else "not found"."""
+        sub_id, session, caller, form, sub = await owned_sub(request)
+        stripe, _ = tools.ready()
+        price = _price(form)
+        plan = await run_in_threadpool(_offered, Plans(stripe, session.account), sub, price)
+        if plan is None:
+            raise PageRefused("not_found")
+        return session, caller, sub_id, plan, form
 
     async def cancel_or_resume(request: Request) -> Response:
         action = request.path_params["action"]
         if action not in ("cancel", "resume"):
             raise PageRefused("not_found")
-        _, caller, _, sub_id = await acted(request)
+        sub_id, _, caller, _, _ = await owned_sub(request)
         _, service = tools.ready()
         if action == "cancel":
             outcome = await run_in_threadpool(
@@ -115,20 +128,15 @@ def subscription_routes(tools: PortalTools) -> list[Route]:
         return RedirectResponse(f"/portal/subscriptions?expect={expect}:{sub_id}", 303)
 
     async def preview(request: Request) -> Response:
-        session, caller, form, sub_id = await acted(request)
-        stripe, service = tools.ready()
-        price = _price(form)
-        plans = Plans(stripe, session.account)
+        session, caller, sub_id, plan, _ = await offered(request)
+        _, service = tools.ready()
         outcome = await run_in_threadpool(
-            service.preview, caller, sub_id, SubscriptionChange(price=price)
+            service.preview, caller, sub_id, SubscriptionChange(price=plan.price)
         )
         if outcome.status >= 400:
             raise PageRefused("unavailable")
         body = outcome.body
         currency = str(body.get("currency"))
-        plan = await run_in_threadpool(plans.plan, price, currency)
-        if plan is None:
-            raise PageRefused("not_found")
         lines = [
             {"description": line.get("description") or "", "amount": _signed(line, currency)}
             for line in body.get("lines") or []
@@ -147,9 +155,9 @@ def subscription_routes(tools: PortalTools) -> list[Route]:
         )
 
     async def change(request: Request) -> Response:
-        _, caller, form, sub_id = await acted(request)
+        _, caller, sub_id, plan, form = await offered(request)
         _, service = tools.ready()
-        price = _price(form)
+        price = plan.price
         given = form.get("proration_date", "")
         at = int(given) if given.isdigit() and len(given) <= 12 else None
         change = SubscriptionChange(price=price, proration_date=at)
@@ -218,6 +226,17 @@ def _open_payments(plans: Plans, found: Overview) -> dict[str, str]:
             if open_payment is not None:
                 pay.setdefault(*open_payment)
     return pay
+
+
+def _offered(plans: Plans, sub: dict[str, Any], price: str) -> Plan | None:
+    items = (sub.get("items") or {}).get("data") or []
+    current = (items[0].get("price") or {}) if items else {}
+    if not isinstance(current, dict) or sub.get("status") not in ("active", "trialing", "past_due"):
+        return None
+    plan = plans.plan(str(current.get("id")), str(current.get("currency")))
+    if plan is None:
+        return None
+    return next((p for p in plans.choices(plan) if p.price == price), None)
 
 
 def _price(form: dict[str, str]) -> str:
