@@ -127,6 +127,13 @@ def test_a_past_due_subscription_shows_the_banner_and_its_pay_link_works(
 ) -> None:
     clock, customer = clocked(shop, "sub-past-due")
     sub = shop.subscribe("sub-past-due", customer, shop.plan(900, "Trial"), trial_days=14)
+    subscription_row(shop, sub["id"], "status = 'trialing'")
+    page = visit.page
+    page.goto(shop.portal_link(customer))
+    page.goto(f"{shop.up.base_url}/portal/subscriptions")
+    expect(page.get_by_test_id("trial-end")).to_have_text("Trial ends 15 Jan 2026")
+    expect(page.get_by_test_id("next-invoice")).to_have_text("Next invoice €9.00 on 15 Jan 2026")
+    visit.shot("trialing")
     advanced = shop.stand_in(
         "POST", f"/test_helpers/test_clocks/{clock}/advance", frozen_time=JAN + 20 * DAY
     )
@@ -142,8 +149,6 @@ def test_a_past_due_subscription_shows_the_banner_and_its_pay_link_works(
     )[0]["stripe_invoice_id"]
     payments = shop.stand_in("GET", "/invoices/" + open_invoice)
     assert payments["status"] == "open"
-    page = visit.page
-    page.goto(shop.portal_link(customer))
     page.goto(f"{shop.up.base_url}/portal/subscriptions")
     banner = page.get_by_test_id("past-due")
     expect(banner).to_contain_text("€9.00")
@@ -212,4 +217,6 @@ def test_the_overview_is_usable_at_a_phone_width(shop: Shop, phone: Visit) -> No
     page.goto(f"{shop.up.base_url}/portal/subscriptions")
     expect(page.locator("section.subscription", has_text="Phone")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    html = page.content()
+    assert "sk_test" not in html and "_secret_" not in html and "link=" not in html
     phone.shot("overview")
