@@ -76,6 +76,7 @@ from billing_ledger.web.mount import with_api, with_pages
 from billing_ledger.web.pages.app import PREFIXES, PageParts, create_pages
 from billing_ledger.web.pages.links import LinkSigner, SignedPageLinks
 from billing_ledger.web.pages.methods import SavedMethods
+from billing_ledger.web.pages.overview import CustomerBilling
 from billing_ledger.web.pages.theme import Theme
 from billing_ledger.web.reads import Reads
 from billing_ledger.web.tokens import ApiToken, TokenStore
@@ -545,7 +546,7 @@ def web_pages(settings: Settings, pool: ConnectionPool) -> Starlette:
         links = SignedPageLinks(settings.public_base_url(), LinkSigner(secrets.token_bytes(32)))
     else:
         links = page_links(settings)
-    customers = services(pool, gateway, links).customers if gateway else None
+    built = services(pool, gateway, links) if gateway else None
 
     def record_change(actor: str, action: str, status: int, detail: dict[str, Any]) -> None:
         with pool.connection() as conn:
@@ -555,8 +556,10 @@ def web_pages(settings: Settings, pool: ConnectionPool) -> Starlette:
         PageParts(
             links=links,
             stripe=gateway,
-            customers=customers,
+            customers=built.customers if built else None,
             methods=SavedMethods(pool),
+            subscriptions=built.subscriptions if built else None,
+            overview=CustomerBilling(pool),
             publishable_key=settings.publishable_key(),
             stripe_js_url=settings.STRIPE_JS_URL,
             theme=Theme(

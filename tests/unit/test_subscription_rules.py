@@ -26,7 +26,7 @@ from billing_ledger.stripe_api.subscription_rules import (
     preview_answer,
     subscription_answer,
 )
-from billing_ledger.stripe_api.subscriptions import _invoice_intent
+from billing_ledger.stripe_api.subscriptions import invoice_intent
 
 JAN = 1_767_225_600
 
@@ -143,11 +143,11 @@ def test_the_answer_reads_the_period_from_the_items_or_the_older_subscription() 
 
 def test_the_first_invoices_payment_intent_is_found_in_every_api_version() -> None:
     paid = {"payments": {"data": [{"payment": {"payment_intent": "pi_new"}}]}}
-    assert _invoice_intent(paid) == "pi_new"
+    assert invoice_intent(paid) == "pi_new"
     secret = {"confirmation_secret": {"client_secret": "pi_s_secret_x"}}
-    assert _invoice_intent(secret) == "pi_s"
-    assert _invoice_intent({"payment_intent": {"id": "pi_old"}}) == "pi_old"
-    assert _invoice_intent("in_unexpanded") is None
+    assert invoice_intent(secret) == "pi_s"
+    assert invoice_intent({"payment_intent": {"id": "pi_old"}}) == "pi_old"
+    assert invoice_intent("in_unexpanded") is None
 
 
 def test_a_preview_answers_its_lines_and_the_proration_date_it_used() -> None:

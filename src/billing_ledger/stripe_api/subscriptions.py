@@ -208,7 +208,7 @@ class SubscriptionService:
     def _first_payment(self, steps: Steps, sub: dict[str, Any], method: str | None) -> Outcome:
         """Confirm the first invoice's PaymentIntent, if there is one and a way to pay it."""
         invoice = sub.get("latest_invoice")
-        intent_id = _invoice_intent(invoice)
+        intent_id = invoice_intent(invoice)
         if sub.get("status") != "incomplete" or intent_id is None:
             return Outcome(201, subscription_answer(sub))
         intent = steps.read("payment_intents", intent_id).object
@@ -261,7 +261,7 @@ class SubscriptionService:
         )
 
 
-def _invoice_intent(invoice: Any) -> str | None:
+def invoice_intent(invoice: Any) -> str | None:
     """The PaymentIntent of an expanded invoice: its `payments` (current API versions), its
     `confirmation_secret`, or the `payment_intent` older versions had."""
     if not isinstance(invoice, dict):

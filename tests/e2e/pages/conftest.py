@@ -79,6 +79,36 @@ class Shop:
         found: dict[str, Any] = answer.json()
         return found
 
+    def stand_in(self, method: str, path: str, **params: Any) -> dict[str, Any]:
+        """A call to the stand-in's API as Stripe's dashboard would make it (catalog, clocks)."""
+        answer = httpx.request(
+            method, f"{self.stripe.base_url}/v1{path}", data=params, auth=(STRIPE_KEY, "")
+        )
+        assert answer.is_success, answer.text
+        found: dict[str, Any] = answer.json()
+        return found
+
+    def plan(self, amount: int, name: str) -> str:
+        """A monthly euro price of a new product `name`."""
+        product = self.stand_in("POST", "/products", name=name)
+        price = self.stand_in(
+            "POST",
+            "/prices",
+            **{
+                "product": product["id"],
+                "unit_amount": amount,
+                "currency": "eur",
+                "recurring[interval]": "month",
+            },
+        )
+        return str(price["id"])
+
+    def subscribe(self, key: str, customer: str, price: str, **more: Any) -> dict[str, Any]:
+        made = self.post("/subscriptions", {"customer": customer, "price": price, **more}, key)
+        assert made.status_code in (201, 202), made.text
+        found: dict[str, Any] = made.json()
+        return found
+
     def cli(self, *argv: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "billing_ledger", *argv],
@@ -149,7 +179,7 @@ def shop(postgres_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
                     "--name",
                     "shop",
                     "--scope",
-                    "customers:write,payments:write,read",
+                    "customers:write,payments:write,subscriptions:write,read",
                 )
                 assert made.returncode == 0, made.stderr
                 yield Shop(up, stripe, dsn, made.stdout.strip(), env)

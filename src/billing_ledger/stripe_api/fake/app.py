@@ -117,6 +117,7 @@ _route("GET", "payment_methods")(
 _route("GET", "subscriptions")(
     lists.lister("subscription", "/v1/subscriptions", ["customer", "price"])
 )
+_route("GET", "prices")(lists.lister("price", "/v1/prices", ["product", "currency"]))
 _route("GET", "subscription_items")(lists.subscription_items)
 _route("GET", "invoices")(
     lists.lister("invoice", "/v1/invoices", ["customer", "subscription", "status"])

@@ -90,6 +90,7 @@ def finalize(store: Store, invoice_id: str) -> dict[str, Any]:
     invoice.update(status="open", number=f"FAKE-{store.secret(6).upper()}")
     invoice["status_transitions"]["finalized_at"] = store.now()
     invoice["hosted_invoice_url"] = f"{store.public_url}/invoices/{invoice_id}"
+    invoice["invoice_pdf"] = f"{store.public_url}/invoices/{invoice_id}/pdf"
     store.event("invoice.finalized", invoice, {"status": "draft"})
     return invoice
 

@@ -6,6 +6,7 @@
     POST /portal/payment-methods/new          a SetupIntent, then its form at /pay/seti_…
     POST /portal/payment-methods/{pm}/remove  detach (a command, as through the API)
     POST /portal/payment-methods/{pm}/default make it the customer's default
+    GET  /portal/subscriptions, POST …/{sub}/… the subscription overview (`subscriptions.py`)
     GET  /pages/theme.css, /pages/static/…    the theme's colours, CSS and JavaScript
 
 What a customer may see is decided here: the session's customer must own the intent or
@@ -38,12 +39,15 @@ from billing_ledger.stripe_api.customers import CustomerService
 from billing_ledger.stripe_api.errors import FinalStripeError, StripeApiError
 from billing_ledger.stripe_api.intents import id_of
 from billing_ledger.stripe_api.requests import NewSetup
+from billing_ledger.stripe_api.subscriptions import SubscriptionService
 from billing_ledger.web.pages.links import PORTAL, Link, LinkRefused, SignedPageLinks
 from billing_ledger.web.pages.methods import SavedMethod
 from billing_ledger.web.pages.outcomes import intent_page
+from billing_ledger.web.pages.overview import Overview
 from billing_ledger.web.pages.refusals import REFUSALS, refusal_page
 from billing_ledger.web.pages.security import content_security_policy, security_headers
 from billing_ledger.web.pages.sessions import PageRefused, Sessions, read_form
+from billing_ledger.web.pages.subscriptions import PortalTools, subscription_routes
 from billing_ledger.web.pages.theme import Theme
 
 PREFIXES = ("/pay/", "/portal/", "/pages/")
@@ -62,6 +66,9 @@ class PageParts:
     stripe: StripeApi | None
     customers: CustomerService | None
     methods: Callable[[str, str, bool], list[SavedMethod]]
+    subscriptions: SubscriptionService | None
+    overview: Callable[[str, str, bool], Overview]
+    """A customer's subscriptions, invoices and payments from the tables."""
     publishable_key: str | None
     stripe_js_url: str
     theme: Theme
@@ -139,9 +146,17 @@ def create_pages(parts: PageParts) -> Starlette:
             publishable_key=key,
             csrf=sessions.csrf(session),
             secret_url=f"/pay/{intent_id}/client-secret",
-            return_url=parts.links.confirmation_url(intent, session.account),
+            return_url=return_url(session, intent),
             appearance=parts.theme.appearance(),
         )
+
+    def return_url(session: Link, intent: dict[str, Any]) -> str:
+        """Where Stripe sends the customer back: a portal session's cookie (SameSite=Lax, so
+        sent on that top-level return) is enough for its page; a pay link's page needs its
+        token again. (A test clock's intent, created in the past, has an expired pay link.)"""
+        if session.scope == PORTAL:
+            return f"{parts.links.public}/pay/{intent['id']}"
+        return parts.links.confirmation_url(intent, session.account)
 
     async def client_secret(request: Request) -> Response:
         session = sessions.checked_post(request, None)
@@ -179,16 +194,30 @@ def create_pages(parts: PageParts) -> Starlette:
             raise PageRefused("portal_only")
         return session
 
-    async def portal_post(request: Request) -> tuple[Link, Caller, CustomerService]:
-        form = await read_form(request)
+    def portal_checked(request: Request, form: dict[str, str]) -> Link:
         session = sessions.checked_post(request, form)
         if session.scope != PORTAL:
             raise PageRefused("portal_only")
-        _, customers, _ = ready()
+        return session
+
+    def portal_caller(session: Link, form: dict[str, str]) -> Caller:
+        """The customer as the services' caller, under the form's own idempotency key."""
         key = form.get("key", "")
         if not 8 <= len(key) <= 200 or not key.isprintable():
             raise PageRefused("csrf")
-        return session, Caller(f"portal:{session.customer}", key, session.account), customers
+        return Caller(f"portal:{session.customer}", key, session.account)
+
+    async def portal_post(request: Request) -> tuple[Link, Caller, CustomerService]:
+        form = await read_form(request)
+        session = portal_checked(request, form)
+        _, customers, _ = ready()
+        return session, portal_caller(session, form), customers
+
+    def subscription_service() -> tuple[StripeApi, SubscriptionService]:
+        stripe, _, _ = ready()
+        if parts.subscriptions is None:
+            raise PageRefused("unavailable")
+        return stripe, parts.subscriptions
 
     async def add_method(request: Request) -> Response:
         session, caller, customers = await portal_post(request)
@@ -247,6 +276,17 @@ def create_pages(parts: PageParts) -> Starlette:
         log.error("a page failed", extra={"reason": type(exc).__name__})
         return refused("error")
 
+    portal = PortalTools(
+        render=render,
+        session=portal_session,
+        checked_post=portal_checked,
+        csrf=sessions.csrf,
+        owned=owned,
+        record=record,
+        caller=portal_caller,
+        ready=subscription_service,
+        overview=parts.overview,
+    )
     static = resources.files("billing_ledger.web.pages").joinpath("static")
     return Starlette(
         routes=[
@@ -259,6 +299,7 @@ def create_pages(parts: PageParts) -> Starlette:
                 change_method,
                 methods=["POST"],
             ),
+            *subscription_routes(portal),
             Route("/pages/theme.css", theme_css, methods=["GET"]),
             Mount("/pages/static", StaticFiles(directory=str(static)), name="static"),
         ],

@@ -1,0 +1,124 @@
+"""What the subscription overview asks of Stripe because no table holds it: the plans (prices
+and their products' names) a customer may switch between, and the upcoming invoice
+(`POST /v1/invoices/create_preview`). Reads only: no command, nothing recorded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from billing_ledger.stripe_api.client import StripeApi
+from billing_ledger.stripe_api.errors import FinalStripeError
+from billing_ledger.stripe_api.intents import id_of
+from billing_ledger.stripe_api.subscriptions import invoice_intent
+from billing_ledger.web.pages.money import display_amount
+
+
+@dataclass(frozen=True)
+class Plan:
+    price: str
+    name: str
+    unit_amount: int
+    currency: str
+    interval: str
+    interval_count: int
+
+    @property
+    def label(self) -> str:
+        every = (
+            self.interval if self.interval_count == 1 else f"{self.interval_count} {self.interval}s"
+        )
+        return f"{self.name} — {display_amount(self.unit_amount, self.currency)} per {every}"
+
+
+def _plan(price: dict[str, Any]) -> Plan | None:
+    recurring = price.get("recurring") or {}
+    product = price.get("product")
+    amount = price.get("unit_amount")
+    if not recurring or not isinstance(amount, int) or not price.get("active", True):
+        return None
+    name = product.get("name") if isinstance(product, dict) else None
+    return Plan(
+        str(price["id"]),
+        str(name or price.get("nickname") or "Plan"),
+        amount,
+        str(price.get("currency")),
+        str(recurring.get("interval")),
+        int(recurring.get("interval_count") or 1),
+    )
+
+
+class Plans:
+    """The catalog as Stripe has it, for one page view."""
+
+    def __init__(self, stripe: StripeApi, account: str) -> None:
+        self._stripe = stripe
+        self._account = account or None
+        self._listed: dict[str, dict[str, Plan]] = {}
+
+    def of_currency(self, currency: str) -> dict[str, Plan]:
+        if currency not in self._listed:
+            answer = self._stripe.call(
+                "prices",
+                "list",
+                params={"currency": currency, "limit": 100, "expand": ["data.product"]},
+                account=self._account,
+            )
+            found = (_plan(p) for p in answer.object.get("data") or [])
+            self._listed[currency] = {p.price: p for p in found if p is not None}
+        return self._listed[currency]
+
+    def plan(self, price: str | None, currency: str | None) -> Plan | None:
+        if price is None or currency is None:
+            return None
+        listed = self.of_currency(currency).get(price)
+        if listed is not None:
+            return listed
+        try:  # more prices than one page lists: this one by itself
+            found = self._stripe.call("prices", "retrieve", id=price, account=self._account)
+            product = id_of(found.object.get("product"))
+            named = self._stripe.call("products", "retrieve", id=product, account=self._account)
+        except FinalStripeError:
+            return None
+        return _plan({**found.object, "product": named.object})
+
+    def choices(self, current: Plan) -> list[Plan]:
+        """Plans billed like `current` (currency and period) the customer may switch to."""
+        return [
+            p
+            for p in self.of_currency(current.currency).values()
+            if p.price != current.price
+            and (p.interval, p.interval_count) == (current.interval, current.interval_count)
+        ]
+
+    def next_invoice(self, customer: str, subscription: str) -> dict[str, Any] | None:
+        """The upcoming invoice of `subscription`, as Stripe would bill it now."""
+        try:
+            answer = self._stripe.call(
+                "invoices",
+                "create_preview",
+                params={"customer": customer, "subscription": subscription},
+                account=self._account,
+            )
+        except FinalStripeError:
+            return None
+        return answer.object
+
+    def open_payment(self, subscription: str) -> tuple[str, str] | None:
+        """The open latest invoice of `subscription` and the PaymentIntent that pays it (the
+        tables link a payment to its invoice only once it is paid)."""
+        try:
+            answer = self._stripe.call(
+                "subscriptions",
+                "retrieve",
+                id=subscription,
+                params={"expand": ["latest_invoice.payments"]},
+                account=self._account,
+            )
+        except FinalStripeError:
+            return None
+        invoice = answer.object.get("latest_invoice")
+        if not isinstance(invoice, dict) or invoice.get("status") != "open":
+            return None
+        intent = invoice_intent(invoice)
+        return (str(invoice["id"]), intent) if intent else None
