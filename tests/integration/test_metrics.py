@@ -20,7 +20,7 @@ from billing_ledger.web.tokens import TokenStore
 from tests.e2e.cli import cli_env
 from tests.pipeline import Pipeline
 from tests.support.http_server import serving
-from tests.support.metrics_history import history
+from tests.support.metrics_history import DAY, FEB, MAR, history, subscription_event
 
 SCOPE = {"account_id": "", "livemode": False}
 
@@ -221,3 +221,63 @@ def test_get_metrics_needs_the_read_scope_and_answers_the_views(filled: Pipeline
             operation = document["paths"]["/api/v1/metrics"]["get"]
             assert operation["security"] == [{"bearer": ["read"]}]
             assert {p["name"] for p in operation["parameters"]} >= {"livemode", "currency"}
+
+
+def replay(dsn: str, definition: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "billing_ledger", "replay", *args],
+        env=cli_env({"DATABASE_URL": dsn, "MRR_DEFINITION": definition}),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def monthly(pipeline: Pipeline) -> list[tuple[Any, ...]]:
+    return pipeline.query("SELECT month::text, mrr_cents FROM billing.mrr_monthly ORDER BY month")
+
+
+def test_a_definition_takes_effect_through_replay_swap_and_stays(filled: Pipeline) -> None:
+    assert monthly(filled) == [("2026-01-01", 3000), ("2026-02-01", 6000), ("2026-03-01", 4000)]
+    result = replay(filled.dsn, "past_due_14d", "--swap")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert filled.query("SELECT name FROM billing.mrr_definition") == [("past_due_14d",)]
+    assert monthly(filled) == [("2026-01-01", 3000), ("2026-02-01", 4000), ("2026-03-01", 4000)]
+    # The live projector goes on under the swapped-in definition: F is past_due 20 days.
+    filled.deliver(subscription_event("sub_F", "cus_F", 1000, "active", MAR + 15 * DAY, "created"))
+    filled.deliver(subscription_event("sub_F", "cus_F", 1000, "past_due", MAR + 29 * DAY))
+    filled.deliver({**history()[-1], "id": "evt_late", "created": MAR + 49 * DAY})  # Apr 19
+    filled.process_all()
+    assert monthly(filled)[-1] == ("2026-04-01", 4000)  # F's 10.00 churned after 14 days
+
+
+def test_a_rebuild_begun_under_another_definition_must_restart(filled: Pipeline) -> None:
+    assert replay(filled.dsn, "stripe").returncode == 0
+    refused = replay(filled.dsn, "all_discounts")
+    assert refused.returncode == 2
+    assert "begun under MRR definition 'stripe'" in refused.stderr
+    assert "--restart" in refused.stderr
+    assert replay(filled.dsn, "all_discounts", "--restart").returncode == 0
+    assert filled.query("SELECT name FROM billing_rebuild.mrr_definition") == [("all_discounts",)]
+
+
+def test_the_past_due_clock_runs_on_other_customers_events_and_a_rebuild_agrees(
+    pipeline: Pipeline,
+) -> None:
+    pipeline.query_write("UPDATE billing.mrr_definition SET name = 'past_due_14d'")
+    documents = history()
+    for document in documents[:2] + [documents[6]]:  # A and B active, B past_due on Feb 10
+        pipeline.deliver(document)
+        pipeline.process_all()
+    assert monthly(pipeline)[-1] == ("2026-02-01", 3000)  # as of Feb 10: B's day 0
+    pipeline.deliver(documents[5])  # C, another customer, on Feb 5: no clock change
+    pipeline.deliver(documents[-4])  # A's invoice fails on Feb 1 (before the clock)
+    pipeline.process_all()
+    assert monthly(pipeline)[-1] == ("2026-02-01", 6000)
+    pipeline.deliver(documents[-2])  # B's invoice fails on Feb 10 again: same day
+    pipeline.deliver({**documents[-1], "id": "evt_feb_25", "created": FEB + 24 * DAY})
+    pipeline.process_all()
+    assert monthly(pipeline)[-1] == ("2026-02-01", 4000)  # day 15: B has churned
+    result = replay(pipeline.dsn, "past_due_14d", "--verify")
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -20,7 +20,7 @@ DAY = 86_400
 JAN, FEB, MAR = 1_767_225_600, 1_769_904_000, 1_772_323_200
 
 
-def _sub(
+def subscription_event(
     sub_id: str, customer: str, amount: int, status: str, at: int, kind: str = "updated"
 ) -> dict[str, Any]:
     return event(
@@ -59,14 +59,14 @@ def _invoice(inv: str, customer: str, sub: str, kind: str, at: int, **kw: Any) -
 def history() -> list[dict[str, Any]]:
     declined = {"code": "card_declined", "message": "Your card was declined.", "type": "card_error"}
     return [
-        _sub("sub_A", "cus_A", 1000, "active", JAN + 1 * DAY, "created"),
-        _sub("sub_B", "cus_B", 2000, "active", JAN + 2 * DAY, "created"),
-        _sub("sub_C", "cus_C", 3000, "trialing", JAN + 4 * DAY, "created"),
-        _sub("sub_D", "cus_D", 4000, "trialing", JAN + 5 * DAY, "created"),
-        _sub("sub_D", "cus_D", 4000, "canceled", JAN + 19 * DAY),
-        _sub("sub_C", "cus_C", 3000, "active", FEB + 4 * DAY),
-        _sub("sub_B", "cus_B", 2000, "past_due", FEB + 9 * DAY),
-        _sub("sub_B", "cus_B", 2000, "canceled", MAR + 1 * DAY),
+        subscription_event("sub_A", "cus_A", 1000, "active", JAN + 1 * DAY, "created"),
+        subscription_event("sub_B", "cus_B", 2000, "active", JAN + 2 * DAY, "created"),
+        subscription_event("sub_C", "cus_C", 3000, "trialing", JAN + 4 * DAY, "created"),
+        subscription_event("sub_D", "cus_D", 4000, "trialing", JAN + 5 * DAY, "created"),
+        subscription_event("sub_D", "cus_D", 4000, "canceled", JAN + 19 * DAY),
+        subscription_event("sub_C", "cus_C", 3000, "active", FEB + 4 * DAY),
+        subscription_event("sub_B", "cus_B", 2000, "past_due", FEB + 9 * DAY),
+        subscription_event("sub_B", "cus_B", 2000, "canceled", MAR + 1 * DAY),
         # Payments: A's first succeeds; B's fails twice; C's passes 3-D Secure.
         _intent("pi_1", "cus_A", "succeeded", JAN + 1 * DAY),
         _charge("ch_1", "pi_1", "succeeded", JAN + 1 * DAY),
