@@ -208,16 +208,17 @@ FROM running;
 -- Trials by the month they started (first `trialing` snapshot): how many became `active`.
 CREATE VIEW {schema}.trial_conversion_monthly AS
 WITH trials AS (
-    SELECT account_id, livemode, subscription_id, min(created) AS started
-    FROM {schema}.mrr_points WHERE status = 'trialing'
+    SELECT account_id, livemode, subscription_id,
+           min(created) FILTER (WHERE status = 'trialing') AS started,
+           max(created) FILTER (WHERE status = 'active') AS last_active
+    FROM {schema}.mrr_points
     GROUP BY account_id, livemode, subscription_id
+    HAVING bool_or(status = 'trialing')
 ), outcomes AS (
     SELECT t.account_id, t.livemode, t.started,
-           EXISTS (SELECT 1 FROM {schema}.mrr_points p WHERE p.subscription_id = t.subscription_id
-                   AND p.status = 'active' AND p.created >= t.started) AS converted,
-           EXISTS (SELECT 1 FROM {schema}.subscriptions s WHERE s.id = t.subscription_id
-                   AND s.status = 'trialing') AS still_trialing
-    FROM trials t
+           coalesce(t.last_active >= t.started, false) AS converted,
+           coalesce(s.status = 'trialing', false) AS still_trialing
+    FROM trials t LEFT JOIN {schema}.subscriptions s ON s.id = t.subscription_id
 )
 SELECT account_id, livemode,
        date_trunc('month', to_timestamp(started) AT TIME ZONE 'UTC')::date AS trial_month,
@@ -234,11 +235,12 @@ GROUP BY account_id, livemode, trial_month;
 CREATE VIEW {schema}.payment_conversion_monthly AS
 WITH intents AS (
     SELECT p.account_id, p.livemode, p.created_at, p.status,
-           EXISTS (SELECT 1 FROM {schema}.payment_intent_statuses s
-                   WHERE s.account_id = p.account_id AND s.livemode = p.livemode
-                   AND s.stripe_payment_intent_id = p.stripe_payment_intent_id
-                   AND s.status = 'requires_action') AS asked_action
+           s.stripe_payment_intent_id IS NOT NULL AS asked_action
     FROM {schema}.payment_transactions p
+    LEFT JOIN {schema}.payment_intent_statuses s
+        ON s.account_id = p.account_id AND s.livemode = p.livemode
+        AND s.stripe_payment_intent_id = p.stripe_payment_intent_id
+        AND s.status = 'requires_action'
 )
 SELECT account_id, livemode,
        date_trunc('month', created_at AT TIME ZONE 'UTC')::date AS month,
