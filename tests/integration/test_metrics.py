@@ -20,7 +20,8 @@ from billing_ledger.web.tokens import TokenStore
 from tests.e2e.cli import cli_env
 from tests.pipeline import Pipeline
 from tests.support.http_server import serving
-from tests.support.metrics_history import DAY, FEB, MAR, history, subscription_event
+from tests.support.metrics_history import DAY, FEB, JAN, MAR, history, subscription_event
+from tests.support.stripe import event, stripe_object, subscription
 
 SCOPE = {"account_id": "", "livemode": False}
 
@@ -281,3 +282,33 @@ def test_the_past_due_clock_runs_on_other_customers_events_and_a_rebuild_agrees(
     assert monthly(pipeline)[-1] == ("2026-02-01", 4000)  # day 15: B has churned
     result = replay(pipeline.dsn, "past_due_14d", "--verify")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_discount_counts_under_all_discounts_known_only_by_id(pipeline: Pipeline) -> None:
+    coupon = stripe_object("coupon", id="WELCOME", duration="repeating", percent_off=50)
+    coupon.update(amount_off=None, duration_in_months=3)
+    discount = stripe_object(
+        "discount",
+        id="di_w",
+        customer="cus_Test1",
+        subscription="sub_Test1",
+        source={"type": "coupon", "coupon": "WELCOME"},
+        start=JAN,
+        end=None,
+    )
+    discount.pop("coupon", None)
+    for document in (
+        event("coupon.created", coupon, created=JAN),
+        event("customer.discount.created", discount, created=JAN),
+        event(
+            "customer.subscription.created",
+            subscription(unit_amount=5000, discounts=["di_w"]),
+            created=JAN + DAY,
+        ),
+    ):
+        pipeline.deliver(document)
+    pipeline.process_all()
+    with psycopg.connect(pipeline.dsn, autocommit=True) as conn:
+        live = metrics.read(conn, sections=("mrr",))["mrr"][0]["mrr_cents"]
+        every = metrics.under_definition(conn, parse("all_discounts"))["mrr"][0]["mrr_cents"]
+    assert (live, every) == (5000, 2500)  # Stripe ignores a repeating coupon

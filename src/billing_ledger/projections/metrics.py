@@ -126,6 +126,8 @@ def under_definition(
     (see the module docstring); the database is left as it was."""
     scratch = f"billing_metrics_{os.getpid()}"
     with conn.transaction(force_rollback=True):
+        # One snapshot of every input, whatever the live projector commits meanwhile.
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         migrate(conn, scratch)
         ident = sql.Identifier
         for table in MRR_INPUTS:
