@@ -312,3 +312,35 @@ def test_every_discount_counts_under_all_discounts_known_only_by_id(pipeline: Pi
         live = metrics.read(conn, sections=("mrr",))["mrr"][0]["mrr_cents"]
         every = metrics.under_definition(conn, parse("all_discounts"))["mrr"][0]["mrr_cents"]
     assert (live, every) == (5000, 2500)  # Stripe ignores a repeating coupon
+
+
+def test_churn_at_cancellation_dates_it_when_the_customer_asks(pipeline: Pipeline) -> None:
+    for document in (
+        event("customer.subscription.created", subscription(), created=JAN + DAY),
+        event(
+            "customer.subscription.updated",
+            subscription(cancel_at_period_end=True, canceled_at=FEB + 9 * DAY),
+            created=FEB + 9 * DAY,
+            previous_attributes={"cancel_at_period_end": False, "canceled_at": None},
+        ),
+        event(
+            "customer.subscription.deleted",
+            subscription(status="canceled", canceled_at=FEB + 9 * DAY),
+            created=MAR,
+        ),
+    ):
+        pipeline.deliver(document)
+    pipeline.process_all()
+    with psycopg.connect(pipeline.dsn, autocommit=True) as conn:
+        live = metrics.read(conn, sections=("churn",))["churn"]
+        asked = metrics.under_definition(conn, parse("churn_at_cancellation"))["churn"]
+    assert pick(live, "month", "mrr_cents", "churned_customers") == [
+        ("2026-01-01", 2000, 0),
+        ("2026-02-01", 2000, 0),
+        ("2026-03-01", 0, 1),
+    ]
+    assert pick(asked, "month", "mrr_cents", "churned_customers") == [
+        ("2026-01-01", 2000, 0),
+        ("2026-02-01", 0, 1),
+        ("2026-03-01", 0, 0),
+    ]
