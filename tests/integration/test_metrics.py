@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from billing_ledger import bootstrap
-from billing_ledger.projections import metrics
+from billing_ledger.projections import metrics, mrr_clock
 from billing_ledger.projections.mrr_definitions import parse
 from billing_ledger.settings import Settings
 from billing_ledger.web.tokens import TokenStore
@@ -344,3 +344,19 @@ def test_churn_at_cancellation_dates_it_when_the_customer_asks(pipeline: Pipelin
         ("2026-02-01", 0, 1),
         ("2026-03-01", 0, 0),
     ]
+
+
+def test_a_new_database_takes_mrr_definition_at_once_a_used_one_waits_for_a_swap(
+    pipeline: Pipeline, caplog: pytest.LogCaptureFixture
+) -> None:
+    with psycopg.connect(pipeline.dsn, autocommit=True) as conn:
+        assert mrr_clock.adopt_definition(conn, "billing", parse("all_discounts")).name == (
+            "all_discounts"
+        )
+    pipeline.deliver(history()[0])
+    pipeline.process_all()
+    with psycopg.connect(pipeline.dsn, autocommit=True) as conn:
+        kept = mrr_clock.adopt_definition(conn, "billing", parse("past_due_7d"))
+    assert kept.name == "all_discounts"
+    assert pipeline.query("SELECT name FROM billing.mrr_definition") == [("all_discounts",)]
+    assert "takes effect with `billing-ledger replay --swap`" in caplog.text

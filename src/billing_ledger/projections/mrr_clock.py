@@ -8,6 +8,7 @@ ever `past_due` there are recomputed.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import psycopg
@@ -15,6 +16,7 @@ import psycopg
 from billing_ledger.projections.mrr_definitions import DAY, MrrDefinition, parse
 from billing_ledger.projections.sqltext import in_schema
 
+log = logging.getLogger(__name__)
 Cursor = psycopg.Cursor[Any]
 Scope = tuple[str, bool]  # (account_id, livemode)
 
@@ -44,6 +46,30 @@ def record_definition(
     conn.execute(
         in_schema("UPDATE {schema}.mrr_definition SET name = %s", schema), (definition.name,)
     )
+
+
+def adopt_definition(
+    conn: psycopg.Connection[Any], schema: str, wanted: MrrDefinition
+) -> MrrDefinition:
+    """The definition `schema`'s MRR goes on under: `wanted` (MRR_DEFINITION) at once while
+    no subscription has been projected into it, else the one it was built with, saying that
+    `wanted` waits for `replay --swap` (changing it midway would mix two definitions)."""
+    live = definition_of(conn.cursor(), schema)
+    if live == wanted:
+        return live
+    started = conn.execute(
+        in_schema("SELECT EXISTS (SELECT 1 FROM {schema}.mrr_points)", schema)
+    ).fetchone()
+    if started and started[0]:
+        log.warning(
+            "MRR_DEFINITION=%s differs from the live MRR definition %s: it takes effect "
+            "with `billing-ledger replay --swap`",
+            wanted.name,
+            live.name,
+        )
+        return live
+    record_definition(conn, schema, wanted)
+    return wanted
 
 
 class MrrClock:

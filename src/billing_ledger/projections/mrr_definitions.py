@@ -27,7 +27,7 @@ A definition is Stripe Billing's (`stripe`, the default) with any of three chang
 
 The live definition is the one the live schema was built with (`billing.mrr_definition`);
 `MRR_DEFINITION` names the one the next `replay` builds, so a change takes effect, for every
-month at once, through `replay --swap`.
+month at once, through `replay --swap` (or at once where no subscription is projected yet).
 """
 
 from __future__ import annotations
