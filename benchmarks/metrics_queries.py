@@ -1,4 +1,4 @@
-"""Metrics benchmark: every view of `billing-ledger metrics` (migration 0009) over 100,000
+"""Metrics benchmark: every view of `billing-ledger metrics` (migration 0010) over 100,000
 subscriptions, and optionally MRR recomputed under another definition.
 
     python -m benchmarks.metrics_queries [--subscriptions 100000] [--months 24] [--runs 5]

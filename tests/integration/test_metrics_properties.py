@@ -1,5 +1,5 @@
 """Property: for any customers' month-end MRR, the views' movements, churn, retention and
-cohorts agree with the MRR series they come from (the SQL of migration 0009 against the
+cohorts agree with the MRR series they come from (the SQL of migration 0010 against the
 series, not against itself)."""
 
 from __future__ import annotations

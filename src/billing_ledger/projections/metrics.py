@@ -1,4 +1,4 @@
-"""The business metrics, read from the `billing` views of migration 0009, and the same views
+"""The business metrics, read from the `billing` views of migration 0010, and the same views
 over MRR recomputed under another definition, for `billing-ledger metrics` and the API.
 
 Every section is one view, read with the same filters (account, livemode, currency where the
@@ -110,7 +110,7 @@ def read(
 
 
 def available(conn: Connection, schema: str = READ_SCHEMA) -> bool:
-    """Whether `schema` has the metrics (migration 0009)."""
+    """Whether `schema` has the metrics (migration 0010)."""
     row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{schema}.mrr_current",)).fetchone()
     return bool(row and row[0])
 
