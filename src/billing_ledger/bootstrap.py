@@ -55,6 +55,7 @@ from billing_ledger.ingest.app import create_app
 from billing_ledger.ingest.sealing import Sealer
 from billing_ledger.processing.application import EVENT_STORE_SCHEMA, BillingApplication
 from billing_ledger.processing.processor import Processor
+from billing_ledger.projections import mrr_clock
 from billing_ledger.projections.catalog import read_projections
 from billing_ledger.projections.migrations import READ_SCHEMA, migrate
 from billing_ledger.projections.projector import Projector
@@ -371,6 +372,8 @@ def running_pipeline(
     parts = pipeline(dsn, event_log, master, grant_reader=bool(settings.DATABASE_URL))
     niceness = WORKER_NICENESS if yield_to_ingest else 0
     try:
+        with parts.pool.connection() as conn:
+            mrr_clock.adopt_definition(conn, READ_SCHEMA, settings.mrr_definition())
         child = ChildProcess(
             "projector",
             project_in_child,

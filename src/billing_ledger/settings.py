@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from billing_ledger.errors import ConfigurationError
+from billing_ledger.projections import mrr_definitions
 
 WEBHOOK_SECRET_PREFIX = "whsec_"
 API_KEY_PREFIXES = ("sk_test_", "sk_live_", "rk_test_", "rk_live_")
@@ -85,6 +86,8 @@ class Settings(BaseSettings):
     RECONCILE_INTERVAL_SECONDS: int = Field(default=3600, ge=0)
     LOG_FORMAT: Literal["json", "text", "auto"] = "auto"
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # The MRR definition the next `replay` builds (mrr_definitions.py); live after `--swap`.
+    MRR_DEFINITION: str = mrr_definitions.DEFAULT
 
     _split = field_validator("STRIPE_WEBHOOK_SECRETS", mode="before")(_split_secrets)
 
@@ -103,6 +106,17 @@ class Settings(BaseSettings):
         if isinstance(value, str) and not value.strip():
             raise ValueError("is empty: name a folder, or unset it for ./.billing-ledger")
         return value
+
+    @field_validator("MRR_DEFINITION")
+    @classmethod
+    def _known_definition(cls, value: str) -> str:
+        try:
+            return mrr_definitions.parse(value).name
+        except ConfigurationError as e:
+            raise ValueError(str(e)) from None
+
+    def mrr_definition(self) -> mrr_definitions.MrrDefinition:
+        return mrr_definitions.parse(self.MRR_DEFINITION)
 
     @classmethod
     def from_env(cls) -> Settings:

@@ -11,6 +11,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from billing_ledger import bootstrap
 from billing_ledger.infra import audit, roles
+from billing_ledger.projections.metrics import SECTIONS
 from billing_ledger.stripe_api.client import StripeGateway
 from billing_ledger.stripe_api.commands import CommandRecord
 from billing_ledger.web.tokens import TokenStore
@@ -100,6 +101,13 @@ def test_the_reader_reads_billing_and_nothing_else(database_url: str, app_dsn: s
     ):
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             run(reader, forbidden)
+
+
+def test_the_reader_reads_every_metric(database_url: str, app_dsn: str) -> None:
+    reader = as_role(database_url, roles.READER_ROLE)
+    for view, _, _ in SECTIONS.values():
+        assert run(reader, f"SELECT count(*) FROM billing.{view}")[0][0] >= 0
+    assert run(reader, "SELECT name FROM billing.mrr_definition") == [("stripe",)]
 
 
 def test_ensure_reader_with_a_privileged_database_url(database_url: str) -> None:

@@ -254,3 +254,15 @@ def test_frame_ancestors_cannot_smuggle_directives(
     monkeypatch.setenv("PAGES_FRAME_ANCESTORS", given)
     with pytest.raises(ConfigurationError, match="PAGES_FRAME_ANCESTORS"):
         Settings.from_env()
+
+
+def test_mrr_definition_defaults_to_stripe_and_names_are_checked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("MRR_DEFINITION", raising=False)
+    assert Settings.from_env().mrr_definition().name == "stripe"
+    monkeypatch.setenv("MRR_DEFINITION", " all_discounts+past_due_30d ")
+    assert Settings.from_env().MRR_DEFINITION == "all_discounts+past_due_30d"
+    monkeypatch.setenv("MRR_DEFINITION", "baremetrics")
+    with pytest.raises(ConfigurationError, match="MRR_DEFINITION: .*'baremetrics'"):
+        Settings.from_env()

@@ -14,6 +14,7 @@ from typing import NoReturn, TypeAlias
 from billing_ledger import __version__
 from billing_ledger.errors import ConfigurationError
 from billing_ledger.projections.journal_reports import end_of
+from billing_ledger.projections.mrr_definitions import parse as parse_definition
 from billing_ledger.projections.mrr_report import parse_month
 
 Commands: TypeAlias = "argparse._SubParsersAction[OneLineErrors]"
@@ -97,6 +98,7 @@ def build_parser() -> OneLineErrors:
     )
     sample.add_argument("--url", help="base URL of the running instance (default HOST:PORT)")
     _mrr(commands)
+    _metrics(commands)
     _replay(commands)
     _secrets(commands)
     letters = _command(
@@ -334,6 +336,36 @@ def _mrr(commands: Commands) -> None:
     mrr.add_argument("--account", help="only this Connect account ('' for the platform)")
     mrr.add_argument("--mode", choices=("live", "test"), help="only live or test mode")
     mrr.add_argument("--json", action="store_true", help="machine-readable, minor units")
+
+
+def _metrics(commands: Commands) -> None:
+    metrics = _command(
+        commands,
+        "metrics",
+        "metrics:metrics_command",
+        "MRR, ARR, ARPA, churn, retention, LTV, cohorts, trial and payment conversion, "
+        "involuntary churn and dunning recovery, as of the latest event applied",
+        DATABASE,
+        "MRR_DEFINITION",
+    )
+    metrics.add_argument(
+        "--definition",
+        type=_definition,
+        metavar="NAME",
+        help="also recompute MRR from history under this definition (stripe, all_discounts, "
+        "past_due_<N>d, churn_at_cancellation, joined by +) and show it beside the live one",
+    )
+    metrics.add_argument("--currency", help="only this currency (e.g. usd)")
+    metrics.add_argument("--account", help="only this Connect account ('' for the platform)")
+    metrics.add_argument("--mode", choices=("live", "test"), help="only live or test mode")
+    metrics.add_argument("--json", action="store_true", help="machine-readable, minor units")
+
+
+def _definition(text: str) -> str:
+    try:
+        return parse_definition(text).name
+    except ConfigurationError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _replay(commands: Commands) -> None:

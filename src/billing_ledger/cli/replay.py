@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -31,8 +32,9 @@ from billing_ledger.errors import BillingLedgerError
 from billing_ledger.eventlog.postgres import FOLLOWER_LOCK_KEY
 from billing_ledger.infra import audit
 from billing_ledger.processing.application import EVENT_STORE_SCHEMA, BillingApplication
-from billing_ledger.projections import rebuild
+from billing_ledger.projections import mrr_clock, rebuild
 from billing_ledger.projections.migrations import READ_SCHEMA
+from billing_ledger.projections.mrr_definitions import MrrDefinition
 from billing_ledger.settings import Settings
 
 REBUILT_STORE = f"{EVENT_STORE_SCHEMA}_rebuild"
@@ -91,6 +93,7 @@ def _replay(settings: Settings, dsn: str, request: ReplayRequest) -> int:
         with pool.connection() as conn:
             bootstrap.prepare_live_schemas(conn)
             rebuild.prepare(conn, schema, request.restart)
+            _build_under(conn, schema, settings.mrr_definition())
         event_log = bootstrap.open_event_log(settings, dsn) if from_log else None
         if event_log is not None:
             stack.callback(event_log.close)
@@ -131,6 +134,23 @@ def _replay(settings: Settings, dsn: str, request: ReplayRequest) -> int:
                 _swap(pool, projector, schema, from_log, settings.EVENT_LOG == "postgres")
                 return 0
     return 1 if differences else 0
+
+
+def _build_under(conn: psycopg.Connection[Any], schema: str, definition: MrrDefinition) -> None:
+    """Build `schema`'s MRR under `definition` (MRR_DEFINITION); a rebuild begun under another
+    must start over, or its months would mix two definitions."""
+    built = mrr_clock.definition_of(conn.cursor(), schema)
+    if built == definition:
+        return
+    started = conn.execute(
+        sql.SQL("SELECT EXISTS (SELECT 1 FROM {}.mrr_clock)").format(sql.Identifier(schema))
+    ).fetchone()
+    if started and started[0]:
+        raise ReplayError(
+            f"{schema} was begun under MRR definition {built.name!r}, MRR_DEFINITION is "
+            f"{definition.name!r}: run again with --restart"
+        )
+    mrr_clock.record_definition(conn, schema, definition)
 
 
 @contextmanager

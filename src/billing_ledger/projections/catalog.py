@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from billing_ledger.projections.journal import Journal
 from billing_ledger.projections.mrr import MrrProjection
+from billing_ledger.projections.payment_facts import PaymentFacts
 from billing_ledger.projections.projector import Projection
 from billing_ledger.projections.reveal import KeyLookup
 from billing_ledger.projections.tables import BillingTables
@@ -18,4 +19,5 @@ def read_projections(schema: str, keys: KeyLookup, *, rebuilding: bool = False) 
         BillingTables(schema, keys),
         MrrProjection(schema, deferred=rebuilding),
         Journal(schema),
+        PaymentFacts(schema),
     ]

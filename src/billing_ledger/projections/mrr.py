@@ -23,6 +23,8 @@ from billing_ledger.domain.ordering import Version
 from billing_ledger.domain.state import CouponTerms, CustomerPart
 from billing_ledger.domain.stripe_object import StripeObject, as_kind, part_of
 from billing_ledger.domain.subscription import Subscription
+from billing_ledger.projections.mrr_clock import MrrClock, definition_of
+from billing_ledger.projections.mrr_definitions import STRIPE
 from billing_ledger.projections.mrr_rules import (
     CustomerDiscountFact,
     Point,
@@ -71,6 +73,8 @@ class MrrProjection:
         # The batch's extent of each scope's months (first subscription month, last month),
         # written once per scope at flush instead of once per event.
         self._horizons: dict[Scope, tuple[date | None, date]] = {}
+        self._clock = MrrClock(schema)
+        self._definition = STRIPE  # read from the schema at each flush (a swap may change it)
 
     def _sql(self, text: str) -> str:
         return in_schema(text, self._schema_name)
@@ -84,6 +88,7 @@ class MrrProjection:
         ):
             return
         scope = (event.account_id, event.livemode)
+        self._clock.saw(scope, event.created)
         self._extend_horizon(scope, event.created, isinstance(event, SUBSCRIPTION_EVENTS))
         if isinstance(event, SUBSCRIPTION_EVENTS):
             self._point(cur, event)
@@ -98,6 +103,11 @@ class MrrProjection:
 
     def flush(self, cur: Cursor) -> None:
         """Recompute what this batch changed, inside the batch's transaction."""
+        self._definition = definition_of(cur, self._schema_name)
+        # A deferred projection recomputes everyone at the end: no past_due clock to follow.
+        self._dirty_customers |= self._clock.advance(
+            cur, STRIPE if self.deferred else self._definition
+        )
         for scope, (first, last) in sorted(self._horizons.items()):
             self._write_horizon(cur, scope, first, last)
         self._horizons.clear()
@@ -119,7 +129,9 @@ class MrrProjection:
     def recompute_all(self, cur: Cursor, chunk: int = 500) -> None:
         """Every customer's movements and every scope's monthly totals from the stored points:
         what the batches of a deferred projection left undone (and, being derived from the
-        points alone, the same rows as recomputing after each batch)."""
+        points alone, the same rows as recomputing after each batch). Also how another MRR
+        definition is read from the same snapshots (metrics.under_definition)."""
+        self._definition = definition_of(cur, self._schema_name)
         scopes = cur.execute(
             self._sql("SELECT account_id, livemode FROM {schema}.mrr_horizon ORDER BY 1, 2")
         ).fetchall()
@@ -354,12 +366,18 @@ class MrrProjection:
         coupons = self._coupons_of(cur, account_id, livemode, sorted(discount_ids))
         own_coupons = self._own_discounts(cur, account_id, livemode, customers)
         last_month = self._last_month(cur, account_id, livemode)
+        as_of = self._clock.as_of(cur, scope)
         found: list[tuple[str, bool, date, str, str, str, int]] = []
         for customer in customers:
             if customer is None:
                 continue  # points without a customer are never read (`customer_id = NULL`)
             series = customer_month_ends(
-                points_of.get(customer, {}), coupons.get, last_month, own_coupons(customer)
+                points_of.get(customer, {}),
+                coupons.get,
+                last_month,
+                own_coupons(customer),
+                self._definition,
+                as_of,
             )
             found += [
                 (account_id, livemode, m.month, m.currency, customer, m.kind, m.amount_cents)

@@ -99,12 +99,12 @@ def render(rows: list[MrrRow], as_json: bool) -> str:
             ]
         amounts = (row.new, row.expansion, row.contraction, row.churn, row.reactivation)
         lines.append(
-            f"{row.month:<8} {row.currency:<4} {_major(row.mrr_cents):>12} {row.customers:>6}"
-            + "".join(f" {_major(a):>12}" for a in amounts)
+            f"{row.month:<8} {row.currency:<4} {major_units(row.mrr_cents):>12} {row.customers:>6}"
+            + "".join(f" {major_units(a):>12}" for a in amounts)
         )
     return "\n".join(lines).strip("\n")
 
 
-def _major(cents: int) -> str:
+def major_units(cents: int) -> str:
     sign = "-" if cents < 0 else ""
     return f"{sign}{abs(cents) // 100:,}.{abs(cents) % 100:02d}"

@@ -10,6 +10,8 @@
   off (in the coupon's currency) subtracts per billing period of the first licensed item,
   normalised the same way. Never below zero. A customer's own discount applies to those of its
   subscriptions that carry none of their own, while it is in force (`customer_discounts`).
+- Which discounts count, whether `past_due` churns after some days and when churn is dated
+  depend on the definition (mrr_definitions.py); the rules above are the default, Stripe's.
 - Exact arithmetic (fractions), rounded half-even to minor units once per subscription.
 - Per currency: no FX conversion.
 - Month-end values come from each subscription's snapshot effective at the month's end, chosen
@@ -28,6 +30,7 @@ from typing import Any
 
 from billing_ledger.domain.ordering import Version, current
 from billing_ledger.domain.subscription import RULES as SUBSCRIPTION_RULES
+from billing_ledger.projections.mrr_definitions import DAY, STRIPE, MrrDefinition
 
 CONTRIBUTING = frozenset({"active", "past_due"})
 Coupon = Mapping[str, Any]
@@ -94,11 +97,18 @@ def _tiered(tiers: Sequence[Mapping[str, Any]], mode: str | None, quantity: int)
 
 
 def subscription_mrr(
-    state: Mapping[str, Any], coupon_of: CouponLookup, customer_coupon: Coupon | None = None
+    state: Mapping[str, Any],
+    coupon_of: CouponLookup,
+    customer_coupon: Coupon | None = None,
+    definition: MrrDefinition = STRIPE,
 ) -> int:
     """A subscription's MRR in minor units of its currency (0 when it does not contribute).
     `customer_coupon`: the coupon of its customer's own discount in force, if any."""
     if state.get("status") not in CONTRIBUTING:
+        return 0
+    if definition.churn_at_cancellation and (
+        state.get("cancel_at_period_end") or state.get("canceled_at") is not None
+    ):
         return 0
     licensed = [i for i in state.get("items", []) if i.get("usage_type") == "licensed"]
     if not licensed:
@@ -113,7 +123,12 @@ def subscription_mrr(
     first_factor = monthly_factor(licensed[0].get("interval"), licensed[0].get("interval_count"))
     currency = state.get("currency") or licensed[0].get("currency")
     own = state.get("discounts", [])
-    coupons = _forever_coupons(own, coupon_of) if own else _forever([customer_coupon])
+    every = definition.every_discount
+    coupons = (
+        _counted([d.get("coupon") or coupon_of(d["id"]) for d in own], every)
+        if own
+        else _counted([customer_coupon], every)
+    )
     for coupon in coupons:
         if coupon.get("percent_off") is not None:
             total *= 1 - Fraction(coupon["percent_off"]) / 100
@@ -122,14 +137,11 @@ def subscription_mrr(
     return round(max(total, Fraction(0)))  # Fraction rounds half to even
 
 
-def _forever_coupons(
-    discounts: Iterable[Mapping[str, Any]], coupon_of: CouponLookup
-) -> list[Coupon]:
-    return _forever([d.get("coupon") or coupon_of(d["id"]) for d in discounts])
-
-
-def _forever(coupons: Iterable[Coupon | None]) -> list[Coupon]:
-    return [c for c in coupons if c is not None and c.get("duration") == "forever"]
+def _counted(coupons: Iterable[Coupon | None], every_discount: bool) -> list[Coupon]:
+    """The coupons that reduce MRR: `forever` ones (Stripe), or every one applied."""
+    return [
+        c for c in coupons if c is not None and (every_discount or c.get("duration") == "forever")
+    ]
 
 
 @dataclass(frozen=True)
@@ -200,6 +212,31 @@ def effective(points: Iterable[Point], before: int) -> Point | None:
     return next(p for p in known if p.version is chosen)
 
 
+def past_due_since(points: Iterable[Point], before: int) -> int | None:
+    """When the subscription's latest run of `past_due` snapshots before `before` began."""
+    since = None
+    for point in sorted(
+        (p for p in points if p.version.created < before), key=lambda p: p.version.created
+    ):
+        if point.state.get("status") == "past_due":
+            since = point.version.created if since is None else since
+        else:
+            since = None
+    return since
+
+
+def _past_due_too_long(
+    points: Sequence[Point], point: Point, moment: int, definition: MrrDefinition
+) -> bool:
+    if definition.past_due_days is None or point.state.get("status") != "past_due":
+        return False
+    since = past_due_since(points, moment)
+    started = since if since is not None else point.version.created
+    # Whole UTC days, from the day it became past_due to the last day read: the answer changes
+    # only when a day passes, which is when the projection looks again (mrr_clock.py).
+    return (moment - 1) // DAY - started // DAY >= definition.past_due_days
+
+
 def month_start(epoch: int) -> date:
     moment = datetime.fromtimestamp(epoch, UTC)
     return date(moment.year, moment.month, 1)
@@ -226,10 +263,14 @@ def customer_month_ends(
     coupon_of: CouponLookup,
     last_month: date,
     customer_coupon_at: Callable[[int], Coupon | None] = lambda before: None,
+    definition: MrrDefinition = STRIPE,
+    as_of: int | None = None,
 ) -> dict[str, list[tuple[date, int]]]:
     """Per currency, the customer's MRR at the end of each month from its first subscription
     event to `last_month`. `customer_coupon_at(before)`: the coupon of the customer's own
-    discount in force just before `before`."""
+    discount in force just before `before`. `as_of` (epoch seconds, exclusive): no month is
+    read later than this, so the running month shows MRR as of the latest event applied (a
+    past_due clock stops there; nothing else is known after it)."""
     all_points = [p for points in subscriptions.values() for p in points]
     if not all_points:
         return {}
@@ -237,6 +278,7 @@ def customer_month_ends(
     series: dict[str, list[tuple[date, int]]] = {}
     for month in months(first, last_month):
         end = _epoch(_next_month(month))
+        end = min(end, as_of) if as_of is not None else end
         totals: dict[str, int] = {}
         customer_coupon = customer_coupon_at(end)
         for points in subscriptions.values():
@@ -244,7 +286,11 @@ def customer_month_ends(
             if point is None:
                 continue
             currency = point.state.get("currency") or "unknown"
-            amount = subscription_mrr(point.state, coupon_of, customer_coupon)
+            amount = (
+                0
+                if _past_due_too_long(points, point, end, definition)
+                else subscription_mrr(point.state, coupon_of, customer_coupon, definition)
+            )
             totals[currency] = totals.get(currency, 0) + amount
         for currency in totals.keys() | series.keys():
             series.setdefault(currency, []).append((month, totals.get(currency, 0)))

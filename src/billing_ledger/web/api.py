@@ -35,6 +35,7 @@ from billing_ledger.stripe_api.idempotency import valid_caller_key
 from billing_ledger.web.endpoints import ENDPOINTS, Endpoint, Services, run_of
 from billing_ledger.web.finance_reads import FinanceReads, finance_routes
 from billing_ledger.web.openapi import openapi_document
+from billing_ledger.web.reads import InvalidQuery
 from billing_ledger.web.tokens import ApiToken, TokenStore
 
 API_PREFIX = "/api/v1"
@@ -124,8 +125,12 @@ def _authenticate(tokens: TokenStore, request: Request) -> ApiToken | None:
 async def _read(parts: ApiParts, spec: Endpoint, request: Request, ids: dict[str, str]) -> Response:
     assert spec.read is not None
     account = request.headers.get("stripe-account", "")
-    (object_id,) = ids.values()
-    row = await run_in_threadpool(parts.read, spec.read, account, object_id)
+    # An object's id, or for a collection (no id in the path) its query string.
+    (object_id,) = ids.values() if ids else (request.url.query,)
+    try:
+        row = await run_in_threadpool(parts.read, spec.read, account, object_id)
+    except InvalidQuery as e:
+        return refuse(400, str(e))
     if row is None:
         return refuse(404, "not found (a new object appears once Stripe's webhook has arrived)")
     return JSONResponse(row)

@@ -95,6 +95,7 @@ class Endpoint:
     body: type[BaseModel] = NoBody
     run: Run | None = None
     read: str | None = None  # the `billing` view a GET reads
+    query: tuple[tuple[str, str], ...] = ()  # a GET's query parameters: (name, description)
     answers: tuple[int, ...] = (200,)
 
     def id_pattern(self, name: str) -> re.Pattern[str]:
@@ -323,6 +324,20 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "A payment as the ledger knows it (billing.payment_transactions)",
         read="payment_transactions",
         answers=(200, 404),
+    ),
+    Endpoint(
+        "GET",
+        "/metrics",
+        "metrics.read",
+        "read",
+        "MRR, ARR, ARPA, churn, retention, LTV, cohorts, trial and payment conversion, "
+        "involuntary churn and dunning recovery (the billing views of `billing-ledger metrics`)",
+        read="metrics",
+        answers=(200, 400),
+        query=(
+            ("livemode", "true or false: only live or test mode"),
+            ("currency", "only this ISO currency, e.g. usd"),
+        ),
     ),
     Endpoint(
         "GET",

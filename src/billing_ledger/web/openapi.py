@@ -11,6 +11,7 @@ from billing_ledger.web.finance_openapi import finance_paths
 
 REF = "#/components/schemas/{model}"
 DESCRIPTIONS = {
+    400: "A query parameter that is not one of the values it may take",
     200: "Done (`Idempotent-Replayed: true` when a repeated key answered the recorded outcome)",
     201: "Created",
     202: "Accepted by Stripe, not final yet: `processing`, or `requires_action` with "
@@ -45,7 +46,7 @@ def openapi_document(prefix: str) -> dict[str, Any]:
             "operationId": spec.operation,
             "summary": spec.summary,
             "security": [{"bearer": [spec.scope]}],
-            "parameters": _parameters(spec.path, write=spec.read is None),
+            "parameters": _parameters(spec.path, write=spec.read is None) + _query(spec),
             "responses": {str(code): _response(code) for code in _codes(spec)},
         }
         if spec.read is None and spec.body is not NoBody:
@@ -113,6 +114,19 @@ def _parameters(path: str, *, write: bool) -> list[dict[str, Any]]:
         }
     )
     return parameters
+
+
+def _query(spec: Any) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": name,
+            "in": "query",
+            "required": False,
+            "description": description,
+            "schema": {"type": "string"},
+        }
+        for name, description in spec.query
+    ]
 
 
 def _codes(spec: Any) -> list[int]:
