@@ -30,8 +30,10 @@ from tests.support.backfilling import (
 )
 from tests.support.hard_histories import Shape, hard_history
 
-# The suite's account; the brief's several hundred customers over two years run with, e.g.,
-#   BACKFILL_HISTORY_CUSTOMERS=300 BACKFILL_HISTORY_MONTHS=24 \
+# The suite's account; a larger one with, e.g. (the history starts on 2026-01-01 and must be
+# over before the test runs, so months are at most those since then; two years need an earlier
+# start in tests/support/hard_billing.py):
+#   BACKFILL_HISTORY_CUSTOMERS=400 BACKFILL_HISTORY_MONTHS=11 \
 #       ./scripts/test tests/integration/test_backfill_history.py
 CUSTOMERS = int(os.environ.get("BACKFILL_HISTORY_CUSTOMERS", "150"))
 MONTHS = int(os.environ.get("BACKFILL_HISTORY_MONTHS", "10"))
