@@ -78,15 +78,9 @@ class SubscriptionService:
         def execute(steps: Steps) -> Outcome:
             sub = steps.read("subscriptions", sub_id).object
             try:
-                items = change_items(sub, change)
+                params = _change_details(sub, change)
             except ChangeNotPossible as e:
                 return _refused(sub, str(e))
-            params: dict[str, Any] = {
-                "items": items,
-                "proration_behavior": change.proration_behavior,
-            }
-            if change.proration_date is not None:
-                params["proration_date"] = change.proration_date
             updated = steps.call(
                 "update", "subscriptions", "update", id=sub_id, params=params
             ).object
@@ -101,15 +95,9 @@ class SubscriptionService:
         def execute(steps: Steps) -> Outcome:
             sub = steps.read("subscriptions", sub_id).object
             try:
-                items = change_items(sub, change)
+                details = _change_details(sub, change)
             except ChangeNotPossible as e:
                 return _refused(sub, str(e))
-            details: dict[str, Any] = {
-                "items": items,
-                "proration_behavior": change.proration_behavior,
-            }
-            if change.proration_date is not None:
-                details["proration_date"] = change.proration_date
             params = {
                 "customer": id_of(sub.get("customer")),
                 "subscription": sub_id,
@@ -259,6 +247,18 @@ class SubscriptionService:
             command_id=recorded.command_id,
             private=intent_secrets(intent, self._links, steps.caller.account),
         )
+
+
+def _change_details(sub: dict[str, Any], change: SubscriptionChange) -> dict[str, Any]:
+    """`change` as Stripe's subscription details: the items and the proration (raises
+    ChangeNotPossible when the items cannot change so)."""
+    details: dict[str, Any] = {
+        "items": change_items(sub, change),
+        "proration_behavior": change.proration_behavior,
+    }
+    if change.proration_date is not None:
+        details["proration_date"] = change.proration_date
+    return details
 
 
 def invoice_intent(invoice: Any) -> str | None:
