@@ -54,6 +54,21 @@ def cli_env(extra: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
+def api_token(env: Mapping[str, str], scopes: str, name: str = "shop") -> str:
+    """A new API token with `scopes`, made the way an operator makes one (`tokens create`)."""
+    made = subprocess.run(
+        [sys.executable, "-m", "billing_ledger", "tokens", "create", "--name", name]
+        + ["--scope", scopes],
+        env=cli_env(env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    return made.stdout.strip()
+
+
 @contextmanager
 def running(
     command: str,

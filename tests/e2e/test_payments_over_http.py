@@ -18,7 +18,7 @@ import psycopg
 import pytest
 
 from tests.conftest import fresh_database
-from tests.e2e.cli import Running, cli_env, free_port, running
+from tests.e2e.cli import Running, api_token, cli_env, free_port, running
 from tests.e2e.test_webhook_to_tables import rows
 
 PUBLIC = "https://shop.example"
@@ -113,26 +113,8 @@ def ledger(postgres_server_url: str, tmp_path_factory: pytest.TempPathFactory) -
             hook = f"{up.base_url}/webhooks/stripe"
             fake_args = ["--port", str(stripe_port), "--webhook-url", hook, "--settle-seconds", "2"]
             with running("fake-stripe", {}, workdir, args=fake_args, port=stripe_port) as stripe:
-                made = subprocess.run(
-                    [
-                        sys.executable,
-                        "-m",
-                        "billing_ledger",
-                        "tokens",
-                        "create",
-                        "--name",
-                        "shop",
-                        "--scope",
-                        "customers:write,payments:write,read",
-                    ],
-                    env=cli_env(env),
-                    capture_output=True,
-                    text=True,
-                    timeout=60,
-                    check=False,
-                )
-                assert made.returncode == 0, made.stderr
-                yield Ledger(up, stripe, dsn, made.stdout.strip(), env)
+                token = api_token(env, "customers:write,payments:write,read")
+                yield Ledger(up, stripe, dsn, token, env)
 
 
 def test_3d_secure_shows_requires_action_then_succeeds_after_the_challenge(ledger: Ledger) -> None:

@@ -6,8 +6,6 @@ what the subscriptions do comes back only as Stripe's signed webhooks, then as r
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +17,7 @@ import pytest
 
 from billing_ledger.stripe_api.fake.periods import shift
 from tests.conftest import fresh_database
-from tests.e2e.cli import cli_env, free_port, running
+from tests.e2e.cli import api_token, free_port, running
 from tests.e2e.test_payments_over_http import PUBLIC, Ledger, settled
 from tests.e2e.test_webhook_to_tables import rows
 
@@ -46,26 +44,8 @@ def ledger(postgres_server_url: str, tmp_path_factory: pytest.TempPathFactory) -
             hook = f"{up.base_url}/webhooks/stripe"
             fake_args = ["--port", str(stripe_port), "--webhook-url", hook]
             with running("fake-stripe", {}, workdir, args=fake_args, port=stripe_port) as stripe:
-                made = subprocess.run(
-                    [
-                        sys.executable,
-                        "-m",
-                        "billing_ledger",
-                        "tokens",
-                        "create",
-                        "--name",
-                        "shop",
-                        "--scope",
-                        "customers:write,subscriptions:write,read",
-                    ],
-                    env=cli_env(env),
-                    capture_output=True,
-                    text=True,
-                    timeout=60,
-                    check=False,
-                )
-                assert made.returncode == 0, made.stderr
-                yield Ledger(up, stripe, dsn, made.stdout.strip(), env)
+                token = api_token(env, "customers:write,subscriptions:write,read")
+                yield Ledger(up, stripe, dsn, token, env)
 
 
 def plan(ledger: Ledger, amount: int, name: str) -> str:
