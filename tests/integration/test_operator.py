@@ -130,3 +130,33 @@ def test_a_retry_with_only_ingest_dead_letters_says_so_and_is_audited(
     assert pipeline.query("SELECT action, outcome, detail FROM billing.audit_log") == [
         ("dead_letters.retry", "nothing to retry", {"open": 0, "already_retried": 0, "ingest": 1})
     ]
+
+
+def test_a_rebuild_from_the_log_keeps_which_dead_letters_were_retried(
+    pipeline: Pipeline, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pipeline.append(body_of(event("customer.created", customer("cus_Retry"))))
+    [logged] = pipeline.log.read(0, 10)
+    DeadLetters(pipeline.pool).keep_unapplied([(logged, "internal error: KeyError")])
+    pipeline.app.events.put([], tracking=Tracking(LOG_NAME, logged.position))
+    assert retry_dead_letters(pipeline.dsn, pipeline.log) == 0
+    pipeline.process_all()
+    before = pipeline.tables()
+
+    swapped = subprocess.run(
+        [sys.executable, "-m", "billing_ledger", "replay", "--from-log", "--swap"],
+        env=cli_env({"DATABASE_URL": pipeline.dsn}),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert swapped.returncode == 0, swapped.stdout + swapped.stderr
+    assert "dead letters retried again: 1" in swapped.stderr
+
+    capsys.readouterr()
+    list_dead_letters(pipeline.dsn)
+    assert "retried" in capsys.readouterr().out  # the rebuilt store kept the retry's marker
+    assert retry_dead_letters(pipeline.dsn, pipeline.log) == 0
+    assert capsys.readouterr().out.startswith("nothing to retry: no open processor dead letters")
+    assert pipeline.tables() == before

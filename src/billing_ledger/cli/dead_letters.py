@@ -25,6 +25,9 @@ from billing_ledger.processing.processor import AlreadyReapplied, Processor
 from billing_ledger.schemas.envelope import MalformedEvent
 from billing_ledger.settings import Settings
 
+APPLIED = ("applied", "unchanged", "unhandled", "already retried")
+"""Outcomes of a retry that leave the letter applied (an "already retried" one was before)."""
+
 
 def dead_letters(settings: Settings, args: argparse.Namespace) -> int:
     with bootstrap.database(settings) as dsn:
@@ -77,7 +80,7 @@ def retry_dead_letters(dsn: str, event_log: EventLog) -> int:
                 _nothing_to_retry(pool, kept, retried)
             for letter in open_letters:
                 outcome = _retry_one(processor, letters, letter)
-                failures += outcome not in ("applied", "unchanged", "unhandled")
+                failures += outcome not in APPLIED
                 print(f"dead letter {letter.id} ({letter.event_id}): {outcome}")
                 with pool.connection() as conn:
                     audit.record(
@@ -140,8 +143,22 @@ def _retry_one(processor: Processor, letters: DeadLetters, letter: DeadLetter) -
         return f"still failing: {e.reason}"
 
 
+def retry_again(processor: Processor, pool: ConnectionPool) -> list[tuple[DeadLetter, str]]:
+    """Re-apply, into the store `processor` writes (a rebuild's), every dead letter whose retry
+    committed in the live store: a store rebuilt from the log of record then holds the same
+    retries, and their markers, as the one it replaces. Returns each letter with its outcome."""
+    letters = DeadLetters(pool)
+    retried = _retried(pool)
+    return [
+        (letter, _retry_one(processor, letters, letter))
+        for letter in letters.all()
+        if letter.retry_tracking_name() in retried
+    ]
+
+
 def _retried(pool: ConnectionPool) -> set[str]:
-    """Tracking names of dead letters whose retry committed (see Processor.reapply)."""
+    """Tracking names of dead letters whose retry committed in the live store (see
+    Processor.reapply)."""
     try:
         with pool.connection() as conn:
             rows: list[Any] = conn.execute(

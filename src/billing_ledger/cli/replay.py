@@ -27,11 +27,13 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from billing_ledger import bootstrap
+from billing_ledger.cli import dead_letters
 from billing_ledger.cli.progress import ProgressLine
 from billing_ledger.errors import BillingLedgerError
 from billing_ledger.eventlog.postgres import FOLLOWER_LOCK_KEY
 from billing_ledger.infra import audit
 from billing_ledger.processing.application import EVENT_STORE_SCHEMA, BillingApplication
+from billing_ledger.processing.processor import Processor
 from billing_ledger.projections import mrr_clock, rebuild
 from billing_ledger.projections.migrations import READ_SCHEMA
 from billing_ledger.projections.mrr_definitions import MrrDefinition
@@ -112,6 +114,7 @@ def _replay(settings: Settings, dsn: str, request: ReplayRequest) -> int:
                     processor.process(batch)
                     progress(len(batch))
                 progress.finish()
+                _retry_again(processor, pool)
             projector = rebuild.projector(app, pool, schema, bootstrap.key_store(pool, master))
             head = app.recorder.max_notification_id() or 0
             progress = ProgressLine(
@@ -134,6 +137,16 @@ def _replay(settings: Settings, dsn: str, request: ReplayRequest) -> int:
                 _swap(pool, projector, schema, from_log, settings.EVENT_LOG == "postgres")
                 return 0
     return 1 if differences else 0
+
+
+def _retry_again(processor: Processor, pool: ConnectionPool) -> None:
+    outcomes = dead_letters.retry_again(processor, pool)
+    if not outcomes:
+        return
+    print(f"dead letters retried again: {len(outcomes)}", file=sys.stderr)
+    for letter, outcome in outcomes:
+        if outcome not in dead_letters.APPLIED:
+            print(f"dead letter {letter.id} ({letter.event_id}): {outcome}", file=sys.stderr)
 
 
 def _build_under(conn: psycopg.Connection[Any], schema: str, definition: MrrDefinition) -> None:
