@@ -64,11 +64,14 @@ def plan(ledger: Ledger, amount: int, name: str) -> str:
 
 
 def clocked(ledger: Ledger, key: str, method: str | None = None) -> tuple[str, str]:
-    """A test clock at 1 January 2026 and a customer on it (with `method` as its default)."""
+    """A test clock at 1 January 2026 and a customer on it, created through our API (with
+    `method` as its default)."""
     clock = ledger.stand_in("POST", "/test_helpers/test_clocks", frozen_time=JAN, name=key)
-    customer = ledger.stand_in(
-        "POST", "/customers", email=f"{key}@example.com", test_clock=clock["id"]
+    created = ledger.post(
+        "/customers", {"email": f"{key}@example.com", "test_clock": clock["id"]}, f"cus-{key}"
     )
+    assert created.status_code == 201, created.text
+    customer = created.json()
     if method is not None:
         attached = ledger.post(
             f"/customers/{customer['id']}/payment_methods",
@@ -380,3 +383,16 @@ def test_the_ledger_checks_and_a_replay_verifies_after_the_flows(ledger: Ledger)
     for secret in (STRIPE_KEY, ledger.token, "_secret_"):
         assert secret not in logged, f"the logs show {secret[:12]}…"
         assert secret not in kept, f"the command record holds {secret[:12]}…"
+
+
+def test_the_cli_puts_a_new_customer_on_a_test_clock(ledger: Ledger) -> None:
+    clock = ledger.stand_in("POST", "/test_helpers/test_clocks", frozen_time=JAN, name="cli")
+    made = ledger.cli(
+        "customers", "create", "--email", "clocked@example.com", "--test-clock", clock["id"]
+    )
+    assert made.returncode == 0, made.stderr
+    customer = ledger.stand_in("GET", f"/customers/{json.loads(made.stdout)['id']}")
+    assert customer["test_clock"] == clock["id"]
+    refused = ledger.cli("customers", "create", "--email", "x@example.com", "--test-clock", "c1")
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("billing-ledger: --test-clock: ")

@@ -99,6 +99,7 @@ def test_customer_requests(services: Services, checked: Checked) -> None:
             address=Address(line1="1 Row", city="London", postal_code="N1", country="GB"),
             tax_id=TaxId(type="eu_vat", value="DE123456789"),
             payment_method="pm_card_visa",
+            test_clock="clock_123",
         ),
     )
     customers.update(

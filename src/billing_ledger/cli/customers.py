@@ -16,6 +16,7 @@ def customers(settings: Settings, args: argparse.Namespace) -> int:
         name=args.name,
         user_id=args.user_id,
         payment_method=args.payment_method,
+        test_clock=args.test_clock,
     )
     return act(
         settings,

@@ -543,6 +543,9 @@ def _customers(commands: Commands) -> None:
     create.add_argument("--name")
     create.add_argument("--user-id", help="the platform's user id (metadata.user_id)")
     create.add_argument("--payment-method", metavar="pm_…")
+    create.add_argument(
+        "--test-clock", metavar="clock_…", help="test mode: put the customer on a Stripe test clock"
+    )
     _acting(create)
 
 

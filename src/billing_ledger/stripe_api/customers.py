@@ -50,6 +50,8 @@ class CustomerService:
                 params["tax_id_data"] = [request.tax_id.model_dump()]
             if request.user_id is not None:
                 params["metadata"] = {"user_id": request.user_id}
+            if request.test_clock is not None:
+                params["test_clock"] = request.test_clock
             customer = steps.call("create", "customers", "create", params=params).object
             default = None
             if request.payment_method is not None:

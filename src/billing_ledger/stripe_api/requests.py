@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 CustomerId = Annotated[str, StringConstraints(pattern=r"^cus_[A-Za-z0-9]+$", max_length=255)]
 PaymentMethodId = Annotated[str, StringConstraints(pattern=r"^pm_[A-Za-z0-9_]+$", max_length=255)]
+TestClockId = Annotated[str, StringConstraints(pattern=r"^clock_[A-Za-z0-9]+$", max_length=255)]
 SetupIntentId = Annotated[str, StringConstraints(pattern=r"^seti_[A-Za-z0-9]+$", max_length=255)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[a-z]{3}$")]
 Amount = Annotated[int, Field(gt=0, le=99_999_999)]
@@ -35,7 +36,10 @@ class TaxId(_Request):
 
 
 class NewCustomer(_Request):
-    """A customer; `payment_method` (e.g. `pm_card_visa`) is attached and made the default."""
+    """A customer; `payment_method` (e.g. `pm_card_visa`) is attached and made the default.
+
+    `test_clock` (test mode only; Stripe refuses it with a live key) puts the customer, and the
+    subscriptions made for it, on that clock's frozen time."""
 
     email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+$", max_length=512)]
     name: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
@@ -43,6 +47,7 @@ class NewCustomer(_Request):
     tax_id: TaxId | None = None
     user_id: str | None = None
     payment_method: PaymentMethodId | None = None
+    test_clock: TestClockId | None = None
 
 
 class CustomerChanges(_Request):
