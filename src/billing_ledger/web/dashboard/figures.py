@@ -1,0 +1,126 @@
+"""What the dashboard shows, read from the metrics views and the `billing` tables.
+
+The MRR, churn, trial, payment and dunning figures are the sections of
+`billing-ledger metrics` and `GET /api/v1/metrics`, read by the same code
+(`projections/metrics.read`) for one account, mode and currency, so the page and the API
+cannot disagree. Beside them, three bounded reads of the tables: the failed payments to act
+on (the latest few and how many), the open receivables (count, sum, oldest due date) and the
+journal's trial balance. Every read is grouped by month, currency or ledger account: the
+number of rows fetched grows with months × currencies, not with subscriptions.
+
+The sections are read on a few pooled connections at once, each in a repeatable-read
+snapshot of its own (the projector commits meanwhile; a figure is as of its own read).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from billing_ledger.projections import metrics
+from billing_ledger.web.dashboard.access import View
+
+FAILED_SHOWN = 10
+# The metrics sections, in groups read on connections of their own (the heaviest apart).
+GROUPS: tuple[tuple[str, ...], ...] = (
+    ("mrr", "churn", "dunning", "payment_success"),
+    ("trials",),
+    ("payment_conversion",),
+)
+# The currencies MRR was ever measured in (mrr_monthly has a row per month and currency).
+CURRENCIES = (
+    "SELECT DISTINCT currency FROM billing.mrr_monthly WHERE account_id = %s AND livemode = %s "
+    "ORDER BY 1"
+)
+ACCOUNTS = "SELECT account_id, livemode FROM billing.mrr_clock ORDER BY account_id, livemode DESC"
+FAILED = (
+    "SELECT t.stripe_payment_intent_id AS id, c.stripe_customer_id AS customer, t.amount, "
+    "t.currency, t.failure_code, t.failure_message, t.created_at, count(*) OVER () AS total "
+    "FROM billing.payment_transactions t "
+    "LEFT JOIN billing.stripe_customers c ON c.id = t.customer_id "
+    "WHERE t.account_id = %s AND t.livemode = %s AND t.currency = %s "
+    "AND t.status = 'requires_payment_method' AND t.failure_code IS NOT NULL "
+    "ORDER BY t.created_at DESC, t.id LIMIT %s"
+)
+RECEIVABLES = (
+    "SELECT count(*) AS invoices, coalesce(sum(amount_remaining), 0)::bigint AS open_cents, "
+    "min(due_date) AS oldest_due FROM billing.invoices "
+    "WHERE account_id = %s AND livemode = %s AND currency = %s AND status = 'open'"
+)
+BALANCES = (
+    "SELECT ledger_account, balance_cents FROM billing.account_balances "
+    "WHERE account_id = %s AND livemode = %s AND currency = %s ORDER BY ledger_account"
+)
+
+
+@dataclass
+class Figures:
+    view: View
+    currency: str | None
+    currencies: list[str]
+    accounts: list[tuple[str, bool]]
+    sections: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    failed: list[dict[str, Any]] = field(default_factory=list)
+    failed_total: int = 0
+    receivables: dict[str, Any] = field(default_factory=dict)
+    balances: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def current(self) -> dict[str, Any] | None:
+        rows = self.sections.get("mrr", [])
+        return rows[0] if rows else None
+
+
+class DashboardReads:
+    """The figures of one view and currency (the view's first currency when none is asked)."""
+
+    def __init__(self, pool: ConnectionPool, workers: int = len(GROUPS) + 1) -> None:
+        self._pool = pool
+        self._workers = workers
+
+    def __call__(self, view: View, currency: str | None) -> Figures:
+        scope = (view.account, view.livemode)
+        with self._pool.connection() as conn:
+            currencies = [r[0] for r in conn.execute(CURRENCIES, scope).fetchall()]
+            accounts = [(r[0], r[1]) for r in conn.execute(ACCOUNTS).fetchall()]
+        chosen = currency if currency in currencies else (currencies[0] if currencies else None)
+        figures = Figures(view, chosen, currencies, accounts)
+        if chosen is None:
+            return figures
+        selection = metrics.Selection(view.account, view.livemode, chosen)
+        jobs: list[Callable[[], None]] = [
+            *(self._section_job(figures, selection, group) for group in GROUPS),
+            lambda: self._tables(figures, (*scope, chosen)),
+        ]
+        with ThreadPoolExecutor(self._workers) as pool:
+            for done in [pool.submit(job) for job in jobs]:
+                done.result()
+        return figures
+
+    def _section_job(
+        self, figures: Figures, selection: metrics.Selection, group: tuple[str, ...]
+    ) -> Callable[[], None]:
+        def job() -> None:
+            with self._pool.connection() as conn, conn.transaction():
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                figures.sections.update(metrics.read(conn, selection, group))
+
+        return job
+
+    def _tables(self, figures: Figures, params: tuple[str, bool, str]) -> None:
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            with conn.cursor(row_factory=dict_row) as cur:
+                failed = cur.execute(FAILED, (*params, FAILED_SHOWN)).fetchall()
+                figures.failed_total = int(failed[0]["total"]) if failed else 0
+                figures.failed = [{k: v for k, v in r.items() if k != "total"} for r in failed]
+                figures.receivables = dict(cur.execute(RECEIVABLES, params).fetchone() or {})
+                figures.balances = list(cur.execute(BALANCES, params).fetchall())
+
+
+__all__ = ["DashboardReads", "Figures"]
