@@ -95,7 +95,7 @@ def create_dashboard(parts: DashboardParts) -> Starlette:
 
     def refused(kind: str) -> Response:
         page = refusal_page(kind)
-        return render("message.html", page["status"], **page)
+        return render("message.html", **page)
 
     async def dashboard(request: Request) -> Response:
         if "link" in request.query_params:

@@ -26,9 +26,12 @@ RATES = (
 )
 
 
-def money(cents: int | None, currency: str) -> str:
+def money(cents: float | None, currency: str) -> str:
+    """Minor units as text; the views' sums arrive as numbers (`metrics.read` gives a
+    numeric as a float), whole by construction."""
     if cents is None:
         return "—"
+    cents = int(cents)
     shown = display_amount(abs(cents), currency)
     return f"−{shown}" if cents < 0 else shown
 
