@@ -19,6 +19,7 @@ from billing_ledger.web.dashboard import access
 from billing_ledger.web.pages.links import Link, LinkSigner
 from tests.e2e.pages.conftest import Shop, Visit
 from tests.e2e.pages.test_subscriptions_page import DAY, JAN, clocked, subscription_row
+from tests.e2e.test_webhook_to_tables import rows
 from tests.support.webhooks import LINK_SECRET
 
 pytestmark = pytest.mark.browser
@@ -63,15 +64,15 @@ def books(shop: Shop) -> dict[str, Any]:
     """A history the pipeline projects: paying, a converted trial, a trial gone past due;
     the metrics once two reads a few seconds apart agree (every webhook applied)."""
     price = shop.plan(1500, "Books")
-    _, paying = clocked(shop, "dash-paying", "pm_card_visa")
+    paying_clock, paying = clocked(shop, "dash-paying", "pm_card_visa")
     first = shop.subscribe("dash-paying", paying, price, quantity=2)
     trial_clock, trialing = clocked(shop, "dash-trial", "pm_card_visa")
     converted = shop.subscribe("dash-trial", trialing, price, trial_days=14)
     late_clock, late = clocked(shop, "dash-late")
     overdue = shop.subscribe("dash-late", late, price, trial_days=14)
-    for clock in (trial_clock, late_clock):
+    for clock, days in ((trial_clock, 20), (late_clock, 20), (paying_clock, 70)):
         advanced = shop.stand_in(
-            "POST", f"/test_helpers/test_clocks/{clock}/advance", frozen_time=JAN + 20 * DAY
+            "POST", f"/test_helpers/test_clocks/{clock}/advance", frozen_time=JAN + days * DAY
         )
         assert advanced["status"] == "ready"
     subscription_row(shop, first["id"], "status = 'active'")
@@ -83,7 +84,7 @@ def books(shop: Shop) -> dict[str, Any]:
         time.sleep(3)
         now = metrics(shop)
         if now == before and now["mrr"]:
-            return now
+            return {**now, "overdue": overdue["id"]}
         assert time.monotonic() < deadline, "the metrics did not settle"
         before = now
 
@@ -111,7 +112,7 @@ def test_the_dashboard_shows_the_apis_figures_and_charts_the_metrics(
 ) -> None:
     page = visit.page
     open_dashboard(shop, page)
-    assert metrics(shop) == books  # nothing moved since the fixture settled
+    seeded, books = books, metrics(shop)  # nothing moves meanwhile: every webhook is in
     (current,) = books["mrr"]
     for tile, field in (
         ("mrr", "mrr_cents"),
@@ -161,10 +162,20 @@ def test_the_dashboard_shows_the_apis_figures_and_charts_the_metrics(
     assert receivables, "the past-due trial left an open invoice"
     shown = page.get_by_test_id("tile-receivables")
     assert shown.get_attribute("data-raw") == str(sum(i["amount_remaining"] for i in receivables))
+    overdue = rows(
+        shop.dsn,
+        "SELECT stripe_invoice_id FROM billing.invoices WHERE status = 'open' AND "
+        "subscription_id = (SELECT id FROM billing.subscriptions "
+        "WHERE stripe_subscription_id = %s)",
+        seeded["overdue"],
+    )[0]["stripe_invoice_id"]
+    assert overdue in {i["id"] for i in receivables}
+    failed = page.get_by_test_id("failed-table").locator(f"tr[data-id='{overdue}']")
+    expect(failed).to_contain_text("invoice_payment_failed")
     balances = listed(shop, "/journal/balances", account="", livemode="false", currency="eur")
-    rows = page.get_by_test_id("balances-table").locator("tr[data-account]")
+    lines = page.get_by_test_id("balances-table").locator("tr[data-account]")
     assert {
-        r.get_attribute("data-account"): int(r.get_attribute("data-raw") or "") for r in rows.all()
+        r.get_attribute("data-account"): int(r.get_attribute("data-raw") or "") for r in lines.all()
     } == {b["ledger_account"]: b["balance_cents"] for b in balances}
     visit.shot("dashboard")
 
@@ -188,8 +199,10 @@ def test_each_figure_links_to_its_rows_through_the_read_api(
     shop: Shop, visit: Visit, books: dict[str, Any]
 ) -> None:
     page = visit.page
+    # The browser asks for a favicon when it shows JSON; the server has none to give.
+    page.route("**/favicon.ico", lambda route: route.fulfill(status=204))
     open_dashboard(shop, page)
-    last = books["churn"][-1]
+    last = metrics(shop)["churn"][-1]
     month = last["month"][:7]
     row = page.get_by_test_id("movements-table").locator(f"tr[data-month='{month}']")
     page.locator("details", has=page.get_by_test_id("movements-table")).locator("summary").click()

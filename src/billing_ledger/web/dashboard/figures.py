@@ -38,14 +38,29 @@ CURRENCIES = (
     "ORDER BY 1"
 )
 ACCOUNTS = "SELECT account_id, livemode FROM billing.mrr_clock ORDER BY account_id, livemode DESC"
+# What to act on: open invoices whose payment failed (dunning under way), and PaymentIntents
+# of no invoice whose last attempt failed and that still wait for a payment method.
 FAILED = (
-    "SELECT t.stripe_payment_intent_id AS id, c.stripe_customer_id AS customer, t.amount, "
-    "t.currency, t.failure_code, t.failure_message, t.created_at, count(*) OVER () AS total "
+    "SELECT * , count(*) OVER () AS total FROM ("
+    "SELECT i.stripe_invoice_id AS id, 'invoice' AS object, c.stripe_customer_id AS customer, "
+    "i.amount_remaining AS amount, i.currency, 'invoice_payment_failed' AS failure_code, "
+    "to_timestamp(max(f.created)) AS failed_at, count(*) AS attempts "
+    "FROM billing.invoice_payment_failures f "
+    "JOIN billing.invoices i ON i.account_id = f.account_id AND i.livemode = f.livemode "
+    "AND i.stripe_invoice_id = f.stripe_invoice_id "
+    "LEFT JOIN billing.stripe_customers c ON c.id = i.customer_id "
+    "WHERE f.account_id = %(account)s AND f.livemode = %(livemode)s "
+    "AND i.currency = %(currency)s AND i.status = 'open' "
+    "GROUP BY i.stripe_invoice_id, c.stripe_customer_id, i.amount_remaining, i.currency "
+    "UNION ALL "
+    "SELECT t.stripe_payment_intent_id, 'payment_intent', c.stripe_customer_id, t.amount, "
+    "t.currency, t.failure_code, t.updated_at, 1 "
     "FROM billing.payment_transactions t "
     "LEFT JOIN billing.stripe_customers c ON c.id = t.customer_id "
-    "WHERE t.account_id = %s AND t.livemode = %s AND t.currency = %s "
-    "AND t.status = 'requires_payment_method' AND t.failure_code IS NOT NULL "
-    "ORDER BY t.created_at DESC, t.id LIMIT %s"
+    "WHERE t.account_id = %(account)s AND t.livemode = %(livemode)s "
+    "AND t.currency = %(currency)s AND t.invoice_id IS NULL "
+    "AND t.status = 'requires_payment_method' AND t.failure_code IS NOT NULL"
+    ") acted ORDER BY failed_at DESC, id LIMIT %(shown)s"
 )
 RECEIVABLES = (
     "SELECT count(*) AS invoices, coalesce(sum(amount_remaining), 0)::bigint AS open_cents, "
@@ -116,7 +131,8 @@ class DashboardReads:
         with self._pool.connection() as conn, conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             with conn.cursor(row_factory=dict_row) as cur:
-                failed = cur.execute(FAILED, (*params, FAILED_SHOWN)).fetchall()
+                named = dict(zip(("account", "livemode", "currency"), params, strict=True))
+                failed = cur.execute(FAILED, {**named, "shown": FAILED_SHOWN}).fetchall()
                 figures.failed_total = int(failed[0]["total"]) if failed else 0
                 figures.failed = [{k: v for k, v in r.items() if k != "total"} for r in failed]
                 figures.receivables = dict(cur.execute(RECEIVABLES, params).fetchone() or {})

@@ -138,6 +138,7 @@ def context(figures: Figures) -> dict[str, Any]:
         "failed": failed,
         "failed_total": figures.failed_total,
         "failed_url": failed_url,
+        "failed_invoices_url": rows_url("/invoices", figures, {"status": "open"}),
         "receivables": {
             "invoices": receivables.get("invoices", 0),
             "open": money(receivables.get("open_cents", 0), currency),
