@@ -22,9 +22,12 @@ import argparse
 import secrets
 import statistics
 import time
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 import psycopg
+from psycopg_pool import ConnectionPool
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
@@ -32,9 +35,18 @@ from benchmarks.infra import conditions, fresh_database, postgres_server
 from benchmarks.metrics_queries import load
 from benchmarks.read_api import serving
 from billing_ledger import bootstrap
+from billing_ledger.projections import metrics
 from billing_ledger.web.dashboard import access
 from billing_ledger.web.dashboard.app import DashboardParts, create_dashboard
-from billing_ledger.web.dashboard.figures import DashboardReads
+from billing_ledger.web.dashboard.figures import (
+    BALANCES,
+    CURRENCIES,
+    FAILED,
+    FAILED_SHOWN,
+    GROUPS,
+    RECEIVABLES,
+    DashboardReads,
+)
 from billing_ledger.web.pages.links import LinkSigner
 
 ASSETS = (
@@ -97,6 +109,36 @@ def timed(client: httpx.Client, paths: tuple[str, ...], runs: int) -> list[float
     return times
 
 
+def parts_ms(pool: ConnectionPool, runs: int) -> list[tuple[str, float]]:
+    """Each read of the page alone (median of `runs`), to show where its time goes."""
+    with pool.connection() as conn:
+        row = conn.execute(CURRENCIES, ("", True)).fetchone()
+    assert row is not None
+    currency = row[0]
+    selection = metrics.Selection("", True, currency)
+    params = {"account": "", "livemode": True, "currency": currency, "shown": FAILED_SHOWN}
+    reads: list[tuple[str, Callable[[psycopg.Connection[Any]], object]]] = [
+        *(
+            (f"metrics section {name}", lambda c, n=name: metrics.read(c, selection, (n,)))
+            for group in GROUPS
+            for name in group
+        ),
+        ("failed payments to act on", lambda c: c.execute(FAILED, params).fetchall()),
+        ("open receivables", lambda c: c.execute(RECEIVABLES, ("", True, currency)).fetchall()),
+        ("trial balance", lambda c: c.execute(BALANCES, ("", True, currency)).fetchall()),
+    ]
+    found = []
+    with pool.connection() as conn:
+        for label, read in reads:
+            times = []
+            for _ in range(runs):
+                started = time.perf_counter()
+                read(conn)
+                times.append((time.perf_counter() - started) * 1000)
+            found.append((label, statistics.median(times)))
+    return found
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--subscriptions", type=int, default=100_000)
@@ -147,6 +189,9 @@ def main() -> int:
                         f"  {label:<40} median {statistics.median(times):8.1f} ms, "
                         f"slowest {max(times):8.1f} ms over {args.runs} runs"
                     )
+            print("  each read alone, one after another (the page runs them on 4 connections):")
+            for label, ms in parts_ms(pool, 3):
+                print(f"    {label:<38} median {ms:8.1f} ms over 3 runs")
     print(f"done  {conditions()}")
     return 0
 
