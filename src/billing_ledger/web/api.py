@@ -5,7 +5,8 @@ Every write is a command (`stripe_api/`): it needs a token with the endpoint's s
 true`), the same key with another body a 422, and nothing is sent to Stripe twice. Each use of
 a write scope is recorded in `billing.audit_log` (actor `token:<name>`). Reads (`read` scope)
 come from the `billing` tables, which Stripe's webhooks fill: right after a command they may
-not show its effect yet.
+not show its effect yet. The finance lists also take the finance dashboard's session cookie
+for GETs, so the dashboard's figures link to their rows (`dashboard_read`).
 
 Every refusal is `{"error": reason}`: 401 (no or unknown token), 403 (scope), 404, 409 (Stripe
 still busy with this key), 422 (invalid body, missing or reused key, Stripe refused the

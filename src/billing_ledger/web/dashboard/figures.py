@@ -10,10 +10,16 @@ number of rows fetched grows with months × currencies, not with subscriptions.
 
 The sections are read on a few pooled connections at once, each in a repeatable-read
 snapshot of its own (the projector commits meanwhile; a figure is as of its own read).
+
+The tables change only when a projector commits, and each commit moves its position in
+`billing.projection_tracking`; so the figures of a view are kept with the positions they were
+read at and served again while no position moved (a swapped schema brings another tracking
+table, hence another key). A load after any change reads everything again.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -73,6 +79,14 @@ BALANCES = (
 )
 
 
+# What the tables were projected up to, in the live schema: every projection's position and
+# the tracking table's own oid (None where nothing projects, e.g. tables filled by hand).
+TRACKED = "SELECT to_regclass('billing.projection_tracking')::oid::bigint"
+POSITIONS = "SELECT projection, position FROM billing.projection_tracking ORDER BY projection"
+KEPT = 64
+"""How many views' figures are kept (each is a few kilobytes)."""
+
+
 @dataclass
 class Figures:
     view: View
@@ -97,8 +111,31 @@ class DashboardReads:
     def __init__(self, pool: ConnectionPool, workers: int = len(GROUPS) + 1) -> None:
         self._pool = pool
         self._workers = workers
+        self._kept: dict[tuple[View, str | None], tuple[Any, Figures]] = {}
+        self._lock = threading.Lock()
 
     def __call__(self, view: View, currency: str | None) -> Figures:
+        version = self._version()
+        with self._lock:
+            kept = self._kept.get((view, currency))
+        if version is not None and kept is not None and kept[0] == version:
+            return kept[1]
+        figures = self._read(view, currency)
+        if version is not None:
+            with self._lock:
+                if len(self._kept) >= KEPT:
+                    self._kept.pop(next(iter(self._kept)))
+                self._kept[(view, currency)] = (version, figures)
+        return figures
+
+    def _version(self) -> tuple[Any, ...] | None:
+        with self._pool.connection() as conn:
+            row = conn.execute(TRACKED).fetchone()
+            if row is None or row[0] is None:
+                return None
+            return (row[0], *conn.execute(POSITIONS).fetchall())
+
+    def _read(self, view: View, currency: str | None) -> Figures:
         scope = (view.account, view.livemode)
         with self._pool.connection() as conn:
             currencies = [r[0] for r in conn.execute(CURRENCIES, scope).fetchall()]
