@@ -71,6 +71,8 @@ from billing_ledger.stripe_api.reconcile import PostgresRuns, Reconciler
 from billing_ledger.stripe_api.schedule import ReconcileSchedule
 from billing_ledger.stripe_api.subscriptions import SubscriptionService
 from billing_ledger.web.api import ApiParts, create_api
+from billing_ledger.web.dashboard.app import DashboardParts, create_dashboard, dashboard_sessions
+from billing_ledger.web.dashboard.figures import DashboardReads
 from billing_ledger.web.endpoints import Services
 from billing_ledger.web.finance_reads import FinanceReads
 from billing_ledger.web.mount import with_api, with_pages
@@ -578,9 +580,41 @@ def web_pages(settings: Settings, pool: ConnectionPool) -> Starlette:
     )
 
 
-def web_api(settings: Settings, pool: ConnectionPool) -> Starlette:
+def dashboard_signer(settings: Settings) -> LinkSigner:
+    """What signs the dashboard's links and sessions: the customer pages' signer; without a
+    link secret (DATABASE_URL set, none given), a key of this process only, so a `read` token
+    still opens a session here while `dashboard-link` says what to set."""
+    try:
+        return link_signer(settings)
+    except ConfigurationError:
+        return LinkSigner(secrets.token_bytes(32))
+
+
+def dashboard_parts(settings: Settings, pool: ConnectionPool, signer: LinkSigner) -> DashboardParts:
+    """The finance dashboard's links and sessions (`signer`), its reads on `pool` and the API
+    tokens a login trades for a session."""
+    tokens = TokenStore(pool)
+    return DashboardParts(
+        signer=signer,
+        public_base_url=settings.public_base_url(),
+        figures=DashboardReads(pool),
+        authenticate=tokens.authenticate,
+        frame_ancestors=settings.PAGES_FRAME_ANCESTORS,
+        clock=time.time,
+    )
+
+
+def web_dashboard(settings: Settings, pool: ConnectionPool, signer: LinkSigner) -> Starlette:
+    """`/dashboard` on `pool` (opened), its sessions signed by `signer`."""
+    return create_dashboard(dashboard_parts(settings, pool, signer))
+
+
+def web_api(
+    settings: Settings, pool: ConnectionPool, dashboard: LinkSigner | None = None
+) -> Starlette:
     """`/api/v1` on `pool` (opened): tokens, the services (when a Stripe key is set), the
-    audit trail of write scopes and the read side (the finance lists read as billing_reader)."""
+    audit trail of write scopes and the read side (the finance lists read as billing_reader,
+    also for a finance dashboard session's cookie)."""
     tokens = TokenStore(pool)
     tokens.create_table()
     gateway = stripe_gateway(settings)
@@ -590,15 +624,30 @@ def web_api(settings: Settings, pool: ConnectionPool) -> Starlette:
         with pool.connection() as conn:
             audit.record(conn, f"api.{operation}", str(status), detail, actor=f"token:{token.name}")
 
-    return create_api(ApiParts(tokens, built, record_use, Reads(pool), FinanceReads(pool)))
+    sessions = None
+    if dashboard is not None:  # the finance lists also take a dashboard session's cookie
+        sessions = dashboard_sessions(dashboard_parts(settings, pool, dashboard))
+    return create_api(
+        ApiParts(tokens, built, record_use, Reads(pool), FinanceReads(pool), sessions)
+    )
 
 
-def http_app(edge: Starlette, api: Starlette, pages: Starlette | None = None) -> ASGIApp:
+def http_app(
+    edge: Starlette,
+    api: Starlette,
+    pages: Starlette | None = None,
+    dashboard: Starlette | None = None,
+) -> ASGIApp:
     """The webhook endpoint, the API and the pages in one server: `/api/v1/…` to the API,
-    `/pay/…`, `/portal/…` and `/pages/…` to the pages, the rest (POST /webhooks/stripe,
-    health, metrics) to the edge, unchanged."""
+    `/pay/…`, `/portal/…` and `/pages/…` to the pages, `/dashboard` to the dashboard, the rest
+    (POST /webhooks/stripe, health, metrics) to the edge, unchanged."""
     served = with_api(edge, api)
+    if dashboard is not None:
+        served = with_pages(served, dashboard, DASHBOARD_PREFIXES)
     return with_pages(served, pages, PREFIXES) if pages is not None else served
+
+
+DASHBOARD_PREFIXES = ("/dashboard",)
 
 
 # --- backfill and reconciliation: what Stripe's API holds, into the log ---------------------
@@ -683,5 +732,7 @@ __all__ = [
     "services",
     "stripe_gateway",
     "web_api",
+    "dashboard_signer",
+    "web_dashboard",
     "web_pages",
 ]

@@ -120,6 +120,7 @@ def build_parser() -> OneLineErrors:
     _payment_methods(commands)
     _payments(commands)
     _portal_link(commands)
+    _dashboard_link(commands)
     _subscriptions(commands)
     _fetching(commands)
     return parser
@@ -161,6 +162,36 @@ def _portal_link(commands: Commands) -> None:
     )
     link.add_argument("--account", default="", metavar="acct_…", help="its Connect account")
     link.add_argument("--live", action="store_true", help="a live-mode customer")
+
+
+def _account_id(text: str) -> str:
+    if text and (not text.startswith("acct_") or not text[5:].isalnum()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a Connect account id (acct_…)")
+    return text
+
+
+def _dashboard_link(commands: Commands) -> None:
+    link = _command(
+        commands,
+        "dashboard-link",
+        "links:dashboard_link",
+        "print a signed, expiring link to the finance dashboard of one account and mode",
+        "BILLING_LEDGER_LINK_SECRET (or _FILE, or the embedded default's key file), "
+        "PUBLIC_BASE_URL",
+    )
+    link.add_argument(
+        "--expires", type=_duration, default=3600, metavar="DURATION", help="default 1h"
+    )
+    link.add_argument(
+        "--account",
+        default="",
+        type=_account_id,
+        metavar="acct_…",
+        help="a Connect account (default: the platform's own)",
+    )
+    link.add_argument(
+        "--livemode", "--live", dest="live", action="store_true", help="live mode (default test)"
+    )
 
 
 def _fetching(commands: Commands) -> None:

@@ -62,8 +62,12 @@ def process(settings: Settings, args: argparse.Namespace) -> int:
 def _serve(settings: Settings, event_log: EventLog, dsn: str) -> None:
     with bootstrap.connection_pool(dsn) as pool, bootstrap.api_pool(dsn) as api_pool:
         edge = bootstrap.ingest_app(settings, event_log, pool, bootstrap.master_key(settings, dsn))
+        signer = bootstrap.dashboard_signer(settings)
         app = bootstrap.http_app(
-            edge, bootstrap.web_api(settings, api_pool), bootstrap.web_pages(settings, api_pool)
+            edge,
+            bootstrap.web_api(settings, api_pool, signer),
+            bootstrap.web_pages(settings, api_pool),
+            bootstrap.web_dashboard(settings, api_pool, signer),
         )
         serve(app, settings, lambda: _announce(settings, dsn))
 
@@ -77,6 +81,7 @@ def _announce(settings: Settings, dsn: str) -> None:
     base = f"{scheme}://{settings.HOST}:{settings.PORT}"
     print(f"  API:       {base}/api/v1 (OpenAPI: {base}/api/v1/openapi.json)", flush=True)
     print(f"  pages:     {base}/pay/…, {base}/portal/… (`billing-ledger portal-link`)", flush=True)
+    print(f"  dashboard: {base}/dashboard (`billing-ledger dashboard-link`)", flush=True)
     print(f"  stripe:    {_stripe_description(settings)}", flush=True)
     print(f"  reconcile: {_reconcile_description(settings)}", flush=True)
     print(f"  event log: {_log_description(settings)}", flush=True)

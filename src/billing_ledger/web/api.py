@@ -5,7 +5,8 @@ Every write is a command (`stripe_api/`): it needs a token with the endpoint's s
 true`), the same key with another body a 422, and nothing is sent to Stripe twice. Each use of
 a write scope is recorded in `billing.audit_log` (actor `token:<name>`). Reads (`read` scope)
 come from the `billing` tables, which Stripe's webhooks fill: right after a command they may
-not show its effect yet.
+not show its effect yet. The finance lists also take the finance dashboard's session cookie
+for GETs, so the dashboard's figures link to their rows (`dashboard_read`).
 
 Every refusal is `{"error": reason}`: 401 (no or unknown token), 403 (scope), 404, 409 (Stripe
 still busy with this key), 422 (invalid body, missing or reused key, Stripe refused the
@@ -32,9 +33,11 @@ from starlette.routing import Route
 from billing_ledger.stripe_api.commands import Caller, KeyReused, Outcome
 from billing_ledger.stripe_api.errors import TransientStripeError
 from billing_ledger.stripe_api.idempotency import valid_caller_key
+from billing_ledger.web.dashboard import access
 from billing_ledger.web.endpoints import ENDPOINTS, Endpoint, Services, run_of
 from billing_ledger.web.finance_reads import FinanceReads, finance_routes
 from billing_ledger.web.openapi import openapi_document
+from billing_ledger.web.pages.sessions import PageRefused, Sessions
 from billing_ledger.web.reads import InvalidQuery
 from billing_ledger.web.tokens import ApiToken, TokenStore
 
@@ -53,6 +56,9 @@ class ApiParts:
     audit: Callable[[ApiToken, str, int, dict[str, Any]], None]
     read: Callable[[str, str, str], dict[str, Any] | None]
     finance: FinanceReads | None = None
+    dashboard: Sessions | None = None
+    """The finance dashboard's sessions: their cookie reads the finance lists (GET), see
+    `dashboard_read`."""
 
 
 def refuse(status: int, reason: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -76,6 +82,9 @@ def create_api(parts: ApiParts) -> Starlette:
         return token
 
     async def guard(request: Request, scope: str) -> Response | None:
+        if parts.dashboard is not None and "authorization" not in request.headers:
+            if access.COOKIE in request.cookies and scope == "read":
+                return dashboard_read(parts.dashboard, request)
         allowed = await authorize(request, scope)
         return allowed if isinstance(allowed, Response) else None
 
@@ -113,6 +122,30 @@ def create_api(parts: ApiParts) -> Starlette:
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error})
     app.router.redirect_slashes = False
     return app
+
+
+def dashboard_read(sessions: Sessions, request: Request) -> Response | None:
+    """A finance list read with a dashboard session's cookie instead of a bearer token, so
+    that each figure of the page links to its rows: GET only (the lists are read-only and
+    the browser sends the SameSite=Lax cookie on top-level GETs alone; no CORS header is
+    ever sent, so another origin cannot read the answer). A session pinned to one account
+    and mode (a dashboard link's) reads only with `account` and `livemode` naming them."""
+    try:
+        session = sessions.session(request)
+    except PageRefused as e:
+        return refuse(401, f"the dashboard session is {e.kind.replace('_', ' ')}: sign in again")
+    if session.scope == access.PINNED:
+        query = request.query_params
+        wanted = (session.account, "true" if session.livemode else "false")
+        if (query.get("account"), query.get("livemode")) != wanted or (
+            len(query.getlist("account")) != 1 or len(query.getlist("livemode")) != 1
+        ):
+            return refuse(
+                403,
+                "this dashboard session reads only its own account and mode: give "
+                f"account={session.account}&livemode={wanted[1]}",
+            )
+    return None
 
 
 def _authenticate(tokens: TokenStore, request: Request) -> ApiToken | None:

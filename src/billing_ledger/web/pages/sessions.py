@@ -37,6 +37,14 @@ class Sessions:
     signer: LinkSigner
     public_base_url: str
     clock: Callable[[], float]
+    cookie: str = COOKIE
+    """The cookie's name: the customer pages' `bl_session`, the dashboard's its own."""
+    accepts: Callable[[Link], bool] = lambda link: (
+        link.scope == PORTAL or link.scope.startswith("pay:")
+    )
+    """Which links open a session here: a link of another kind (a finance dashboard's at a
+    customer page, a customer's at the dashboard) is refused as invalid, and a session
+    cookie of another kind is never taken for this one."""
 
     @property
     def https(self) -> bool:
@@ -46,13 +54,15 @@ class Sessions:
         """The redirect that turns the link `token` into a session (LinkRefused if invalid)."""
         now = self.clock()
         link = self.signer.verify(token, now)
+        if not self.accepts(link):
+            raise LinkRefused("invalid")
         current = self._current(request)
         response = RedirectResponse(request.url.path, 303)
         if current is not None and current.scope == PORTAL and _same_customer(current, link):
             return response
         session, cookie = self.signer.session(link, now)
         response.set_cookie(
-            COOKIE,
+            self.cookie,
             cookie,
             max_age=max(1, session.expires - int(now)),
             path="/",
@@ -64,13 +74,16 @@ class Sessions:
 
     def session(self, request: Request) -> Link:
         """The request's session, or PageRefused (`no_session`, `expired`, `invalid`)."""
-        token = request.cookies.get(COOKIE)
+        token = request.cookies.get(self.cookie)
         if not token:
             raise PageRefused("no_session")
         try:
-            return self.signer.verify(token, self.clock())
+            session = self.signer.verify(token, self.clock())
         except LinkRefused as e:
             raise PageRefused(e.reason) from None
+        if not session.nonce or not self.accepts(session):
+            raise PageRefused("invalid")
+        return session
 
     def checked_post(self, request: Request, form: Mapping[str, str] | None) -> Link:
         """The session of a POST whose CSRF token and origin are right, else PageRefused."""
