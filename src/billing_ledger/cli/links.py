@@ -1,21 +1,38 @@
-"""`billing-ledger portal-link cus_… [--expires 1h]`: a signed link to a customer's pages.
+"""`billing-ledger portal-link cus_… [--expires 1h]`: a signed link to a customer's pages;
+`billing-ledger pay-link pi_… [--expires 1h]`: a fresh one to a payment's page.
 
-Printed on stdout, once: whoever holds it sees that customer's payment methods until it
-expires. Signed with BILLING_LEDGER_LINK_SECRET (or the embedded default's key file), under
-PUBLIC_BASE_URL.
+Printed on stdout, once: whoever holds it sees that customer's payment methods (or pays that
+payment) until it expires. Signed with BILLING_LEDGER_LINK_SECRET (or the embedded default's
+key file), under PUBLIC_BASE_URL. A pay link asks Stripe for the intent first: one that has
+nothing left to pay (succeeded, processing, canceled), is unknown or has no customer gets no
+link, a one-line reason and exit 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 from billing_ledger import bootstrap
+from billing_ledger.cli.acting import gateway
 from billing_ledger.settings import Settings
+from billing_ledger.web.pages.pay_links import PayLinkRefused, PayLinks
 
 
 def portal_link(settings: Settings, args: argparse.Namespace) -> int:
     links = bootstrap.page_links(settings)
     expires = int(time.time()) + args.expires
     print(links.portal_url(args.customer, args.account, args.live, expires))
+    return 0
+
+
+def pay_link(settings: Settings, args: argparse.Namespace) -> int:
+    links = PayLinks(gateway(settings), bootstrap.page_links(settings))
+    try:
+        made = links.mint(args.payment, args.account, args.expires)
+    except PayLinkRefused as e:
+        print(f"billing-ledger: pay-link: {e.reason}", file=sys.stderr)
+        return 1
+    print(made.url)
     return 0
