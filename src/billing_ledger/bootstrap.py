@@ -576,6 +576,7 @@ def web_pages(settings: Settings, pool: ConnectionPool) -> Starlette:
             frame_ancestors=settings.PAGES_FRAME_ANCESTORS,
             clock=time.time,
             audit=record_change,
+            plan_prices=tuple(settings.PAGES_PLAN_PRICES),
         )
     )
 

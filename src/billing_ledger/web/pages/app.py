@@ -88,6 +88,8 @@ class PageParts:
     clock: Callable[[], float]
     audit: Callable[[str, str, int, dict[str, Any]], None]
     """Records a change a customer made: actor, action, HTTP status, ids (billing.audit_log)."""
+    plan_prices: tuple[str, ...] = ()
+    """The plans a subscription may change to (PAGES_PLAN_PRICES); empty: the catalog's."""
 
 
 def create_pages(parts: PageParts) -> Starlette:
@@ -309,6 +311,7 @@ def create_pages(parts: PageParts) -> Starlette:
         caller=portal_caller,
         ready=subscription_service,
         overview=parts.overview,
+        plan_prices=parts.plan_prices,
     )
     static = resources.files("billing_ledger.web.pages").joinpath("static")
     return Starlette(
