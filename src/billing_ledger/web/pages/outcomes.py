@@ -16,6 +16,7 @@ from billing_ledger.web.pages.money import display_amount
 from billing_ledger.web.pages.reasons import readable_reason
 
 PORTAL_URL = "/portal/payment-methods"
+WALLETS = {"apple_pay": "Apple Pay", "google_pay": "Google Pay"}
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,9 @@ def _method_label(method: dict[str, Any] | None) -> str:
         return "Your payment method"
     card = method.get("card") or {}
     if card:
-        return f"{str(card.get('brand', 'Card')).title()} •••• {card.get('last4', '')}"
+        label = f"{str(card.get('brand', 'Card')).title()} •••• {card.get('last4', '')}"
+        wallet = (card.get("wallet") or {}).get("type")
+        return f"{label} ({WALLETS.get(wallet, wallet)})" if wallet else label
     details = method.get(str(method.get("type"))) or {}
     last4 = details.get("last4") if isinstance(details, dict) else None
     return f"{str(method.get('type', '')).replace('_', ' ').title()} •••• {last4 or ''}".strip()
