@@ -134,6 +134,7 @@ def test_sepa_debit_is_saved_with_its_mandate(ledger: Ledger) -> None:
         "sepa_debit",
         None,
     )
+    assert (row["bank_last4"], row["bank_name"]) == ("3000", None)  # Stripe names no SEPA bank
     assert rows(
         ledger.dsn,
         "SELECT 1 FROM billing.payment_methods WHERE stripe_payment_method_id = %s "
