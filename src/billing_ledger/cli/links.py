@@ -17,6 +17,7 @@ import time
 from billing_ledger import bootstrap
 from billing_ledger.cli.acting import gateway
 from billing_ledger.settings import Settings
+from billing_ledger.stripe_api.errors import TransientStripeError
 from billing_ledger.web.pages.pay_links import PayLinkRefused, PayLinks
 
 
@@ -33,6 +34,9 @@ def pay_link(settings: Settings, args: argparse.Namespace) -> int:
         made = links.mint(args.payment, args.account, args.expires)
     except PayLinkRefused as e:
         print(f"billing-ledger: pay-link: {e.reason}", file=sys.stderr)
+        return 1
+    except TransientStripeError as e:  # nothing wrong with the request: try again later
+        print(f"billing-ledger: pay-link: Stripe did not answer: {e.message}", file=sys.stderr)
         return 1
     print(made.url)
     return 0
