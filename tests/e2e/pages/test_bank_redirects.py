@@ -1,6 +1,7 @@
-"""iDEAL, clicked through: the Payment Element's iDEAL tab, the bank's (the stand-in's test
-bank page) authorize and fail buttons, the way back to our page with Stripe's query, the
-outcome read from Stripe, and the billing tables filled by the stand-in's webhooks."""
+"""Bank payments, clicked through. iDEAL: the Payment Element's iDEAL tab, the bank's (the
+stand-in's test bank page) authorize and fail buttons, the way back to our page with Stripe's
+query, the outcome read from Stripe. ACH: a dollar payment's bank account entered by hand,
+processing, then succeeded. Each in the billing tables, from the stand-in's webhooks."""
 
 from __future__ import annotations
 
@@ -73,3 +74,30 @@ def test_ideal_failed_at_the_bank_says_so_and_another_method_pays(shop: Shop, vi
     page.get_by_role("button", name="Pay €20.00").click()
     expect(page.get_by_role("heading", name="Payment succeeded")).to_be_visible()
     shop.payment_row(str(waiting["id"]), "succeeded")
+
+
+def test_an_ach_debit_entered_by_hand_is_processing_then_succeeds(shop: Shop, visit: Visit) -> None:
+    made = shop.post(
+        "/payments",
+        {"customer": shop.customer("ach-form"), "amount": 2000, "currency": "usd"},
+        "payment-ach-form",
+    )
+    assert made.status_code == 202, made.text
+    waiting = made.json()
+    page = visit.page
+    page.goto(waiting["confirmation_url"])
+    expect(page.get_by_role("tab")).to_have_text(["Card", "US bank account"])  # what usd allows
+    page.get_by_role("tab", name="US bank account").click()
+    page.get_by_label("Routing number").fill("110000000")
+    page.get_by_label("Account number").fill("000123456780")
+    amount = page.get_by_test_id("amount").inner_text()
+    page.get_by_role("button", name=f"Pay {amount}").click()
+    expect(page.get_by_role("alert")).to_have_text("Your bank account details are invalid.")
+    page.get_by_label("Account number").fill("000123456789")
+    page.get_by_role("button", name=f"Pay {amount}").click()
+    expect(page.get_by_role("heading", name="Payment processing")).to_be_visible()
+    visit.shot("ach-processing")
+    row = shop.payment_row(waiting["id"], "processing")
+    assert row["payment_method_type"] == "us_bank_account"
+    shop.payment_row(waiting["id"], "succeeded")
+    assert "000123456789" not in page.content()

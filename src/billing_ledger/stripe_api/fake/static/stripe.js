@@ -18,6 +18,8 @@
     "4000000000009995": "pm_card_chargeDeclinedInsufficientFunds"
   };
   var IBANS = { DE89370400440532013000: "pm_sepa_debit" };
+  // Stripe's test bank account (routing number, account number), entered by hand.
+  var ACCOUNTS = { "110000000/000123456789": "pm_usBankAccount" };
   var NEVER = new Promise(function () {});
 
   function target(secret) {
@@ -82,11 +84,12 @@
     return { wrapper: wrapper, input: input };
   }
 
-  var COLLECTED = ["card", "ideal", "sepa_debit"];
+  var COLLECTED = ["card", "ideal", "sepa_debit", "us_bank_account"];
   var LABELS = {
     card: "Card",
     ideal: "iDEAL",
     sepa_debit: "SEPA Debit",
+    us_bank_account: "US bank account",
     apple_pay: "Apple Pay",
     google_pay: "Google Pay"
   };
@@ -138,6 +141,21 @@
         )
       );
       inputs.iban = iban.input;
+    },
+    us_bank_account: function (panel, inputs) {
+      var routing = field("Routing number", "routing", "110000000", "numeric");
+      var account = field("Account number", "account", "000123456789", "numeric");
+      panel.appendChild(routing.wrapper);
+      panel.appendChild(account.wrapper);
+      panel.appendChild(
+        element(
+          "p",
+          { class: "sjs-mandate" },
+          "By continuing you authorize this merchant to debit your account for this payment."
+        )
+      );
+      inputs.routing = routing.input;
+      inputs.account = account.input;
     },
     ideal: function (panel, inputs) {
       var wrapper = element("label", { class: "sjs-field" });
@@ -264,6 +282,20 @@
       var bank = this._inputs.bank.value;
       return { data: { type: "ideal", ideal: bank ? { bank: bank } : {} }, type: "ideal" };
     }
+    if (this._type === "us_bank_account") {
+      var routing = this._inputs.routing.value.replace(/\s+/g, "");
+      var account = this._inputs.account.value.replace(/\s+/g, "");
+      if (!/^\d{9}$/.test(routing)) {
+        return invalid("incomplete_routing_number", "Your routing number is incomplete.");
+      }
+      if (!account) {
+        return invalid("incomplete_account_number", "Your account number is incomplete.");
+      }
+      var known = ACCOUNTS[routing + "/" + account];
+      return known
+        ? { token: known, type: "us_bank_account" }
+        : invalid("invalid_bank_account", "Your bank account details are invalid.");
+    }
     if (this._type === "sepa_debit") {
       var iban = this._inputs.iban.value.replace(/\s+/g, "").toUpperCase();
       if (!iban) {
@@ -344,7 +376,7 @@
       payment_method_data: chosen.data,
       return_url: confirmParams.return_url
     };
-    if (chosen.type === "sepa_debit") {
+    if (chosen.type === "sepa_debit" || chosen.type === "us_bank_account") {
       params.mandate_data = { customer_acceptance: { type: "online", online: { infer_from_client: "true" } } };
     }
     return call("POST", on.path + "/" + on.id + "/confirm", params).then(function (answer) {
