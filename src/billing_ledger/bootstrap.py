@@ -80,6 +80,7 @@ from billing_ledger.web.pages.app import PREFIXES, PageParts, create_pages
 from billing_ledger.web.pages.links import LinkSigner, SignedPageLinks
 from billing_ledger.web.pages.methods import SavedMethods
 from billing_ledger.web.pages.overview import CustomerBilling
+from billing_ledger.web.pages.pay_links import PayLinks
 from billing_ledger.web.pages.theme import Theme
 from billing_ledger.web.reads import Reads
 from billing_ledger.web.tokens import ApiToken, TokenStore
@@ -500,6 +501,7 @@ def services(pool: ConnectionPool, stripe: StripeApi, links: PageLinks | str) ->
         SubscriptionService(record, links),
         portal=links if isinstance(links, SignedPageLinks) else None,
         livemode=stripe.livemode,
+        pay_links=PayLinks(stripe, links) if isinstance(links, SignedPageLinks) else None,
     )
 
 
@@ -576,6 +578,7 @@ def web_pages(settings: Settings, pool: ConnectionPool) -> Starlette:
             frame_ancestors=settings.PAGES_FRAME_ANCESTORS,
             clock=time.time,
             audit=record_change,
+            plan_prices=tuple(settings.PAGES_PLAN_PRICES),
         )
     )
 

@@ -18,6 +18,7 @@ PUBLISHABLE_KEY_PREFIXES = ("pk_test_", "pk_live_")
 STRIPE_JS_DEFAULT = "https://js.stripe.com/basil/stripe.js"
 """Stripe.js of the release matching our pinned API version (2025-03-31.basil)."""
 _COLOUR = r"^#[0-9A-Fa-f]{6}$"
+_PRICE_ID = re.compile(r"price_[A-Za-z0-9_]+")
 _FRAME_SOURCE = re.compile(r"'none'|'self'|https?://(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?")
 # host[:port], the host a name, an IPv4 address or a bracketed IPv6 one.
 _BROKER_ADDRESS = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::(\d{1,5}))?")
@@ -54,6 +55,9 @@ class Settings(BaseSettings):
     PAGES_BACKGROUND_COLOR: Annotated[str, Field(pattern=_COLOUR)] = "#0f1226"
     PAGES_TEXT_COLOR: Annotated[str, Field(pattern=_COLOUR)] = "#eef0ff"
     PAGES_DANGER_COLOR: Annotated[str, Field(pattern=_COLOUR)] = "#ff6b81"
+    # The plans /portal/subscriptions offers to switch to (price ids, comma-separated); empty:
+    # every active recurring price of the account billed like the current plan.
+    PAGES_PLAN_PRICES: Annotated[list[str], NoDecode] = Field(default_factory=list)
     DATABASE_URL: str | None = Field(default=None, repr=False)
     DATABASE_URL_FILE: Path | None = None
     BILLING_LEDGER_HOME: Path = Path(".billing-ledger")
@@ -98,6 +102,24 @@ class Settings(BaseSettings):
         if not value.split() or not all(_FRAME_SOURCE.fullmatch(v) for v in value.split()):
             raise ValueError("space-separated sources: 'none', 'self' or https://host[:port]")
         return " ".join(value.split())
+
+    @field_validator("PAGES_PLAN_PRICES", mode="before")
+    @classmethod
+    def _plan_prices_are_price_ids(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        prices = [part.strip() for part in value.split(",")]
+        if prices == [""]:
+            return []
+        for price in prices:
+            if not _PRICE_ID.fullmatch(price):
+                raise ValueError(
+                    f"{price!r} is not a Stripe price id: give price_… ids, comma-separated "
+                    "(unset: every active recurring price)"
+                )
+        if len(set(prices)) != len(prices):
+            raise ValueError("names a price twice")
+        return prices
 
     @field_validator("BILLING_LEDGER_HOME", mode="before")
     @classmethod

@@ -13,6 +13,7 @@ import psycopg
 
 from tests.e2e.test_payments_over_http import Ledger, ledger, settled
 from tests.e2e.test_webhook_to_tables import rows
+from tests.support.stripe import returned_to
 
 __all__ = ["ledger"]  # the module's own `up` and stand-in (module-scoped fixture)
 
@@ -102,10 +103,9 @@ def test_a_card_needing_3d_secure_is_saved_once_the_challenge_passes(ledger: Led
     settled(ledger.dsn, quiet_seconds=1.0)
     assert no_method_row(ledger, method)  # not attached until the customer authenticates
     challenge = httpx.post(waiting["next_action"]["redirect_to_url"]["url"])
-    assert (challenge.status_code, challenge.headers["location"]) == (
-        303,
-        waiting["confirmation_url"],
-    )
+    assert challenge.status_code == 303
+    back, appended = returned_to(challenge.headers["location"])
+    assert (back, appended["redirect_status"]) == (waiting["confirmation_url"], "succeeded")
     assert method_row(ledger, method)["stripe_customer_id"] == owner
     done = ledger.stand_in("GET", f"/setup_intents/{waiting['id']}")
     assert (done["status"], done["next_action"]) == ("succeeded", None)
@@ -134,6 +134,7 @@ def test_sepa_debit_is_saved_with_its_mandate(ledger: Ledger) -> None:
         "sepa_debit",
         None,
     )
+    assert (row["bank_last4"], row["bank_name"]) == ("3000", None)  # Stripe names no SEPA bank
     assert rows(
         ledger.dsn,
         "SELECT 1 FROM billing.payment_methods WHERE stripe_payment_method_id = %s "

@@ -20,6 +20,7 @@ import pytest
 from tests.conftest import fresh_database
 from tests.e2e.cli import Running, api_token, cli_env, free_port, running
 from tests.e2e.test_webhook_to_tables import rows
+from tests.support.stripe import returned_to
 
 PUBLIC = "https://shop.example"
 STRIPE_KEY = "sk_test_e2e_payments"
@@ -125,10 +126,9 @@ def test_3d_secure_shows_requires_action_then_succeeds_after_the_challenge(ledge
     assert waiting["client_secret"]
     payment_row(ledger, waiting["id"], "requires_action")
     challenge = httpx.post(waiting["next_action"]["redirect_to_url"]["url"])
-    assert (challenge.status_code, challenge.headers["location"]) == (
-        303,
-        waiting["confirmation_url"],
-    )
+    assert challenge.status_code == 303
+    back, appended = returned_to(challenge.headers["location"])
+    assert (back, appended["redirect_status"]) == (waiting["confirmation_url"], "succeeded")
     paid = payment_row(ledger, waiting["id"], "succeeded")
     assert (paid["amount"], paid["amount_received"], paid["payment_method_type"]) == (
         2000,

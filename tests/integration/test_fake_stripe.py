@@ -23,6 +23,7 @@ from billing_ledger.stripe_api.client import API_VERSION, StripeGateway
 from billing_ledger.stripe_api.errors import CardDeclined, IdempotencyConflict, InvalidRequest
 from billing_ledger.stripe_api.fake import fake_stripe
 from tests.support.http_server import serving
+from tests.support.stripe import returned_to
 from tests.support.webhooks import SECRET
 
 
@@ -145,7 +146,15 @@ def test_3d_secure_waits_for_the_challenge_then_succeeds(stand: Stand) -> None:
     assert redirect["return_url"] == f"http://shop/pay/{created['id']}"
     assert httpx.get(redirect["url"]).status_code == 200  # the page a person would see
     answer = httpx.post(redirect["url"])
-    assert (answer.status_code, answer.headers["location"]) == (303, redirect["return_url"])
+    assert answer.status_code == 303
+    assert returned_to(answer.headers["location"]) == (
+        redirect["return_url"],
+        {
+            "payment_intent": created["id"],
+            "payment_intent_client_secret": created["client_secret"],
+            "redirect_status": "succeeded",
+        },
+    )
     retrieved = stand.stripe.call("payment_intents", "retrieve", id=created["id"]).object
     assert retrieved["status"] == "succeeded"
     assert stand.received.types("payment_intent.succeeded")[-3:] == [
@@ -345,7 +354,10 @@ def test_a_card_setup_needing_3d_secure_passes_or_fails_its_challenge(stand: Sta
         ).object
         assert setup["next_action"]["type"] == "redirect_to_url"
         answer = httpx.post(setup["next_action"]["redirect_to_url"]["url"], data={"result": result})
-        assert (answer.status_code, answer.headers["location"]) == (303, "http://shop/done")
+        assert answer.status_code == 303
+        back, appended = returned_to(answer.headers["location"])
+        assert (back, appended["setup_intent"]) == ("http://shop/done", setup["id"])
+        assert appended["redirect_status"] == ("succeeded" if result == "complete" else "failed")
         outcomes[result] = stand.stripe.call("setup_intents", "retrieve", id=setup["id"]).object
     assert outcomes["complete"]["status"] == "succeeded"
     failed = outcomes["fail"]

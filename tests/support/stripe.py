@@ -26,6 +26,7 @@ from enum import Enum
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "stripe"
 CREATED = 1_767_225_600  # 2026-01-01T00:00:00Z
@@ -528,3 +529,15 @@ def mandate(
         "customer_acceptance": acceptance,
     }
     return stripe_object("mandate", **{**defaults, **fields})
+
+
+def returned_to(location: str) -> tuple[str, dict[str, str]]:
+    """A redirect back from Stripe (3-D Secure, a bank): the `return_url` it went to, and the
+    query Stripe appended (`payment_intent`, `payment_intent_client_secret`, `redirect_status`,
+    or their `setup_intent` names)."""
+    parts = urlsplit(location)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    names = ("payment_intent", "setup_intent", "redirect_status")
+    appended = {k: v for k, v in query if k.startswith(names)}
+    kept = [(k, v) for k, v in query if not k.startswith(names)]
+    return urlunsplit(parts._replace(query=urlencode(kept))), appended

@@ -162,6 +162,25 @@ def _portal_link(commands: Commands) -> None:
     )
     link.add_argument("--account", default="", metavar="acct_…", help="its Connect account")
     link.add_argument("--live", action="store_true", help="a live-mode customer")
+    pay = _command(
+        commands,
+        "pay-link",
+        "links:pay_link",
+        "print a fresh signed, expiring link to a payment's page, for a payment that still "
+        "needs its customer (its own confirmation_url lasts 7 days from its creation)",
+        STRIPE_API + ", BILLING_LEDGER_LINK_SECRET (or _FILE, or the embedded default's key file)",
+    )
+    pay.add_argument("payment", metavar="pi_…", type=_payment_id)
+    pay.add_argument(
+        "--expires", type=_duration, default=3600, metavar="DURATION", help="default 1h"
+    )
+    pay.add_argument("--account", default="", metavar="acct_…", help="its Connect account")
+
+
+def _payment_id(text: str) -> str:
+    if not text.startswith("pi_") or not text[3:].isalnum():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a Stripe PaymentIntent id (pi_…)")
+    return text
 
 
 def _account_id(text: str) -> str:

@@ -78,6 +78,7 @@ class PaymentMethod(StripeObject):
 def payment_method_snapshot(event: StripeEvent) -> tuple[str, Snapshot]:
     method = objects.PaymentMethod.model_validate(event.data.object)
     card = method.card
+    bank = method.sepa_debit or method.us_bank_account
     customer = expandable_id(method.customer)
     status = DETACHED if event.type == "payment_method.detached" or customer is None else ATTACHED
     state: PaymentMethodPart = {
@@ -90,6 +91,8 @@ def payment_method_snapshot(event: StripeEvent) -> tuple[str, Snapshot]:
         "card_exp_month": card.exp_month if card else None,
         "card_exp_year": card.exp_year if card else None,
         "wallet": card.wallet.type if card and card.wallet else None,
+        "bank_name": bank.bank_name if bank else None,
+        "bank_last4": bank.last4 if bank else None,
         "created": method.created,
     }
     return method.id, Snapshot("payment_method", method.id, state, status)

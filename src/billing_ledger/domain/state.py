@@ -9,7 +9,7 @@ upcaster (see upcasting.py). Money is integer minor units; exact decimals are st
 
 from __future__ import annotations
 
-from typing import Literal, TypedDict
+from typing import Literal, NotRequired, TypedDict
 
 
 class Stamped(TypedDict):
@@ -296,6 +296,8 @@ class PaymentMethodPart(TypedDict):
     card_exp_month: int | None
     card_exp_year: int | None
     wallet: str | None
+    bank_name: NotRequired[str | None]  # absent from the parts recorded before it was read
+    bank_last4: NotRequired[str | None]
     created: int | None
 
 

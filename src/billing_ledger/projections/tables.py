@@ -358,6 +358,8 @@ class BillingTables:
                 "card_exp_month": state["card_exp_month"],
                 "card_exp_year": state["card_exp_year"],
                 "wallet": state["wallet"],
+                "bank_name": state.get("bank_name"),
+                "bank_last4": state.get("bank_last4"),
                 "mandate_id": state["mandate"],
                 "created_at": _time(state["created"]),
                 "updated_at": _time(state["updated"]),

@@ -312,14 +312,24 @@ class Dispute(_StripeModel):
     balance_transactions: list[BalanceTransaction] = Field(default_factory=list)
 
 
+class BankDetails(_StripeModel):
+    """A bank debit's account as Stripe shows it: its last four digits and (ACH) the bank."""
+
+    last4: str | None = None
+    bank_name: str | None = None
+
+
 class PaymentMethod(_StripeModel):
-    """Only brand, last4 and expiry of a card are read: never card numbers or CVCs."""
+    """Only brand, last4 and expiry of a card, last4 and bank of a bank account, are read:
+    never card or account numbers, or CVCs."""
 
     id: str
     type: str
     created: int | None = None
     customer: str | dict[str, Any] | None = None
     card: CardDetails | None = None
+    sepa_debit: BankDetails | None = None
+    us_bank_account: BankDetails | None = None
 
 
 class SetupIntent(_StripeModel):

@@ -136,6 +136,13 @@ class NewPortalLink(_Request):
     expires_in: Annotated[int, Field(ge=60, le=30 * 86400)] = 3600
 
 
+class NewPayLink(_Request):
+    """A fresh signed link to one payment's page, valid `expires_in` seconds (1 minute to 30
+    days)."""
+
+    expires_in: Annotated[int, Field(ge=60, le=30 * 86400)] = 3600
+
+
 class NewRefund(_Request):
     """All of a payment (no `amount`) or part of it."""
 

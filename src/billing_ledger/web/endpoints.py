@@ -22,6 +22,7 @@ from billing_ledger.stripe_api.requests import (
     InvoicePayment,
     MicrodepositVerification,
     NewCustomer,
+    NewPayLink,
     NewPayment,
     NewPortalLink,
     NewRefund,
@@ -36,6 +37,7 @@ from billing_ledger.stripe_api.subscription_requests import (
     TrialChange,
 )
 from billing_ledger.stripe_api.subscriptions import SubscriptionService
+from billing_ledger.web.pages.pay_links import PayLinkRefused, PayLinks
 
 ID_PATTERNS = {
     "customer": re.compile(r"^cus_[A-Za-z0-9]+$"),
@@ -60,6 +62,8 @@ class Services:
     """Signs links to the customer pages (None: the services make unsigned links only)."""
     livemode: bool = False
     """The mode of the Stripe key: the mode of the customers links name."""
+    pay_links: PayLinks | None = None
+    """Signs fresh links to one payment's page (None: no signed links here)."""
 
 
 def portal_link(services: Services, caller: Caller, customer: str, ask: NewPortalLink) -> Outcome:
@@ -71,6 +75,19 @@ def portal_link(services: Services, caller: Caller, customer: str, ask: NewPorta
     url = services.portal.portal_url(customer, caller.account, services.livemode, expires)
     body = {"object": "portal_link", "customer": customer, "expires_at": expires}
     return Outcome(201, body, private={"url": url})
+
+
+def pay_link(services: Services, caller: Caller, payment: str, ask: NewPayLink) -> Outcome:
+    """A fresh signed link to `payment`'s page, for its customer, if it still needs paying:
+    not a Stripe command (Stripe is only asked for the intent), so nothing is recorded but
+    the audit line; every call makes a new link."""
+    if services.pay_links is None:
+        return Outcome(503, {"error": "the customer pages are not configured here"})
+    try:
+        made = services.pay_links.mint(payment, caller.account, ask.expires_in)
+    except PayLinkRefused as e:
+        return Outcome(e.status, {"error": e.reason})
+    return Outcome(201, made.body(), private={"url": made.url})
 
 
 class NoBody(BaseModel):
@@ -211,6 +228,18 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         NewPayment,
         lambda s, c, ids, b: s.payments.pay(c, b),
         answers=(201, 202, 402, 404),
+    ),
+    Endpoint(
+        "POST",
+        "/payments/{payment}/pay_links",
+        "pay_links.create",
+        "payments:write",
+        "A fresh signed, expiring link (`url`) to the payment's page, for a payment that still "
+        "needs its customer (requires_payment_method, requires_confirmation, requires_action); "
+        "409 for one succeeded, processing or canceled",
+        NewPayLink,
+        lambda s, c, ids, b: pay_link(s, c, ids["payment"], b),
+        answers=(201, 404, 409, 422),
     ),
     Endpoint(
         "POST",

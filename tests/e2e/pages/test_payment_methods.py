@@ -120,3 +120,33 @@ def test_the_list_is_usable_at_a_phone_width(shop: Shop, phone: Visit) -> None:
     expect(page.locator("li", has_text="Visa •••• 4242")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     phone.shot("list")
+
+
+def test_bank_accounts_are_listed_by_bank_and_last4_never_a_number(
+    shop: Shop, visit: Visit
+) -> None:
+    customer = shop.customer("portal-banks")
+    mandate = {"ip_address": "203.0.113.7", "user_agent": "Mozilla/5.0"}
+    for key, body in (
+        ("sepa", {"type": "sepa_debit", "payment_method": "pm_sepa_debit"}),
+        ("ach", {"type": "us_bank_account", "payment_method": "pm_usBankAccount"}),
+    ):
+        saved = shop.post(
+            f"/customers/{customer}/setup_intents", {**body, "mandate": mandate}, f"banks-{key}"
+        )
+        assert saved.status_code in (201, 202), saved.text
+    listed = rows(
+        shop.dsn,
+        "SELECT 1 FROM billing.payment_methods p JOIN billing.stripe_customers c "
+        "ON c.id = p.customer_id WHERE c.stripe_customer_id = %s AND p.bank_last4 IS NOT NULL",
+        customer,
+        expect=2,
+    )
+    assert len(listed) == 2
+    page = visit.page
+    page.goto(shop.portal_link(customer))
+    expect(page.locator("li", has_text="SEPA Debit •••• 3000")).to_be_visible()
+    ach = page.locator("li", has_text="US bank account •••• 6789")
+    expect(ach.get_by_test_id("bank")).to_have_text("Stripe Test Bank")
+    visit.shot("banks")
+    assert "370400440532013000" not in page.content() and "110000000" not in page.content()

@@ -11,7 +11,10 @@
 - Every answer has a `Request-Id`. The list endpoints and `/v1/events` (`lists.py`) page
   the objects and events kept, in Stripe's list shape.
 - `/challenge/{intent}`: the test 3-D Secure page (of a PaymentIntent or a SetupIntent); one
-  POST passes it (`result=fail` fails it) and redirects to the intent's `return_url`.
+  POST passes it (`result=fail` fails it) and redirects to the intent's `return_url`, with
+  the query Stripe appends (`redirects.py`).
+- `/authorize/{intent}`: the test bank page of an iDEAL payment; a POST authorizes it
+  (`result=fail` fails it) and redirects to the `return_url` likewise (`redirects.py`).
 - `/verify/{setup_intent}`: the hosted microdeposit page ACH's `verify_with_microdeposits`
   names; it only says the test values (`setup_intents.py`), the API verifies them.
 - `/v3` (and `/basil/stripe.js`): a test double of Stripe.js, whose requests (publishable key
@@ -41,6 +44,7 @@ from billing_ledger.stripe_api.fake import (
     invoices,
     lists,
     payments,
+    redirects,
     setup_intents,
     stripejs,
     sub_invoices,
@@ -235,14 +239,42 @@ def create_fake_stripe(store: Store) -> Starlette:
                 finally:
                     store.clock = None
 
+        return await _answered(answer)
+
+    async def _answered(answer: Callable[[], dict[str, Any]]) -> Response:
         try:
             intent = await run_in_threadpool(answer)
         except StripeFailure as e:
             return JSONResponse(_error(e.error), e.status)
-        return_url = store.return_urls.get(intent["id"])
+        return_url = redirects.returned_url(store, intent)
         if return_url:
             return RedirectResponse(return_url, 303)
         return JSONResponse({"id": intent["id"], "status": intent["status"]})
+
+    async def authorization_page(request: Request) -> Response:
+        intent_id = request.path_params["intent"]
+        with store.lock:
+            try:
+                intent = dict(store.get(intent_id, "payment_intent"))
+            except StripeFailure as e:
+                return JSONResponse(_error(e.error), e.status)
+        return HTMLResponse(redirects.authorization_page(_escaped(intent)))
+
+    async def authorization_answer(request: Request) -> Response:
+        form = decode((await request.body()).decode("utf-8") or request.url.query)
+        authorized = form.get("result", "authorize") != "fail"
+
+        def answer() -> dict[str, Any]:
+            with store.lock:
+                store.request = {}
+                intent_id = request.path_params["intent"]
+                store.clock = clocks.clock_for(store, intent_id, {})
+                try:
+                    return payments.answer_redirect(store, intent_id, authorized)
+                finally:
+                    store.clock = None
+
+        return await _answered(answer)
 
     async def verification_page(request: Request) -> Response:
         setup_id = html.escape(request.path_params["setup"])
@@ -262,6 +294,8 @@ def create_fake_stripe(store: Store) -> Starlette:
             Route("/readyz", healthz, methods=["GET"]),  # ready as soon as it listens
             Route("/challenge/{intent}", challenge_page, methods=["GET"]),
             Route("/challenge/{intent}", challenge_answer, methods=["POST"]),
+            Route("/authorize/{intent}", authorization_page, methods=["GET"]),
+            Route("/authorize/{intent}", authorization_answer, methods=["POST"]),
             Route("/verify/{setup}", verification_page, methods=["GET"]),
             Route("/v1/{path:path}", stripe_api, methods=["GET", "POST", "DELETE"]),
             *stripejs.ROUTES,
@@ -286,6 +320,14 @@ def _dispatch(
             finally:
                 store.clock = None
     return 404, _error(missing("route", f"{method} {path}").error)
+
+
+def _escaped(intent: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": html.escape(str(intent["id"])),
+        "amount": int(intent["amount"]),
+        "currency": html.escape(str(intent["currency"])),
+    }
 
 
 def _authorised(header: str | None) -> bool:

@@ -10,6 +10,14 @@
 | `pm_usBankAccount` | us_bank_account | `processing`, then `succeeded` after the settle delay |
 
 As on Stripe, using a token creates a new `pm_…` object that behaves like the token.
+
+Stripe.js creates the others from `payment_method_data` (`PAYMENT_METHOD_DATA`):
+- `{type: ideal, ideal: {bank}}`: iDEAL, `requires_action` with a redirect to the stand-in's
+  test bank page (`/authorize/{intent}`: authorize or fail), as Stripe's test redirect does;
+- `{type: card, card: {token: tok_visa_apple_pay | tok_visa_google_pay}}`: the card a wallet
+  (Apple Pay, Google Pay) hands over, a Visa •••• 4242 with `card.wallet.type` set; it
+  succeeds as `pm_card_visa` does. (Stripe.js turns the wallet's payment sheet into such a
+  token; the stand-in's Stripe.js double uses these two.)
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Behaviour = Literal["succeed", "decline", "authenticate", "settle"]
+Behaviour = Literal["succeed", "decline", "authenticate", "settle", "redirect"]
 
 
 @dataclass(frozen=True)
@@ -76,3 +84,29 @@ TEST_METHODS: dict[str, TestMethod] = {
         },
     ),
 }
+
+
+IDEAL_BANKS = {
+    "abn_amro": "ABNANL2A",
+    "asn_bank": "ASNBNL21",
+    "ing": "INGBNL2A",
+    "rabobank": "RABONL2U",
+    "sns_bank": "SNSBNL2A",
+    "triodos_bank": "TRIONL2U",
+}
+WALLET_TOKENS = {"tok_visa_apple_pay": "apple_pay", "tok_visa_google_pay": "google_pay"}
+
+
+def ideal_method(bank: str | None) -> TestMethod:
+    """An iDEAL payment method of `bank` (any bank Stripe lists, or none: chosen at the bank)."""
+    return TestMethod(
+        "ideal", "redirect", {"bank": bank, "bic": IDEAL_BANKS.get(bank) if bank else None}
+    )
+
+
+def wallet_method(token: str) -> TestMethod:
+    """The card behind a wallet's token: Stripe's `card.wallet` names the wallet."""
+    wallet = WALLET_TOKENS[token]
+    details = _card("visa", "4242")
+    details["wallet"] = {"type": wallet, wallet: {}, "dynamic_last4": "4242"}
+    return TestMethod("card", "succeed", details)

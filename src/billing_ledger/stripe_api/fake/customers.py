@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from billing_ledger.stripe_api.fake.catalog import TEST_METHODS
+from billing_ledger.stripe_api.fake.catalog import (
+    IDEAL_BANKS,
+    TEST_METHODS,
+    WALLET_TOKENS,
+    TestMethod,
+    ideal_method,
+    wallet_method,
+)
 from billing_ledger.stripe_api.fake.store import Store, invalid, missing
 
 ADDRESS_FIELDS = ("city", "country", "line1", "line2", "postal_code", "state")
@@ -127,6 +134,36 @@ def payment_method(store: Store, reference: Any, param: str = "payment_method") 
     test = TEST_METHODS.get(reference) if isinstance(reference, str) else None
     if test is None:
         raise missing("PaymentMethod", str(reference), param)
+    return _new_method(store, test)
+
+
+def method_from_data(store: Store, data: Any) -> dict[str, Any]:
+    """A new payment method from `payment_method_data`, as Stripe.js sends it for iDEAL and
+    for a wallet's card (catalog.py); anything else is Stripe's invalid_request_error."""
+    if not isinstance(data, dict):
+        raise invalid("payment_method_data must be a hash.", "payment_method_data")
+    kind = data.get("type")
+    details = data.get(str(kind)) or {}
+    if not isinstance(details, dict):
+        raise invalid(f"payment_method_data[{kind}] must be a hash.", "payment_method_data")
+    if kind == "ideal":
+        bank = details.get("bank")
+        if bank is not None and bank not in IDEAL_BANKS:
+            raise invalid(
+                f"Invalid ideal[bank]: must be one of {', '.join(sorted(IDEAL_BANKS))}",
+                "payment_method_data[ideal][bank]",
+            )
+        return _new_method(store, ideal_method(bank))
+    if kind == "card" and details.get("token") in WALLET_TOKENS:
+        return _new_method(store, wallet_method(str(details["token"])))
+    raise invalid(
+        "The stand-in creates payment methods from payment_method_data only for ideal and "
+        "for the wallet tokens tok_visa_apple_pay and tok_visa_google_pay.",
+        "payment_method_data[type]",
+    )
+
+
+def _new_method(store: Store, test: TestMethod) -> dict[str, Any]:
     method = store.add(
         {
             "id": store.new_id("pm"),

@@ -6,17 +6,32 @@ requires_payment_method → requires_confirmation → (confirm)
     card that needs 3-D Secure        → requires_action → challenge passed → succeeded
                                                         → challenge failed → requires_payment_method
     bank debit (SEPA, ACH)            → processing → (settle delay) → succeeded
+    bank redirect (iDEAL)             → requires_action → authorized at the bank → succeeded
+                                                        → failed there → requires_payment_method
+
+`payment_method_types` are the ones asked for, or (automatic payment methods, Stripe's default)
+those a Stripe account offers in the intent's currency (`ELIGIBLE`): what Stripe.js's Payment
+Element shows. Confirming takes `payment_method` or, as Stripe.js sends it, `payment_method_data`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from billing_ledger.stripe_api.fake.customers import card_error, challenge, payment_method
+from billing_ledger.stripe_api.fake.customers import (
+    card_error,
+    challenge,
+    method_from_data,
+    payment_method,
+)
 from billing_ledger.stripe_api.fake.formdata import boolean, integer
+from billing_ledger.stripe_api.fake.redirects import ATTEMPT_FAILED, bank_redirect
 from billing_ledger.stripe_api.fake.store import Store, StripeFailure, invalid
 
 CONFIRMABLE = ("requires_payment_method", "requires_confirmation")
+ELIGIBLE = {"eur": ["card", "ideal", "sepa_debit"], "usd": ["card", "us_bank_account"]}
+"""Automatic payment methods by currency (iDEAL takes euros only, ACH dollars)."""
+KNOWN_TYPES = ("card", "ideal", "sepa_debit", "us_bank_account")
 
 
 def create_payment_intent(store: Store, params: dict[str, Any]) -> dict[str, Any]:
@@ -29,6 +44,7 @@ def create_payment_intent(store: Store, params: dict[str, Any]) -> dict[str, Any
     customer = params.get("customer")
     if customer is not None:
         store.get(customer, "customer", "customer")
+    types, automatic = _method_types(params, currency)
     intent_id = store.new_id("pi")
     intent = store.add(
         {
@@ -37,7 +53,7 @@ def create_payment_intent(store: Store, params: dict[str, Any]) -> dict[str, Any
             "amount": amount,
             "amount_capturable": 0,
             "amount_received": 0,
-            "automatic_payment_methods": {"allow_redirects": "always", "enabled": True},
+            "automatic_payment_methods": automatic,
             "canceled_at": None,
             "cancellation_reason": None,
             "capture_method": "automatic_async",
@@ -53,7 +69,7 @@ def create_payment_intent(store: Store, params: dict[str, Any]) -> dict[str, Any
             "metadata": dict(params.get("metadata") or {}),
             "next_action": None,
             "payment_method": None,
-            "payment_method_types": ["card"],
+            "payment_method_types": types,
             "receipt_email": None,
             "setup_future_usage": None,
             "status": "requires_payment_method",
@@ -74,6 +90,11 @@ def confirm(store: Store, intent_id: str, params: dict[str, Any]) -> dict[str, A
             f"This PaymentIntent's status is {intent['status']}: it cannot be confirmed.",
             code="payment_intent_unexpected_state",
         )
+    if params.get("payment_method_data") and not params.get("payment_method"):
+        params = {
+            **params,
+            "payment_method": method_from_data(store, params["payment_method_data"])["id"],
+        }
     if params.get("payment_method"):
         _use_method(store, intent, params["payment_method"])
     if intent["payment_method"] is None:
@@ -90,6 +111,11 @@ def confirm(store: Store, intent_id: str, params: dict[str, Any]) -> dict[str, A
             raise _decline(store, intent, None, code="authentication_required")
         intent["status"] = "requires_action"
         intent["next_action"] = challenge(store, intent_id, params.get("return_url"))
+        store.event("payment_intent.requires_action", intent)
+        return intent
+    if test.behaviour == "redirect":
+        intent["next_action"] = bank_redirect(store, intent_id, params.get("return_url"))
+        intent["status"] = "requires_action"
         store.event("payment_intent.requires_action", intent)
         return intent
     if test.behaviour == "settle":
@@ -147,6 +173,35 @@ def pass_challenge(store: Store, intent_id: str, passed: bool) -> dict[str, Any]
     return intent
 
 
+def answer_redirect(store: Store, intent_id: str, authorized: bool) -> dict[str, Any]:
+    """The customer authorized (or failed) the payment on the test bank page."""
+    intent = store.get(intent_id, "payment_intent")
+    next_action = intent.get("next_action") or {}
+    if intent["status"] != "requires_action" or next_action.get("type") != "redirect_to_url":
+        raise invalid(f"This PaymentIntent's status is {intent['status']}: nothing to authorize.")
+    intent["next_action"] = None
+    if authorized:
+        return succeed(store, intent)
+    method = store.get(intent["payment_method"], "payment_method")
+    error = {
+        "type": "invalid_request_error",
+        "code": "payment_intent_payment_attempt_failed",
+        "decline_code": None,
+        "message": ATTEMPT_FAILED,
+        "payment_method": dict(method),
+    }
+    charge = _charge(
+        store,
+        intent,
+        "failed",
+        failure={"code": "payment_intent_payment_attempt_failed", "message": ATTEMPT_FAILED},
+    )
+    intent.update(status="requires_payment_method", payment_method=None, last_payment_error=error)
+    store.event("charge.failed", charge)
+    store.event("payment_intent.payment_failed", intent)
+    return intent
+
+
 def create_refund(store: Store, params: dict[str, Any]) -> dict[str, Any]:
     if params.get("payment_intent"):
         intent = store.get(params["payment_intent"], "payment_intent", "payment_intent")
@@ -197,10 +252,40 @@ def create_refund(store: Store, params: dict[str, Any]) -> dict[str, Any]:
     return refund
 
 
+def _method_types(params: dict[str, Any], currency: str) -> tuple[list[str], dict[str, Any] | None]:
+    """The intent's `payment_method_types` and `automatic_payment_methods`, as Stripe sets them."""
+    asked = params.get("payment_method_types")
+    if not asked:
+        return list(ELIGIBLE.get(currency, ["card"])), {
+            "allow_redirects": "always",
+            "enabled": True,
+        }
+    types = [str(t) for t in (asked.values() if isinstance(asked, dict) else asked)]
+    for kind in types:
+        if kind not in KNOWN_TYPES:
+            raise invalid(
+                f"The payment method type provided: {kind} is invalid.", "payment_method_types"
+            )
+    if "ideal" in types and currency != "eur":
+        raise invalid(
+            f"The currency provided ({currency}) is invalid for one or more payment method "
+            "types (ideal takes eur only).",
+            "payment_method_types",
+        )
+    return types, None
+
+
 def _use_method(store: Store, intent: dict[str, Any], reference: Any) -> None:
     method = payment_method(store, reference)
+    if method["type"] not in intent["payment_method_types"]:
+        if intent["automatic_payment_methods"] is None:
+            raise invalid(
+                f"The PaymentMethod provided ({method['type']}) is not allowed for this "
+                "PaymentIntent: it is not in its payment_method_types.",
+                "payment_method",
+            )
+        intent["payment_method_types"].append(method["type"])
     intent["payment_method"] = method["id"]
-    intent["payment_method_types"] = [method["type"]]
     if intent["status"] == "requires_payment_method":
         intent["status"] = "requires_confirmation"
 

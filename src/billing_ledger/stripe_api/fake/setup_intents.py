@@ -20,7 +20,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from billing_ledger.stripe_api.fake.customers import attach, card_error, challenge, payment_method
+from billing_ledger.stripe_api.fake.customers import (
+    attach,
+    card_error,
+    challenge,
+    method_from_data,
+    payment_method,
+)
 from billing_ledger.stripe_api.fake.formdata import boolean, integer
 from billing_ledger.stripe_api.fake.store import Store, StripeFailure, invalid
 
@@ -76,6 +82,11 @@ def confirm_setup_intent(store: Store, setup_id: str, params: dict[str, Any]) ->
     setup = store.get(setup_id, "setup_intent")
     if setup["status"] not in ("requires_payment_method", "requires_confirmation"):
         raise _unexpected(setup, "confirmed")
+    if params.get("payment_method_data") and not params.get("payment_method"):
+        params = {
+            **params,
+            "payment_method": method_from_data(store, params["payment_method_data"])["id"],
+        }
     reference = params.get("payment_method") or setup["payment_method"]
     if reference is None:
         raise invalid(

@@ -6,10 +6,18 @@ so the stand-in serves `static/stripe.js` at `/v3` and `/basil/stripe.js` (point
 `elements({clientSecret, appearance})`, `elements.create('payment').mount(…)`,
 `confirmPayment` / `confirmSetup` (with `confirmParams.return_url`, `redirect`),
 `handleNextAction`, `retrievePaymentIntent` / `retrieveSetupIntent`. Its Payment Element is
-plain inputs in the page (no iframe): a card number from Stripe's test cards (4242… succeeds,
-4000 0025 0000 3155 asks for 3-D Secure, 4000…0002 is declined, 4000…9995 has insufficient
-funds) or the SEPA test IBAN DE89 3704 0044 0532 0130 00, mapped to the stand-in's test
-payment methods (`catalog.py`). Nothing typed there leaves the browser but that test token.
+plain inputs in the page (no iframe), one tab per method of the intent's
+`payment_method_types` it can collect: a card number from Stripe's test cards (4242…
+succeeds, 4000 0025 0000 3155 asks for 3-D Secure, 4000…0002 is declined, 4000…9995 has
+insufficient funds) or the SEPA test IBAN DE89 3704 0044 0532 0130 00, mapped to the
+stand-in's test payment methods (`catalog.py`); a US bank account entered by hand
+(Stripe's test routing number 110000000, account 000123456789: `pm_usBankAccount`); iDEAL (a
+bank to choose, then the redirect to the stand-in's test bank page); and, before them, Apple
+Pay and Google Pay when "the browser offers them": a headless browser offers none, so a test
+declares them before the page loads
+(`window.__stripeStandIn = {wallets: ["apple_pay", "google_pay"]}`, e.g. a Playwright init
+script), and paying with one sends the wallet's card token as Stripe.js does
+(`payment_method_data[card][token]`). Nothing typed there leaves the browser but a test token.
 
 As Stripe.js does, it calls the API with the publishable key and the intent's client secret
 (form fields `key`, `client_secret`) and follows `next_action.redirect_to_url`; the stand-in

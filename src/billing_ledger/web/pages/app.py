@@ -40,7 +40,13 @@ from billing_ledger.stripe_api.errors import FinalStripeError, StripeApiError
 from billing_ledger.stripe_api.intents import id_of
 from billing_ledger.stripe_api.requests import NewSetup
 from billing_ledger.stripe_api.subscriptions import SubscriptionService
-from billing_ledger.web.pages.links import PORTAL, Link, LinkRefused, SignedPageLinks
+from billing_ledger.web.pages.links import (
+    PORTAL,
+    Link,
+    LinkRefused,
+    SignedPageLinks,
+    pay_link_expires,
+)
 from billing_ledger.web.pages.methods import SavedMethod
 from billing_ledger.web.pages.outcomes import intent_page
 from billing_ledger.web.pages.overview import Overview
@@ -54,6 +60,12 @@ PREFIXES = ("/pay/", "/portal/", "/pages/")
 INTENT = r"{intent:str}"
 INTENT_ID = re.compile(r"^(pi|seti)_[A-Za-z0-9]+$")
 METHOD_ID = re.compile(r"^pm_[A-Za-z0-9_]+$")
+RETURNED = {
+    "payment_intent_client_secret",
+    "setup_intent_client_secret",
+    "redirect_status",
+}
+"""The query Stripe appends to a return_url (with `payment_intent` or `setup_intent`)."""
 log = logging.getLogger(__name__)
 
 
@@ -76,6 +88,8 @@ class PageParts:
     clock: Callable[[], float]
     audit: Callable[[str, str, int, dict[str, Any]], None]
     """Records a change a customer made: actor, action, HTTP status, ids (billing.audit_log)."""
+    plan_prices: tuple[str, ...] = ()
+    """The plans a subscription may change to (PAGES_PLAN_PRICES); empty: the catalog's."""
 
 
 def create_pages(parts: PageParts) -> Starlette:
@@ -127,6 +141,11 @@ def create_pages(parts: PageParts) -> Starlette:
         intent_id = intent_of(request)
         if "link" in request.query_params:
             return sessions.open(request, request.query_params["link"])
+        if RETURNED.intersection(request.query_params):
+            # Back from the bank: Stripe appended the intent, its client secret and a
+            # redirect_status. The outcome is read from Stripe below, not from that query,
+            # and the secret leaves the address bar.
+            return RedirectResponse(request.url.path, 303)
         session = sessions.session(request)
         if not session.allows(intent_id):
             raise PageRefused("not_found")
@@ -153,10 +172,16 @@ def create_pages(parts: PageParts) -> Starlette:
     def return_url(session: Link, intent: dict[str, Any]) -> str:
         """Where Stripe sends the customer back: a portal session's cookie (SameSite=Lax, so
         sent on that top-level return) is enough for its page; a pay link's page needs its
-        token again. (A test clock's intent, created in the past, has an expired pay link.)"""
+        token again (a bank's app may hand the return to another browser): the intent's own
+        link while it lasts, else (an old intent, reached through a fresh pay link) a link
+        that lasts as long as this session."""
         if session.scope == PORTAL:
             return f"{parts.links.public}/pay/{intent['id']}"
-        return parts.links.confirmation_url(intent, session.account)
+        if pay_link_expires(intent) > parts.clock():
+            return parts.links.confirmation_url(intent, session.account)
+        return parts.links.pay_url(
+            intent["id"], session.customer, session.account, session.livemode, session.expires
+        )
 
     async def client_secret(request: Request) -> Response:
         session = sessions.checked_post(request, None)
@@ -286,6 +311,7 @@ def create_pages(parts: PageParts) -> Starlette:
         caller=portal_caller,
         ready=subscription_service,
         overview=parts.overview,
+        plan_prices=parts.plan_prices,
     )
     static = resources.files("billing_ledger.web.pages").joinpath("static")
     return Starlette(

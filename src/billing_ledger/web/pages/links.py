@@ -132,17 +132,26 @@ class LinkSigner:
         return hmac.new(self._secret, purpose + b"\x1f" + payload, hashlib.sha256).digest()
 
 
-def pay_link(signer: LinkSigner, intent: Mapping[str, Any], account: str) -> str:
-    """The token of `intent`'s payment page: the same for the same intent (see module doc)."""
+def pay_link_expires(intent: Mapping[str, Any]) -> int:
+    """When the intent's own payment link (its `confirmation_url`) expires."""
     created = intent.get("created")
+    return (created if isinstance(created, int) else 0) + PAY_LINK_SECONDS
+
+
+def intent_customer(intent: Mapping[str, Any]) -> str:
     customer = intent.get("customer")
     customer_id = customer.get("id") if isinstance(customer, dict) else customer
+    return str(customer_id or "")
+
+
+def pay_link(signer: LinkSigner, intent: Mapping[str, Any], account: str) -> str:
+    """The token of `intent`'s payment page: the same for the same intent (see module doc)."""
     return signer.sign(
         Link(
-            str(customer_id or ""),
+            intent_customer(intent),
             account,
             bool(intent.get("livemode")),
-            (created if isinstance(created, int) else 0) + PAY_LINK_SECONDS,
+            pay_link_expires(intent),
             f"pay:{intent['id']}",
         )
     )
@@ -171,6 +180,14 @@ class SignedPageLinks:
 
     def confirmation_url(self, intent: Mapping[str, Any], account: str) -> str:
         return f"{self.public}/pay/{intent['id']}?link={pay_link(self.signer, intent, account)}"
+
+    def pay_url(
+        self, intent_id: str, customer: str, account: str, livemode: bool, expires: int
+    ) -> str:
+        """A fresh link to one intent's payment page, expiring at `expires` (a new one each
+        time, unlike `confirmation_url`: for an intent whose own link has expired)."""
+        token = self.signer.sign(Link(customer, account, livemode, expires, f"pay:{intent_id}"))
+        return f"{self.public}/pay/{intent_id}?link={token}"
 
     def portal_url(self, customer: str, account: str, livemode: bool, expires: int) -> str:
         token = self.signer.sign(Link(customer, account, livemode, expires, PORTAL))

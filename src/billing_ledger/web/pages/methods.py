@@ -1,6 +1,7 @@
 """A customer's saved payment methods as the ledger knows them (`billing.payment_methods`,
 filled by Stripe's webhooks), with the customer's default marked. Never a number: Stripe
-sends only brand, last4, expiry and wallet, and that is all there is to show."""
+sends only a card's brand, last4, expiry and wallet, a bank account's last4 and bank, and that
+is all there is to show."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from billing_ledger.domain.identity import stripe_uuid
 
 METHODS = (
     "SELECT stripe_payment_method_id, type, card_brand, card_last4, card_exp_month, "
-    "card_exp_year, wallet FROM billing.payment_methods WHERE account_id = %s AND "
-    "livemode = %s AND customer_id = %s AND status = 'attached' "
+    "card_exp_year, wallet, bank_name, bank_last4 FROM billing.payment_methods "
+    "WHERE account_id = %s AND livemode = %s AND customer_id = %s AND status = 'attached' "
     "ORDER BY created_at, stripe_payment_method_id"
 )
 DEFAULT = (
@@ -32,12 +33,15 @@ class SavedMethod:
     exp_month: int | None
     exp_year: int | None
     wallet: str | None
+    bank: str | None
+    bank_last4: str | None
     default: bool
 
     @property
     def label(self) -> str:
         kind = (self.brand or "").replace("_", " ").title() or TYPES.get(self.type, self.type)
-        return f"{kind} •••• {self.last4}" if self.last4 else kind
+        last4 = self.last4 or self.bank_last4
+        return f"{kind} •••• {last4}" if last4 else kind
 
     @property
     def expiry(self) -> str | None:
@@ -58,5 +62,6 @@ class SavedMethods:
             row = conn.execute(DEFAULT, (account, livemode, customer)).fetchone()
         default = row[0] if row else None
         return [
-            SavedMethod(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[0] == default) for r in found
+            SavedMethod(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[0] == default)
+            for r in found
         ]

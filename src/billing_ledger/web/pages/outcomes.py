@@ -1,7 +1,8 @@
 """What the payment page shows for an intent's state: the form, or the outcome.
 
-PaymentIntent: `requires_payment_method` / `requires_confirmation` → the form (with the last
-attempt's readable reason, if it failed); `requires_action` → a button that resumes the bank's
+PaymentIntent: `requires_payment_method` / `requires_confirmation` → the form (after a failed
+attempt, a decline or a bank that did not authorize an iDEAL payment, headed "Payment failed"
+with its readable reason); `requires_action` → a button that resumes the bank's
 confirmation; `processing` → processing; `succeeded` → succeeded; `canceled` → canceled.
 A SetupIntent likewise, its success naming the saved method.
 """
@@ -15,6 +16,7 @@ from billing_ledger.web.pages.money import display_amount
 from billing_ledger.web.pages.reasons import readable_reason
 
 PORTAL_URL = "/portal/payment-methods"
+WALLETS = {"apple_pay": "Apple Pay", "google_pay": "Google Pay"}
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,7 @@ def intent_page(intent: dict[str, Any], method: dict[str, Any] | None, portal: b
             {
                 "title": "Add a payment method" if setup else "Pay",
                 "page": "setup-form" if setup else "payment-form",
-                "heading": "Add a payment method" if setup else "Pay securely",
+                "heading": _form_heading(setup, error),
                 "amount": amount,
                 "description": intent.get("description"),
                 "failure": readable_reason(error) if error else None,
@@ -58,6 +60,14 @@ def intent_page(intent: dict[str, Any], method: dict[str, Any] | None, portal: b
             },
         )
     return Page("message.html", _outcome(status, setup, amount, method, back))
+
+
+def _form_heading(setup: bool, error: Any) -> str:
+    """The form's heading; after a failed attempt (a decline, a bank that said no) it says so,
+    and the form below lets the customer try again."""
+    if setup:
+        return "Add a payment method" if not error else "Your payment method was not saved"
+    return "Pay securely" if not error else "Payment failed"
 
 
 def _outcome(
@@ -118,7 +128,9 @@ def _method_label(method: dict[str, Any] | None) -> str:
         return "Your payment method"
     card = method.get("card") or {}
     if card:
-        return f"{str(card.get('brand', 'Card')).title()} •••• {card.get('last4', '')}"
+        label = f"{str(card.get('brand', 'Card')).title()} •••• {card.get('last4', '')}"
+        wallet = (card.get("wallet") or {}).get("type")
+        return f"{label} ({WALLETS.get(wallet, wallet)})" if wallet else label
     details = method.get(str(method.get("type"))) or {}
     last4 = details.get("last4") if isinstance(details, dict) else None
     return f"{str(method.get('type', '')).replace('_', ' ').title()} •••• {last4 or ''}".strip()

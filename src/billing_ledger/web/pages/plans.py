@@ -1,9 +1,14 @@
 """What the subscription overview asks of Stripe because no table holds it: the plans (prices
 and their products' names) a customer may switch between, and the upcoming invoice
-(`POST /v1/invoices/create_preview`). Reads only: no command, nothing recorded."""
+(`POST /v1/invoices/create_preview`). Reads only: no command, nothing recorded.
+
+The plans offered are those of PAGES_PLAN_PRICES (each retrieved by id), or without it every
+active recurring price of the account in the plan's currency (one list); either way only the
+active ones billed like the current plan (currency and period) are choices."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,15 +53,22 @@ def _plan(price: dict[str, Any]) -> Plan | None:
     )
 
 
-class Plans:
-    """The catalog as Stripe has it, for one page view."""
+log = logging.getLogger(__name__)
 
-    def __init__(self, stripe: StripeApi, account: str) -> None:
+
+class Plans:
+    """The catalog as Stripe has it, for one page view; `offered`: PAGES_PLAN_PRICES."""
+
+    def __init__(self, stripe: StripeApi, account: str, offered: tuple[str, ...] = ()) -> None:
         self._stripe = stripe
         self._account = account or None
+        self._offered = offered
         self._listed: dict[str, dict[str, Plan]] = {}
+        self._configured: dict[str, Plan] | None = None
 
     def of_currency(self, currency: str) -> dict[str, Plan]:
+        if self._offered:
+            return {p.price: p for p in self._configured_plans().values() if p.currency == currency}
         if currency not in self._listed:
             answer = self._stripe.call(
                 "prices",
@@ -68,19 +80,35 @@ class Plans:
             self._listed[currency] = {p.price: p for p in found if p is not None}
         return self._listed[currency]
 
-    def plan(self, price: str | None, currency: str | None) -> Plan | None:
-        if price is None or currency is None:
-            return None
-        listed = self.of_currency(currency).get(price)
-        if listed is not None:
-            return listed
-        try:  # more prices than one page lists: this one by itself
+    def _configured_plans(self) -> dict[str, Plan]:
+        if self._configured is None:
+            self._configured = {}
+            for price in self._offered:
+                plan = self._retrieve(price)
+                if plan is None:  # the setting names a price Stripe has not (or no longer)
+                    log.warning("a configured plan is not offered", extra={"price": price})
+                else:
+                    self._configured[price] = plan
+        return self._configured
+
+    def _retrieve(self, price: str) -> Plan | None:
+        """One price with its product's name: None unless it is an active recurring price."""
+        try:
             found = self._stripe.call("prices", "retrieve", id=price, account=self._account)
             product = id_of(found.object.get("product"))
             named = self._stripe.call("products", "retrieve", id=product, account=self._account)
         except FinalStripeError:
             return None
         return _plan({**found.object, "product": named.object})
+
+    def plan(self, price: str | None, currency: str | None) -> Plan | None:
+        """The plan of a subscription's current price (offered or not)."""
+        if price is None or currency is None:
+            return None
+        listed = self.of_currency(currency).get(price)
+        if listed is not None:
+            return listed
+        return self._retrieve(price)  # not offered, or more prices than one page lists
 
     def choices(self, current: Plan) -> list[Plan]:
         """Plans billed like `current` (currency and period) the customer may switch to."""

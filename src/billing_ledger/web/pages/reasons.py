@@ -20,6 +20,10 @@ REASONS = {
         "Try again or use another card."
     ),
     "authentication_required": "Your bank asks you to confirm this payment. Try again.",
+    "payment_intent_payment_attempt_failed": (
+        "Your bank did not authorize this payment, so nothing was charged. "
+        "Try again or choose another payment method."
+    ),
 }
 GENERIC = "The payment did not go through. Try again or use another payment method."
 

@@ -59,6 +59,8 @@ class PortalTools:
     caller: Callable[[Link, dict[str, str]], Caller]
     ready: Callable[[], tuple[StripeApi, SubscriptionService]]
     overview: Callable[[str, str, bool], Overview]
+    plan_prices: tuple[str, ...] = ()
+    """PAGES_PLAN_PRICES: the plans offered (empty: the account's catalog)."""
 
 
 def subscription_routes(tools: PortalTools) -> list[Route]:
@@ -68,7 +70,7 @@ def subscription_routes(tools: PortalTools) -> list[Route]:
         found = await run_in_threadpool(
             tools.overview, session.customer, session.account, session.livemode
         )
-        plans = Plans(stripe, session.account)
+        plans = Plans(stripe, session.account, tools.plan_prices)
         cards = await run_in_threadpool(_cards, plans, session, found)
         pay = await run_in_threadpool(_open_payments, plans, found)
         notice, refresh = _expectation(request, found)
@@ -104,7 +106,9 @@ def subscription_routes(tools: PortalTools) -> list[Route]:
         sub_id, session, caller, form, sub = await owned_sub(request)
         stripe, _ = tools.ready()
         price = _price(form)
-        plan = await run_in_threadpool(_offered, Plans(stripe, session.account), sub, price)
+        plan = await run_in_threadpool(
+            _offered, Plans(stripe, session.account, tools.plan_prices), sub, price
+        )
         if plan is None:
             raise PageRefused("not_found")
         return session, caller, sub_id, plan, form

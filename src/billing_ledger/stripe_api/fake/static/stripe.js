@@ -18,6 +18,8 @@
     "4000000000009995": "pm_card_chargeDeclinedInsufficientFunds"
   };
   var IBANS = { DE89370400440532013000: "pm_sepa_debit" };
+  // Stripe's test bank account (routing number, account number), entered by hand.
+  var ACCOUNTS = { "110000000/000123456789": "pm_usBankAccount" };
   var NEVER = new Promise(function () {});
 
   function target(secret) {
@@ -82,6 +84,100 @@
     return { wrapper: wrapper, input: input };
   }
 
+  var COLLECTED = ["card", "ideal", "sepa_debit", "us_bank_account"];
+  var LABELS = {
+    card: "Card",
+    ideal: "iDEAL",
+    sepa_debit: "SEPA Debit",
+    us_bank_account: "US bank account",
+    apple_pay: "Apple Pay",
+    google_pay: "Google Pay"
+  };
+  // A wallet hands over a card token (catalog.py of the stand-in names these two).
+  var WALLETS = { apple_pay: "tok_visa_apple_pay", google_pay: "tok_visa_google_pay" };
+  var BANKS = [
+    ["", "Choose at your bank"],
+    ["abn_amro", "ABN AMRO"],
+    ["asn_bank", "ASN Bank"],
+    ["ing", "ING"],
+    ["rabobank", "Rabobank"],
+    ["sns_bank", "SNS Bank"],
+    ["triodos_bank", "Triodos Bank"]
+  ];
+
+  // Which wallets "the browser offers": Stripe.js asks the browser (Apple Pay on Safari with a
+  // card in the wallet, Google Pay through the Payment Request API). A headless test browser
+  // offers none, so the double reads what a test declares before the page loads:
+  // `window.__stripeStandIn = { wallets: ["apple_pay", "google_pay"] }` (an init script).
+  function walletsOffered() {
+    var declared = (window.__stripeStandIn || {}).wallets || [];
+    return Object.keys(WALLETS).filter(function (wallet) {
+      return declared.indexOf(wallet) >= 0;
+    });
+  }
+
+  var PANELS = {
+    card: function (panel, inputs) {
+      var number = field("Card number", "cardnumber", "1234 1234 1234 1234", "numeric");
+      var expiry = field("Expiration", "exp-date", "MM / YY", "numeric");
+      var cvc = field("CVC", "cvc", "CVC", "numeric");
+      var row = element("div", { class: "sjs-row" });
+      row.appendChild(expiry.wrapper);
+      row.appendChild(cvc.wrapper);
+      panel.appendChild(number.wrapper);
+      panel.appendChild(row);
+      inputs.number = number.input;
+      inputs.expiry = expiry.input;
+      inputs.cvc = cvc.input;
+    },
+    sepa_debit: function (panel, inputs) {
+      var iban = field("IBAN", "iban", "DE00 0000 0000 0000 0000 00");
+      panel.appendChild(iban.wrapper);
+      panel.appendChild(
+        element(
+          "p",
+          { class: "sjs-mandate" },
+          "By providing your IBAN you authorise this merchant and Stripe to debit your account."
+        )
+      );
+      inputs.iban = iban.input;
+    },
+    us_bank_account: function (panel, inputs) {
+      var routing = field("Routing number", "routing", "110000000", "numeric");
+      var account = field("Account number", "account", "000123456789", "numeric");
+      panel.appendChild(routing.wrapper);
+      panel.appendChild(account.wrapper);
+      panel.appendChild(
+        element(
+          "p",
+          { class: "sjs-mandate" },
+          "By continuing you authorize this merchant to debit your account for this payment."
+        )
+      );
+      inputs.routing = routing.input;
+      inputs.account = account.input;
+    },
+    ideal: function (panel, inputs) {
+      var wrapper = element("label", { class: "sjs-field" });
+      wrapper.appendChild(element("span", { class: "sjs-label" }, "iDEAL bank"));
+      var select = element("select", { class: "sjs-input", name: "ideal-bank", "aria-label": "iDEAL bank" });
+      BANKS.forEach(function (bank) {
+        select.appendChild(element("option", { value: bank[0] }, bank[1]));
+      });
+      wrapper.appendChild(select);
+      panel.appendChild(wrapper);
+      panel.appendChild(
+        element("p", { class: "sjs-mandate" }, "You will be redirected to your bank to authorize this payment.")
+      );
+      inputs.bank = select;
+    },
+    wallet: function (panel, inputs, type) {
+      panel.appendChild(
+        element("p", { class: "sjs-mandate" }, "You will confirm with " + LABELS[type] + " in the next step.")
+      );
+    }
+  };
+
   function PaymentElement(elements, options) {
     this._elements = elements;
     this._options = options || {};
@@ -101,25 +197,48 @@
     });
   };
 
+  // The methods shown are the intent's `payment_method_types` the double can collect, as the
+  // Payment Element shows what the intent allows; wallets come first, and only when the
+  // browser offers them (`walletsOffered`).
   PaymentElement.prototype.mount = function (where) {
     var self = this;
     var node = typeof where === "string" ? document.querySelector(where) : where;
     if (!node) {
       throw new Error("IntegrationError: the element to mount into was not found");
     }
+    var elements = this._elements;
+    elements._client._retrieve(elements._clientSecret).then(function (found) {
+      if (found.error) {
+        self._emit("loaderror", { elementType: "payment", error: found.error });
+        return;
+      }
+      var intent = found.paymentIntent || found.setupIntent;
+      var allowed = intent.payment_method_types || ["card"];
+      var types = COLLECTED.filter(function (type) {
+        return allowed.indexOf(type) >= 0;
+      });
+      if (types.indexOf("card") >= 0) {
+        types = walletsOffered().concat(types);
+      }
+      self._build(node, types);
+    });
+    return this;
+  };
+
+  PaymentElement.prototype._build = function (node, types) {
+    var self = this;
     var root = element("div", { class: "sjs-payment-element", "data-testid": "payment-element" });
     var variables = (this._elements._appearance || {}).variables || {};
     Object.keys(variables).forEach(function (name) {
       root.style.setProperty("--sjs-" + name, variables[name]);
     });
-    var types = this._elements._types;
     var tabs = element("div", { class: "sjs-tabs", role: "tablist" });
     var panels = {};
     types.forEach(function (type) {
       var tab = element(
         "button",
         { type: "button", class: "sjs-tab", role: "tab", "data-type": type },
-        type === "card" ? "Card" : "SEPA Debit"
+        LABELS[type]
       );
       tab.addEventListener("click", function () {
         self._select(type, tabs, panels);
@@ -129,39 +248,16 @@
     if (types.length > 1) {
       root.appendChild(tabs);
     }
-    var card = element("div", { class: "sjs-panel", "data-panel": "card" });
-    var number = field("Card number", "cardnumber", "1234 1234 1234 1234", "numeric");
-    var expiry = field("Expiration", "exp-date", "MM / YY", "numeric");
-    var cvc = field("CVC", "cvc", "CVC", "numeric");
-    var row = element("div", { class: "sjs-row" });
-    row.appendChild(expiry.wrapper);
-    row.appendChild(cvc.wrapper);
-    card.appendChild(number.wrapper);
-    card.appendChild(row);
-    panels.card = card;
-    root.appendChild(card);
-    this._inputs = { number: number.input, expiry: expiry.input, cvc: cvc.input };
-    if (types.indexOf("sepa_debit") >= 0) {
-      var sepa = element("div", { class: "sjs-panel", "data-panel": "sepa_debit" });
-      var iban = field("IBAN", "iban", "DE00 0000 0000 0000 0000 00");
-      sepa.appendChild(iban.wrapper);
-      sepa.appendChild(
-        element(
-          "p",
-          { class: "sjs-mandate" },
-          "By providing your IBAN you authorise this merchant and Stripe to debit your account."
-        )
-      );
-      this._inputs.iban = iban.input;
-      panels.sepa_debit = sepa;
-      root.appendChild(sepa);
-    }
+    this._inputs = {};
+    types.forEach(function (type) {
+      var panel = element("div", { class: "sjs-panel", "data-panel": type });
+      PANELS[WALLETS[type] ? "wallet" : type](panel, self._inputs, type);
+      panels[type] = panel;
+      root.appendChild(panel);
+    });
     node.appendChild(root);
-    this._select("card", tabs, panels);
-    setTimeout(function () {
-      self._emit("ready", { elementType: "payment" });
-    }, 0);
-    return this;
+    this._select(types.indexOf("card") >= 0 ? "card" : types[0], tabs, panels);
+    this._emit("ready", { elementType: "payment" });
   };
 
   PaymentElement.prototype._select = function (type, tabs, panels) {
@@ -178,6 +274,27 @@
   PaymentElement.prototype._paymentMethod = function () {
     function invalid(code, message) {
       return { error: { type: "validation_error", code: code, message: message } };
+    }
+    if (WALLETS[this._type]) {
+      return { data: { type: "card", card: { token: WALLETS[this._type] } }, type: "card" };
+    }
+    if (this._type === "ideal") {
+      var bank = this._inputs.bank.value;
+      return { data: { type: "ideal", ideal: bank ? { bank: bank } : {} }, type: "ideal" };
+    }
+    if (this._type === "us_bank_account") {
+      var routing = this._inputs.routing.value.replace(/\s+/g, "");
+      var account = this._inputs.account.value.replace(/\s+/g, "");
+      if (!/^\d{9}$/.test(routing)) {
+        return invalid("incomplete_routing_number", "Your routing number is incomplete.");
+      }
+      if (!account) {
+        return invalid("incomplete_account_number", "Your account number is incomplete.");
+      }
+      var known = ACCOUNTS[routing + "/" + account];
+      return known
+        ? { token: known, type: "us_bank_account" }
+        : invalid("invalid_bank_account", "Your bank account details are invalid.");
     }
     if (this._type === "sepa_debit") {
       var iban = this._inputs.iban.value.replace(/\s+/g, "").toUpperCase();
@@ -202,10 +319,11 @@
     return { token: CARDS[number], type: "card" };
   };
 
-  function Elements(options) {
+  function Elements(client, options) {
+    target(options.clientSecret);
+    this._client = client;
     this._clientSecret = options.clientSecret;
     this._appearance = options.appearance;
-    this._types = target(options.clientSecret).path === "payment_intents" ? ["card", "sepa_debit"] : ["card"];
     this._payment = null;
   }
 
@@ -226,7 +344,8 @@
     var name = path === "payment_intents" ? "payment_intent" : "setup_intent";
     url.searchParams.set(name, intent.id);
     url.searchParams.set(name + "_client_secret", secret);
-    url.searchParams.set("redirect_status", intent.status === "succeeded" ? "succeeded" : intent.status);
+    var status = intent.status === "succeeded" || intent.status === "processing" ? intent.status : "failed";
+    url.searchParams.set("redirect_status", status);
     return url.toString();
   }
 
@@ -235,7 +354,7 @@
   }
 
   Client.prototype.elements = function (options) {
-    return new Elements(options || {});
+    return new Elements(this, options || {});
   };
 
   Client.prototype._confirm = function (options) {
@@ -254,9 +373,10 @@
       key: this._key,
       client_secret: secret,
       payment_method: chosen.token,
+      payment_method_data: chosen.data,
       return_url: confirmParams.return_url
     };
-    if (chosen.type === "sepa_debit") {
+    if (chosen.type === "sepa_debit" || chosen.type === "us_bank_account") {
       params.mandate_data = { customer_acceptance: { type: "online", online: { infer_from_client: "true" } } };
     }
     return call("POST", on.path + "/" + on.id + "/confirm", params).then(function (answer) {
