@@ -135,7 +135,7 @@ def replay_verify(ledger: Pipeline) -> subprocess.CompletedProcess[str]:
         env=cli_env({"DATABASE_URL": ledger.dsn}),
         capture_output=True,
         text=True,
-        timeout=1800,
+        timeout=3600,
         check=False,
     )
 
