@@ -53,7 +53,7 @@ from tests.support.backfilling import (
 from tests.support.hard_billing import DAY, PERIOD
 from tests.support.hard_histories import Shape, hard_history
 
-CUSTOMERS = int(os.environ.get("BACKFILL_HISTORY_CUSTOMERS", "120"))
+CUSTOMERS = int(os.environ.get("BACKFILL_HISTORY_CUSTOMERS", "100"))
 MONTHS = int(os.environ.get("BACKFILL_HISTORY_MONTHS", "24"))
 
 
