@@ -60,6 +60,7 @@ from billing_ledger.projections.catalog import read_projections
 from billing_ledger.projections.migrations import READ_SCHEMA, migrate
 from billing_ledger.projections.projector import Projector
 from billing_ledger.settings import Settings
+from billing_ledger.stripe_api.accounts import known_accounts
 from billing_ledger.stripe_api.client import StripeApi, StripeGateway
 from billing_ledger.stripe_api.commands import CommandRecord
 from billing_ledger.stripe_api.customers import CustomerService
@@ -683,8 +684,9 @@ def reconciler(
 def scheduled_reconciliation(
     settings: Settings, dsn: str, event_log: EventLog
 ) -> Iterator[ReconcileSchedule | None]:
-    """`up`'s reconciliation every RECONCILE_INTERVAL_SECONDS (None without STRIPE_API_KEY or
-    with the interval 0), stopped on exit."""
+    """`up`'s reconciliation of every known account (accounts.py) every
+    RECONCILE_INTERVAL_SECONDS (None without STRIPE_API_KEY or with the interval 0), stopped
+    on exit."""
     gateway = stripe_gateway(settings)
     if gateway is None or settings.RECONCILE_INTERVAL_SECONDS == 0:
         yield None
@@ -692,8 +694,13 @@ def scheduled_reconciliation(
     with api_pool(dsn) as pool:
         with pool.connection() as conn:
             audit.create_table(conn)
-        found = reconciler(gateway, event_log, pool, master_key(settings, dsn), "")
-        schedule = ReconcileSchedule(found, pool, settings.RECONCILE_INTERVAL_SECONDS)
+        master = master_key(settings, dsn)
+        schedule = ReconcileSchedule(
+            lambda: known_accounts(pool, gateway.livemode, settings.STRIPE_CONNECT_ACCOUNTS),
+            lambda account: reconciler(gateway, event_log, pool, master, account),
+            pool,
+            settings.RECONCILE_INTERVAL_SECONDS,
+        )
         schedule.start()
         try:
             yield schedule

@@ -30,6 +30,9 @@ def _split_secrets(value: object) -> object:
     return value
 
 
+_CONNECT_ACCOUNT = re.compile(r"acct_[A-Za-z0-9]+")
+
+
 class Settings(BaseSettings):
     """Every knob of every process. Secrets come from the env var or from a `*_FILE` path."""
 
@@ -88,12 +91,24 @@ class Settings(BaseSettings):
     # How often `up` reconciles the log with Stripe's /v1/events (when STRIPE_API_KEY is set);
     # 0 turns it off. Stripe keeps events 30 days, so anything under that loses none.
     RECONCILE_INTERVAL_SECONDS: int = Field(default=3600, ge=0)
+    # Connect accounts `up` reconciles besides the platform and those the ledger has seen
+    # (stripe_api/accounts.py): comma-separated `acct_…` ids.
+    STRIPE_CONNECT_ACCOUNTS: Annotated[list[str], NoDecode] = Field(default_factory=list)
     LOG_FORMAT: Literal["json", "text", "auto"] = "auto"
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # The MRR definition the next `replay` builds (mrr_definitions.py); live after `--swap`.
     MRR_DEFINITION: str = mrr_definitions.DEFAULT
 
     _split = field_validator("STRIPE_WEBHOOK_SECRETS", mode="before")(_split_secrets)
+    _split_accounts = field_validator("STRIPE_CONNECT_ACCOUNTS", mode="before")(_split_secrets)
+
+    @field_validator("STRIPE_CONNECT_ACCOUNTS")
+    @classmethod
+    def _connect_account_ids(cls, value: list[str]) -> list[str]:
+        wrong = [v for v in value if not _CONNECT_ACCOUNT.fullmatch(v)]
+        if wrong:
+            raise ValueError(f"not a Connect account id (acct_…): {wrong[0]!r}")
+        return value
 
     @field_validator("PAGES_FRAME_ANCESTORS")
     @classmethod

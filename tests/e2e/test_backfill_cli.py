@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from billing_ledger.eventlog.postgres import LOG_NAME
+from billing_ledger.stripe_api.drift import KINDS
 from tests.conftest import fresh_database
 from tests.e2e.cli import cli_env
 from tests.pipeline import Pipeline
@@ -68,6 +69,11 @@ def test_backfill_then_reconcile_from_the_command_line(
             assert f"{events:,} events listed" in again.stdout
             assert f"{events:,} missing appended" in again.stdout  # no webhook ever came
             assert "customers: 8 at Stripe, 8 in the ledger; missing 0" in again.stdout
+            for kind in KINDS:  # a backfill leaves no drift of any kind it lists
+                assert f"{kind.name}: " in again.stdout
+            assert again.stdout.count("missing 0, other status 0, deleted at Stripe 0") == len(
+                KINDS
+            ), again.stdout
             assert "Traceback" not in again.stderr + again.stdout
             ledger.process_all()
             deliver(webhooks, account.events())

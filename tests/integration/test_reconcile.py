@@ -25,8 +25,10 @@ from tests.support.backfilling import (
     current_rows,
     deliver,
     make_history,
+    seed,
     stand_in,
 )
+from tests.support.hard_histories import Shape, hard_history
 
 
 @pytest.fixture
@@ -140,3 +142,68 @@ def test_the_objects_pass_reports_missing_changed_and_deleted_objects(
     assert drifts["payment_intents"].differing == [intent["id"]]
     assert not drifts["invoices"].drifted
     assert drifts["customers"].at_stripe == drifts["customers"].in_ledger
+
+
+# A kind's objects at the stand-in, by the `object` name Stripe gives them.
+OBJECTS = {
+    "coupons": "coupon",
+    "customers": "customer",
+    "subscriptions": "subscription",
+    "invoices": "invoice",
+    "payment_intents": "payment_intent",
+    "charges": "charge",
+    "refunds": "refund",
+    "disputes": "dispute",
+    "payment_methods": "payment_method",
+}
+ANOTHER_STATUS = {
+    "subscriptions": "unpaid",
+    "invoices": "void",
+    "payment_intents": "canceled",
+    "charges": "failed",
+    "refunds": "canceled",
+    "disputes": "warning_closed",
+}
+
+
+def test_the_objects_pass_covers_every_kind_the_backfill_lists(database_url: str) -> None:
+    history = hard_history(Shape(7, customers=8, months=8, scopes=(("", False),)))
+    ledger = Pipeline(database_url)
+    try:
+        with stand_in() as account:
+            seed(account, history.events)
+            deliver(ledger, history.events)
+            lister = Lister(account.stripe, pace=Pace(per_second=1000.0))
+            assert [d.kind for d in compare(lister, ledger.pool, "", False)] == list(OBJECTS)
+            assert [d for d in compare(lister, ledger.pool, "", False) if d.drifted] == []
+
+            store = account.fake.store
+            expected: dict[str, tuple[list[str], list[str], list[str]]] = {}
+            kept = sorted(c["id"] for c in store.all("customer"))[-1]  # its methods stay
+            for kind, name in OBJECTS.items():
+                held = sorted(
+                    (o for o in store.all(name) if kind != "payment_methods"
+                     or o.get("customer") == kept),
+                    key=lambda o: o["id"],
+                )  # fmt: skip
+                assert len(held) >= (1 if kind in ("payment_methods", "coupons") else 2), kind
+                gone = held[0]
+                del store.objects[gone["id"]]  # deleted at Stripe; no webhook told
+                new = store.add({**held[-1], "id": f"{held[-1]['id']}_NeverSent"})
+                changed = []
+                if kind in ANOTHER_STATUS:
+                    held[-1]["status"] = ANOTHER_STATUS[kind]
+                    changed = [held[-1]["id"]]
+                expected[kind] = ([new["id"]], changed, [gone["id"]])
+            # The deleted customer's methods went with it (Stripe detaches them).
+            expected["payment_methods"][2].extend(
+                m["id"] for m in store.all("payment_method")
+                if m.get("customer") == expected["customers"][2][0]
+            )  # fmt: skip
+            found = {
+                d.kind: (d.missing, d.differing, sorted(d.deleted))
+                for d in compare(lister, ledger.pool, "", False)
+            }
+            assert found == {k: (m, c, sorted(g)) for k, (m, c, g) in expected.items()}
+    finally:
+        ledger.close()

@@ -62,21 +62,26 @@ def stand_in() -> Iterator[Account]:
             yield Account(fake, gateway)
 
 
-def make_history(account: Account, customers: int) -> None:
+def make_history(account: Account, customers: int, connect: str | None = None) -> None:
     """Customers with tax ids and cards, payments (one declined, some refunded), and one-off
-    invoices paid by card, one of them with more lines than a list embeds."""
+    invoices paid by card, one of them with more lines than a list embeds; in the Connect
+    account `connect` if given (through `Stripe-Account`)."""
+
+    def call(resource: str, method: str, **kwargs: Any) -> dict[str, Any]:
+        return account.call(resource, method, account=connect, **kwargs)
+
     methods = ("pm_card_visa", "pm_card_mastercard", "pm_card_chargeDeclined")
     for n in range(customers):
         params: dict[str, Any] = {"email": f"person{n}@example.com", "name": f"Person {n}"}
         if n % 4 == 0:
             params["tax_id_data"] = [{"type": "eu_vat", "value": f"DE{n:09d}"}]
-        customer = account.call("customers", "create", params=params)
-        method = account.call(
+        customer = call("customers", "create", params=params)
+        method = call(
             "payment_methods", "attach", id="pm_card_visa", params={"customer": customer["id"]}
         )
         if n % 3 == 0:
             try:
-                intent = account.call(
+                intent = call(
                     "payment_intents",
                     "create",
                     params={
@@ -90,21 +95,17 @@ def make_history(account: Account, customers: int) -> None:
             except Exception:
                 continue
             if n % 2 == 0 and intent.get("status") == "succeeded":
-                account.call(
-                    "refunds", "create", params={"payment_intent": intent["id"], "amount": 100}
-                )
+                call("refunds", "create", params={"payment_intent": intent["id"], "amount": 100})
         if n % 5 == 1:
             for line in range(12 if n == 1 else 2):
-                account.call(
+                call(
                     "invoice_items",
                     "create",
                     params={"customer": customer["id"], "amount": 500 + line, "currency": "eur"},
                 )
-            invoice = account.call("invoices", "create", params={"customer": customer["id"]})
-            account.call("invoices", "finalize_invoice", id=invoice["id"])
-            account.call(
-                "invoices", "pay", id=invoice["id"], params={"payment_method": method["id"]}
-            )
+            invoice = call("invoices", "create", params={"customer": customer["id"]})
+            call("invoices", "finalize_invoice", id=invoice["id"])
+            call("invoices", "pay", id=invoice["id"], params={"payment_method": method["id"]})
 
 
 class Interrupted(KeyboardInterrupt):
@@ -136,11 +137,13 @@ def backfill(
     *,
     since: int = 0,
     report: Report = lambda status: None,
+    connect: str = "",
 ) -> int:
-    """Backfill the platform account into `ledger`'s log; how many snapshots it appended."""
-    lister = Lister(stripe, pace=Pace(per_second=1000.0), page_size=7)
+    """Backfill the platform account (or the Connect account `connect`) into `ledger`'s log;
+    how many snapshots it appended."""
+    lister = Lister(stripe, connect, pace=Pace(per_second=1000.0), page_size=7)
     appender = Appender(ledger.log, ledger.sealer, LISTED)
-    key = BackfillKey("", False, since)
+    key = BackfillKey(connect, False, since)
     return Backfill(lister, appender, cursors, key, report).run().appended
 
 

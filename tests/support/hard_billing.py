@@ -39,11 +39,11 @@ class History:
     invoice_of: dict[Key, str] = field(default_factory=dict)  # PaymentIntent → its invoice
 
 
-def coupon_object(coupon_id: str) -> Document:
+def coupon_object(coupon_id: str, created: int = START) -> Document:
     terms = COUPONS[coupon_id]
     months = 3 if terms["duration"] == "repeating" else None
     return se.stripe_object(
-        "coupon", id=coupon_id, currency="usd", duration_in_months=months, created=START, **terms
+        "coupon", id=coupon_id, currency="usd", duration_in_months=months, created=created, **terms
     )
 
 
@@ -59,8 +59,9 @@ class LifeBase:
         end: int,
         history: History,
         emitted: list[tuple[int, int, Document]],
+        start: int = START,
     ) -> None:
-        self.rng, self.end = rng, end
+        self.rng, self.end, self.start = rng, end, start
         self.account, self.livemode, self.index = account, livemode, index
         self.history, self.emitted = history, emitted
         self.api = ApiShape.PRE_BASIL if self.rng.random() < 0.3 else ApiShape.BASIL

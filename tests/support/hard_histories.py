@@ -53,26 +53,30 @@ class Shape:
     seed: int
     customers: int = 4  # per scope
     months: int = 3
+    start: int = START  # when the history begins (epoch seconds)
+    joining_days: int = 10  # customers sign up over this many days from `start`
+    scopes: tuple[tuple[str, bool], ...] = SCOPES  # (account, livemode) of each scope made
 
 
 def hard_history(shape: Shape) -> History:
     history = History()
     emitted: list[tuple[int, int, Document]] = []
-    for account, livemode in SCOPES:
+    for account, livemode in shape.scopes:
         for coupon_id in COUPONS:
             coupon = se.event(
                 "coupon.created",
-                coupon_object(coupon_id),
+                coupon_object(coupon_id, shape.start),
                 event_id=f"evt_coupon_{coupon_id}_{account}_{livemode}",
-                created=START - DAY,
+                created=shape.start - DAY,
                 livemode=livemode,
                 account=account or None,
             )
-            emitted.append((START - DAY, len(emitted), coupon))
-        end = START + shape.months * PERIOD
+            emitted.append((shape.start - DAY, len(emitted), coupon))
+        end = shape.start + shape.months * PERIOD
         for index in range(shape.customers):
             rng = random.Random(f"{shape.seed}:{account}:{livemode}:{index}")
-            _Life(rng, account, livemode, index, end, history, emitted).live()
+            life = _Life(rng, account, livemode, index, end, history, emitted, shape.start)
+            life.live(shape.joining_days * DAY)
     history.events = [document for _, _, document in sorted(emitted, key=lambda e: e[:2])]
     return history
 
@@ -95,9 +99,9 @@ def deliveries(events: list[Document], seed: int) -> list[Document]:
 class _Life(Billing):
     """A customer's sign-up, coupons and subscriptions (Billing: their invoices, payments)."""
 
-    def live(self) -> None:
+    def live(self, joining: int) -> None:
         rng = self.rng
-        t = START + rng.randrange(0, 10 * DAY)
+        t = self.start + rng.randrange(0, joining)
         self.customer = se.customer(self.customer_id, created=t, name=f"Customer {self.index}")
         self.emit("customer.created", self.customer, t)
         self.emit("payment_method.attached", se.payment_method(self.card, self.customer_id), t)
@@ -144,7 +148,7 @@ class _Life(Billing):
         )
         if self.api is ApiShape.PRE_BASIL:  # the coupon embedded, as earlier versions send it
             discount.pop("source")
-            discount["coupon"] = coupon_object(coupon_id)
+            discount["coupon"] = coupon_object(coupon_id, self.start)
         return discount
 
     def items(self, period: tuple[int, int]) -> list[Document]:

@@ -8,7 +8,11 @@ import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from billing_ledger.cli.backfill import BackfillProgress
+from billing_ledger.errors import ConfigurationError
+from billing_ledger.settings import Settings
 from billing_ledger.stripe_api.backfill import Status, _discounts_apart
 from billing_ledger.stripe_api.errors import StripeUnavailable
 from billing_ledger.stripe_api.reconcile import Reconciled, staleness_warning
@@ -30,8 +34,16 @@ def test_a_warning_from_25_days_and_a_louder_one_past_30() -> None:
 
 
 class Failing:
+    def __init__(self, account: str) -> None:
+        self.account = account
+
     def run(self) -> Reconciled:
         raise StripeUnavailable("Stripe cannot be reached")
+
+
+class Succeeding(Failing):
+    def run(self) -> Reconciled:
+        return Reconciled(NOW - timedelta(days=30), 1, {}, None, NOW)
 
 
 class NoPool:
@@ -40,9 +52,36 @@ class NoPool:
 
 
 def test_a_failing_scheduled_run_is_told_and_tried_again_later() -> None:
-    schedule = ReconcileSchedule(Failing(), NoPool(), 3600)  # type: ignore[arg-type]
-    assert schedule.run_once() is None
+    schedule = ReconcileSchedule(lambda: [""], Failing, NoPool(), 3600)  # type: ignore[arg-type]
+    assert schedule.run_once() == {"": None}
     assert schedule.runs == 0
+
+
+def test_one_accounts_failure_leaves_the_others_reconciled() -> None:
+    def reconciler(account: str) -> Failing:
+        return Failing(account) if account == "acct_1Down" else Succeeding(account)
+
+    accounts = ["", "acct_1Down", "acct_1Up"]
+    schedule = ReconcileSchedule(lambda: accounts, reconciler, NoPool(), 3600)  # type: ignore[arg-type]
+    found = schedule.run_once()
+    assert [a for a, run in found.items() if run is None] == ["acct_1Down"]
+    assert list(found) == accounts and schedule.runs == 2
+
+
+def test_unknown_accounts_still_reconcile_the_platform() -> None:
+    def unknown() -> list[str]:
+        raise OSError("no database")
+
+    schedule = ReconcileSchedule(unknown, Succeeding, NoPool(), 3600)  # type: ignore[arg-type]
+    assert list(schedule.run_once()) == [""]
+
+
+def test_connect_accounts_are_named_by_their_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STRIPE_CONNECT_ACCOUNTS", " acct_1One, acct_2Two ")
+    assert Settings.from_env().STRIPE_CONNECT_ACCOUNTS == ["acct_1One", "acct_2Two"]
+    monkeypatch.setenv("STRIPE_CONNECT_ACCOUNTS", "acct_1One,cus_123")
+    with pytest.raises(ConfigurationError, match="STRIPE_CONNECT_ACCOUNTS.*cus_123"):
+        Settings.from_env()
 
 
 def test_the_audit_detail_holds_counts_only() -> None:

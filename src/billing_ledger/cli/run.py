@@ -112,7 +112,10 @@ def _reconcile_description(settings: Settings) -> str:
         return "off (no STRIPE_API_KEY)"
     if settings.RECONCILE_INTERVAL_SECONDS == 0:
         return "off (RECONCILE_INTERVAL_SECONDS=0)"
-    return f"with /v1/events every {settings.RECONCILE_INTERVAL_SECONDS}s"
+    accounts = "the platform and every Connect account seen"
+    if settings.STRIPE_CONNECT_ACCOUNTS:
+        accounts += f" or named ({len(settings.STRIPE_CONNECT_ACCOUNTS)})"
+    return f"with /v1/events every {settings.RECONCILE_INTERVAL_SECONDS}s: {accounts}"
 
 
 def _log_description(settings: Settings) -> str:

@@ -18,7 +18,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from billing_ledger.domain.customer import Customer
-from billing_ledger.domain.discount import Coupon, Discount
+from billing_ledger.domain.discount import DELETED, Coupon, Discount
 from billing_ledger.domain.ordering import Version
 from billing_ledger.domain.state import CouponTerms, CustomerPart
 from billing_ledger.domain.stripe_object import StripeObject, as_kind, part_of
@@ -212,11 +212,18 @@ class MrrProjection:
     def _coupon(self, cur: Cursor, event: Coupon.Recorded | Coupon.Revised) -> None:
         cur.execute(
             self._sql(
-                "INSERT INTO {schema}.mrr_coupons (account_id, livemode, stripe_coupon_id, coupon) "
-                "VALUES (%s, %s, %s, %s) ON CONFLICT (account_id, livemode, stripe_coupon_id) "
-                "DO UPDATE SET coupon = EXCLUDED.coupon"
+                "INSERT INTO {schema}.mrr_coupons (account_id, livemode, stripe_coupon_id, "
+                "coupon, deleted) VALUES (%s, %s, %s, %s, %s) ON CONFLICT (account_id, "
+                "livemode, stripe_coupon_id) DO UPDATE SET coupon = EXCLUDED.coupon, "
+                "deleted = EXCLUDED.deleted"
             ),
-            (event.account_id, event.livemode, event.stripe_id, Jsonb(event.state["coupon"])),
+            (
+                event.account_id,
+                event.livemode,
+                event.stripe_id,
+                Jsonb(event.state["coupon"]),
+                event.status == DELETED,
+            ),
         )
         discount_ids = [
             row[0]

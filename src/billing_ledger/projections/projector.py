@@ -189,4 +189,8 @@ class Projector:
                 if n % SYNC_EVERY == 0:
                     pipeline.sync()
             pipeline.sync()
-            projection.flush(cur)
+        # Outside pipeline mode: flush reads what it wrote on the same cursor, and in pipeline
+        # mode a write's answer arriving after the next query was sent becomes that query's
+        # result (psycopg sets a cursor's result as answers land): a SELECT then fetched an
+        # INSERT's status, seen on a two-year backfilled account.
+        projection.flush(cur)

@@ -1,8 +1,9 @@
 """The stand-in's HTTP face: Stripe's `/v1` paths, keys, idempotency and errors.
 
 - Any `sk_test_…`/`rk_test_…` key is accepted (Basic or Bearer, as the SDK sends it); others
-  get 401. Everything is test mode (`livemode` false); `Stripe-Account` is carried into the
-  events as `account`.
+  get 401. Everything is test mode (`livemode` false). `Stripe-Account: acct_…` acts in that
+  Connect account's own state (`Store.of`): its objects are created, retrieved and listed
+  there only, and its events carry it as `account`.
 - `Idempotency-Key` on a POST: the first answer is stored and replayed for the same key
   (`Idempotent-Replayed: true`); the same key with other parameters is a 400
   `idempotency_error`, as on Stripe.
@@ -152,6 +153,7 @@ def _list_subscriptions(store: Store, _: str, params: dict[str, Any]) -> dict[st
 def create_fake_stripe(store: Store) -> Starlette:
     """The stand-in's app on `store` (the caller starts and stops its webhook sender)."""
     sub_invoices.watch(store)
+    store.prepare = sub_invoices.watch
     replies: dict[tuple[str, str], tuple[tuple[str, str, dict[str, Any]], int, dict[str, Any]]] = {}
 
     def serve(
@@ -164,13 +166,14 @@ def create_fake_stripe(store: Store) -> Starlette:
                 if previous != asked:
                     return 400, _error(_idempotency_error(key)), False
                 return status, body, True
-            store.request = {
+            acting = store.of(account)
+            acting.request = {
                 "id": store.new_id("req"),
                 "idempotency_key": key,
                 "account": account,
             }
-            status, body = _dispatch(store, method, path, params)
-            body = {**body, "_request_id": store.request["id"]}
+            status, body = _dispatch(acting, method, path, params)
+            body = {**body, "_request_id": acting.request["id"]}
             if key is not None and method in ("POST", "DELETE"):
                 replies[(account, key)] = (asked, status, body)
             return status, body, False
@@ -229,15 +232,16 @@ def create_fake_stripe(store: Store) -> Starlette:
 
         def answer() -> dict[str, Any]:
             with store.lock:
-                store.request = {}
                 intent_id = request.path_params["intent"]
-                store.clock = clocks.clock_for(store, intent_id, {})
+                holder = store.holding(intent_id)
+                holder.request = {}
+                holder.clock = clocks.clock_for(holder, intent_id, {})
                 try:
                     if intent_id.startswith("seti_"):
-                        return setup_intents.answer_challenge(store, intent_id, passed)
-                    return payments.pass_challenge(store, intent_id, passed)
+                        return setup_intents.answer_challenge(holder, intent_id, passed)
+                    return payments.pass_challenge(holder, intent_id, passed)
                 finally:
-                    store.clock = None
+                    holder.clock = None
 
         return await _answered(answer)
 
@@ -246,7 +250,7 @@ def create_fake_stripe(store: Store) -> Starlette:
             intent = await run_in_threadpool(answer)
         except StripeFailure as e:
             return JSONResponse(_error(e.error), e.status)
-        return_url = redirects.returned_url(store, intent)
+        return_url = redirects.returned_url(store.holding(intent["id"]), intent)
         if return_url:
             return RedirectResponse(return_url, 303)
         return JSONResponse({"id": intent["id"], "status": intent["status"]})
@@ -255,7 +259,7 @@ def create_fake_stripe(store: Store) -> Starlette:
         intent_id = request.path_params["intent"]
         with store.lock:
             try:
-                intent = dict(store.get(intent_id, "payment_intent"))
+                intent = dict(store.holding(intent_id).get(intent_id, "payment_intent"))
             except StripeFailure as e:
                 return JSONResponse(_error(e.error), e.status)
         return HTMLResponse(redirects.authorization_page(_escaped(intent)))
@@ -266,13 +270,14 @@ def create_fake_stripe(store: Store) -> Starlette:
 
         def answer() -> dict[str, Any]:
             with store.lock:
-                store.request = {}
                 intent_id = request.path_params["intent"]
-                store.clock = clocks.clock_for(store, intent_id, {})
+                holder = store.holding(intent_id)
+                holder.request = {}
+                holder.clock = clocks.clock_for(holder, intent_id, {})
                 try:
-                    return payments.answer_redirect(store, intent_id, authorized)
+                    return payments.answer_redirect(holder, intent_id, authorized)
                 finally:
-                    store.clock = None
+                    holder.clock = None
 
         return await _answered(answer)
 

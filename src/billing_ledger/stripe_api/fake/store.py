@@ -7,6 +7,10 @@ Time is the wall clock, except for the objects of a customer on a test clock (`c
 while the work for that customer runs, `clock` names that test clock and `now()` is its frozen
 time (also for a timer set then, such as a bank debit settling).
 Watchers see every event after it is sent (subscriptions follow their invoices' payments).
+
+Each Connect account has a state of its own (`of`), as at Stripe: what is created or listed
+with `Stripe-Account: acct_…` lives, and is listed, in that account's store only; its events
+name the account. The platform's store holds the accounts' and shares its lock with them.
 """
 
 from __future__ import annotations
@@ -78,6 +82,8 @@ class Store:
     clock: str | None = None  # the test clock whose customer's work runs
     events: list[dict[str, Any]] = field(default_factory=list)  # every event made (/v1/events)
     rate_limited: int = 0  # the next this many list requests answer 429 (lists.py)
+    accounts: dict[str, Store] = field(default_factory=dict)  # Connect accounts' own state
+    prepare: Callable[[Store], None] = lambda store: None  # sets up a new account's store
 
     @staticmethod
     def new_id(prefix: str) -> str:
@@ -86,6 +92,32 @@ class Store:
     @staticmethod
     def secret(length: int) -> str:
         return "".join(secrets.choice(ALPHABET) for _ in range(length))
+
+    def of(self, account: str) -> Store:
+        """The state of Connect `account` ('' for the platform), made when first asked for."""
+        if not account:
+            return self
+        with self.lock:
+            found = self.accounts.get(account)
+            if found is None:
+                found = Store(
+                    self.public_url,
+                    emit=self.emit,
+                    settle_seconds=self.settle_seconds,
+                    api_version=self.api_version,
+                    lock=self.lock,
+                )
+                self.accounts[account] = found
+                self.prepare(found)
+            return found
+
+    def holding(self, object_id: str) -> Store:
+        """The store (the platform's or an account's) that holds `object_id`; the platform's
+        if none does."""
+        for store in (self, *self.accounts.values()):
+            if object_id in store.objects:
+                return store
+        return self
 
     def now(self) -> int:
         clock = self.objects.get(self.clock or "")
@@ -169,3 +201,5 @@ class Store:
     def stop(self) -> None:
         for timer in self.timers:
             timer.cancel()
+        for account in self.accounts.values():
+            account.stop()
