@@ -23,6 +23,7 @@ from billing_ledger.domain.ordering import Version
 from billing_ledger.domain.state import CouponTerms, CustomerPart
 from billing_ledger.domain.stripe_object import StripeObject, as_kind, part_of
 from billing_ledger.domain.subscription import Subscription
+from billing_ledger.projections.bulk import BulkWriter
 from billing_ledger.projections.mrr_clock import MrrClock, definition_of
 from billing_ledger.projections.mrr_definitions import STRIPE
 from billing_ledger.projections.mrr_rules import (
@@ -51,6 +52,20 @@ INSERT_FACT = (
     "stripe_event_id, created, from_customer, discount_id, coupon_id, coupon, start, ended) "
     "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1"
 )
+POINT_COLUMNS = (
+    "subscription_id",
+    "stripe_event_id",
+    "account_id",
+    "livemode",
+    "customer_id",
+    "created",
+    "status",
+    "attributes",
+    "previous_attributes",
+    "previous_state_digest",
+    "state",
+    "discount_ids",
+)
 CustomerKey = tuple[str, bool, str | None]  # (account_id, livemode, Stripe customer id)
 
 
@@ -74,13 +89,17 @@ class MrrProjection:
         # written once per scope at flush instead of once per event.
         self._horizons: dict[Scope, tuple[date | None, date]] = {}
         self._clock = MrrClock(schema)
+        self._bulk = BulkWriter(schema)
+        self._points: list[tuple[Any, ...]] = []  # the batch's, in POINT_COLUMNS' order
         self._definition = STRIPE  # read from the schema at each flush (a swap may change it)
 
     def _sql(self, text: str) -> str:
         return in_schema(text, self._schema_name)
 
     def prepare(self, cur: Cursor, events: Sequence[object]) -> None:
-        """Nothing to read ahead: each event carries what its rows need."""
+        """Nothing to read ahead: each event carries what its rows need. (Forgets the points
+        a failed batch left unwritten.)"""
+        self._points = []
 
     def project(self, cur: Cursor, event: object) -> None:
         if not isinstance(
@@ -103,6 +122,8 @@ class MrrProjection:
 
     def flush(self, cur: Cursor) -> None:
         """Recompute what this batch changed, inside the batch's transaction."""
+        self._bulk.write(cur, "mrr_points", POINT_COLUMNS, self._points, "ON CONFLICT DO NOTHING")
+        self._points = []
         self._definition = definition_of(cur, self._schema_name)
         # A deferred projection recomputes everyone at the end: no past_due clock to follow.
         self._dirty_customers |= self._clock.advance(
@@ -183,15 +204,11 @@ class MrrProjection:
             self._dirty_scopes.add(scope)
 
     def _point(self, cur: Cursor, event: SubscriptionEvent) -> None:
+        """Keep the snapshot's point, written first thing at the batch's end (nothing in the
+        batch reads points before: a point marks its own customer)."""
         state = event.part_state
         discount_ids = [d["id"] for d in state.get("discounts", [])]
-        cur.execute(
-            self._sql(
-                "INSERT INTO {schema}.mrr_points (subscription_id, stripe_event_id, account_id, "
-                "livemode, customer_id, created, status, attributes, previous_attributes, "
-                "previous_state_digest, state, discount_ids) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
-            ),
+        self._points.append(
             (
                 event.originator_id,
                 event.stripe_event_id,
@@ -205,7 +222,7 @@ class MrrProjection:
                 event.previous_state_digest,
                 Jsonb(state),
                 discount_ids,
-            ),
+            )
         )
         self._dirty_customers.add((event.account_id, event.livemode, state["customer"]))
 
