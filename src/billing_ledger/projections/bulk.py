@@ -2,9 +2,10 @@
 
 A batch's rows were written with `executemany`, which PostgreSQL runs as one execution of a
 prepared statement per row (an executor start, a plan, an index descent, a result each). Sent
-as one array per column instead, the rows are one statement: one execution, psycopg dumping
-each column's array in C, and the same `ON CONFLICT` rules applied to every row. The arrays'
-element types are the table's own column types, read from the catalog once per table.
+as one array per column instead, the rows are one statement: one execution, and the same
+`ON CONFLICT` rules applied to every row. The arrays go in binary format (psycopg's text
+format escapes every element in Python: a timestamp cost ~12 µs that way, ~1.3 µs in binary).
+Their element types are the table's own column types, read from the catalog once per table.
 
 The same statement serves live batches (tens of rows) and a rebuild's (thousands): there is
 one way rows are written, whatever their number. A statement may not touch a row twice with
@@ -79,7 +80,7 @@ class BulkWriter:
         target = sql.SQL("{}.{}").format(ident(self._schema), ident(table))
         names = [ident(f"c{n}") for n in range(len(columns))]
         arrays = sql.SQL(", ").join(
-            sql.SQL("%s::text[]" if types[column].endswith("[]") else "%s::{}[]").format(
+            sql.SQL("%b::text[]" if types[column].endswith("[]") else "%b::{}[]").format(
                 sql.SQL(types[column])
             )
             for column in columns
