@@ -84,6 +84,28 @@ def test_an_interrupted_rebuild_resumes_where_it_stopped(pipeline: Pipeline) -> 
     assert pipeline.tables("billing_rebuild") == pipeline.tables()
 
 
+def test_a_rebuild_checks_every_entry_balances_and_turns_the_trigger_back_on(
+    pipeline: Pipeline,
+) -> None:
+    # The rebuild holds the per-line balance trigger and checks the whole journal once at the
+    # end: an entry that does not balance still fails it, with a one-line reason.
+    assert replay(pipeline.dsn).returncode == 0
+    enabled = "SELECT tgenabled FROM pg_trigger WHERE tgname = 'journal_lines_balance' AND "
+    schema = "tgrelid = 'billing_rebuild.journal_lines'::regclass"
+    assert pipeline.query(enabled + schema) == [("O",)]  # on, as in the live schema
+    with psycopg.connect(pipeline.dsn) as conn:
+        rebuild.check_balances(conn, "billing_rebuild")  # balanced
+        conn.execute("ALTER TABLE billing_rebuild.journal_lines DISABLE TRIGGER USER")
+        conn.execute(
+            "INSERT INTO billing_rebuild.journal_lines SELECT gen_random_uuid(), account_id, "
+            "livemode, entry_id, ledger_account, customer_id, 1, 0, currency "
+            "FROM billing_rebuild.journal_lines LIMIT 1"
+        )
+        with pytest.raises(rebuild.UnbalancedJournal, match="does not balance in"):
+            rebuild.check_balances(conn, "billing_rebuild")
+        conn.rollback()
+
+
 def test_swap_is_atomic_and_finance_still_reads(pipeline: Pipeline) -> None:
     bootstrap.app_role_dsn(pipeline.dsn)
     before = pipeline.tables()

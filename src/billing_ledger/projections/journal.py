@@ -30,6 +30,7 @@ from billing_ledger.domain.payment import Payment
 from billing_ledger.ledger.accounts import Account
 from billing_ledger.ledger.entries import Entry, History, Line
 from billing_ledger.ledger.posting import DomainEvent, named_payment, post, sources_of
+from billing_ledger.projections.bulk import BulkWriter
 from billing_ledger.projections.sqltext import in_schema
 
 Cursor = psycopg.Cursor[Any]
@@ -45,15 +46,21 @@ LEFT JOIN {schema}.journal_lines l ON l.entry_id = e.id
 LEFT JOIN {schema}.journal_entry_origins o ON o.entry_id = e.id
 LEFT JOIN {schema}.journal_entries r ON r.id = e.reversal_of
 """
-INSERT_ENTRY = """
-INSERT INTO {schema}.journal_entries (id, account_id, livemode, occurred_at, kind, description,
-    source_object, transition, stripe_event_id, reversal_of)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-"""
-INSERT_ORIGIN = """
-INSERT INTO {schema}.journal_entry_origins (entry_id, originator_id, originator_version)
-VALUES (%s, %s, %s)
-"""
+# The columns of the rows a batch posts (EntryRow, OriginRow, LineRow and the namings), in the
+# order of their tuples.
+ENTRY_COLUMNS = (
+    "id",
+    "account_id",
+    "livemode",
+    "occurred_at",
+    "kind",
+    "description",
+    "source_object",
+    "transition",
+    "stripe_event_id",
+    "reversal_of",
+)
+ORIGIN_COLUMNS = ("entry_id", "originator_id", "originator_version")
 NAMING_INVOICES = """
 SELECT k.account_id, k.livemode, k.payment_source, min(n.invoice_source)
 FROM unnest(%s::text[], %s::boolean[], %s::text[]) AS k(account_id, livemode, payment_source)
@@ -61,15 +68,18 @@ JOIN {schema}.journal_payment_invoices n ON n.account_id = k.account_id
   AND n.livemode = k.livemode AND n.payment_source = k.payment_source
 GROUP BY 1, 2, 3
 """
-INSERT_NAMING = """
-INSERT INTO {schema}.journal_payment_invoices (account_id, livemode, payment_source,
-    invoice_source) VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING
-"""
-INSERT_LINE = """
-INSERT INTO {schema}.journal_lines (id, account_id, livemode, entry_id, ledger_account,
-    customer_id, debit_cents, credit_cents, currency)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
-"""
+NAMING_COLUMNS = ("account_id", "livemode", "payment_source", "invoice_source")
+LINE_COLUMNS = (
+    "id",
+    "account_id",
+    "livemode",
+    "entry_id",
+    "ledger_account",
+    "customer_id",
+    "debit_cents",
+    "credit_cents",
+    "currency",
+)
 
 
 def entry_id(account_id: str, livemode: bool, source_object: str, transition: str) -> UUID:
@@ -79,7 +89,7 @@ def entry_id(account_id: str, livemode: bool, source_object: str, transition: st
 
 
 Source = tuple[str, bool, str]  # (account_id, livemode, source object)
-# The parameters of INSERT_ENTRY, INSERT_ORIGIN and INSERT_LINE, in their order.
+# The rows of ENTRY_COLUMNS, ORIGIN_COLUMNS and LINE_COLUMNS.
 EntryRow = tuple[UUID, str, bool, datetime, str, str, str, str, str, UUID | None]
 OriginRow = tuple[UUID, UUID, int]
 LineRow = tuple[UUID, str, bool, UUID, str, str | None, int, int, str]
@@ -119,11 +129,8 @@ class Journal:
 
     def __init__(self, schema: str) -> None:
         self._posted = in_schema(POSTED, schema)
-        self._insert_entry = in_schema(INSERT_ENTRY, schema)
-        self._insert_line = in_schema(INSERT_LINE, schema)
-        self._insert_origin = in_schema(INSERT_ORIGIN, schema)
         self._naming_invoices = in_schema(NAMING_INVOICES, schema)
-        self._insert_naming = in_schema(INSERT_NAMING, schema)
+        self._bulk = BulkWriter(schema)
         self._lines: dict[Source, list[_Posted]] = {}
         self._taken: set[tuple[Source, str]] = set()  # (source, transition) keys in use
         # The invoice naming each payment of the batch as its own (older API versions).
@@ -201,15 +208,17 @@ class Journal:
 
     def flush(self, cur: Cursor) -> None:
         """Write the batch's entries, their origins and lines (in that order)."""
-        rows_of: list[tuple[str, Sequence[tuple[Any, ...]]]] = [
-            (self._insert_entry, self._new.entries),
-            (self._insert_origin, self._new.origins),
-            (self._insert_line, self._new.lines),
-            (self._insert_naming, self._new.namings),
-        ]
-        for statement, rows in rows_of:
-            if rows:
-                cur.executemany(statement, rows)
+        bulk = self._bulk
+        bulk.write(cur, "journal_entries", ENTRY_COLUMNS, self._new.entries)
+        bulk.write(cur, "journal_entry_origins", ORIGIN_COLUMNS, self._new.origins)
+        bulk.write(cur, "journal_lines", LINE_COLUMNS, self._new.lines)
+        bulk.write(
+            cur,
+            "journal_payment_invoices",
+            NAMING_COLUMNS,
+            self._new.namings,
+            "ON CONFLICT DO NOTHING",
+        )
         self._lines = {}
         self._taken = set()
         self._named_by = {}

@@ -23,6 +23,7 @@ from billing_ledger.domain.ordering import Version
 from billing_ledger.domain.state import CouponTerms, CustomerPart
 from billing_ledger.domain.stripe_object import StripeObject, as_kind, part_of
 from billing_ledger.domain.subscription import Subscription
+from billing_ledger.projections.bulk import BulkWriter
 from billing_ledger.projections.mrr_clock import MrrClock, definition_of
 from billing_ledger.projections.mrr_definitions import STRIPE
 from billing_ledger.projections.mrr_rules import (
@@ -46,10 +47,37 @@ CUSTOMER_EVENTS = (Customer.Recorded, Customer.Revised, Customer.Backfilled)
 CustomerEvent = Customer.Recorded | Customer.Revised | Customer.Backfilled
 DISCOUNT_EVENTS = (Discount.Recorded, Discount.Revised, Discount.Backfilled)
 DiscountEvent = Discount.Recorded | Discount.Revised | Discount.Backfilled
+FACT_COLUMNS = (
+    "account_id",
+    "livemode",
+    "customer_id",
+    "stripe_event_id",
+    "created",
+    "from_customer",
+    "discount_id",
+    "coupon_id",
+    "coupon",
+    "start",
+    "ended",
+)
 INSERT_FACT = (
     "INSERT INTO {schema}.mrr_customer_discounts (account_id, livemode, customer_id, "
     "stripe_event_id, created, from_customer, discount_id, coupon_id, coupon, start, ended) "
     "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1"
+)
+POINT_COLUMNS = (
+    "subscription_id",
+    "stripe_event_id",
+    "account_id",
+    "livemode",
+    "customer_id",
+    "created",
+    "status",
+    "attributes",
+    "previous_attributes",
+    "previous_state_digest",
+    "state",
+    "discount_ids",
 )
 CustomerKey = tuple[str, bool, str | None]  # (account_id, livemode, Stripe customer id)
 
@@ -74,13 +102,19 @@ class MrrProjection:
         # written once per scope at flush instead of once per event.
         self._horizons: dict[Scope, tuple[date | None, date]] = {}
         self._clock = MrrClock(schema)
+        self._bulk = BulkWriter(schema)
+        self._points: list[tuple[Any, ...]] = []  # the batch's, in POINT_COLUMNS' order
+        # A deferred projection's customer discount facts (FACT_COLUMNS), written at flush.
+        self._facts: list[tuple[Any, ...]] = []
         self._definition = STRIPE  # read from the schema at each flush (a swap may change it)
 
     def _sql(self, text: str) -> str:
         return in_schema(text, self._schema_name)
 
     def prepare(self, cur: Cursor, events: Sequence[object]) -> None:
-        """Nothing to read ahead: each event carries what its rows need."""
+        """Nothing to read ahead: each event carries what its rows need. (Forgets the points
+        a failed batch left unwritten.)"""
+        self._points, self._facts = [], []
 
     def project(self, cur: Cursor, event: object) -> None:
         if not isinstance(
@@ -103,6 +137,11 @@ class MrrProjection:
 
     def flush(self, cur: Cursor) -> None:
         """Recompute what this batch changed, inside the batch's transaction."""
+        self._bulk.write(cur, "mrr_points", POINT_COLUMNS, self._points, "ON CONFLICT DO NOTHING")
+        self._bulk.write(
+            cur, "mrr_customer_discounts", FACT_COLUMNS, self._facts, "ON CONFLICT DO NOTHING"
+        )
+        self._points, self._facts = [], []
         self._definition = definition_of(cur, self._schema_name)
         # A deferred projection recomputes everyone at the end: no past_due clock to follow.
         self._dirty_customers |= self._clock.advance(
@@ -183,15 +222,11 @@ class MrrProjection:
             self._dirty_scopes.add(scope)
 
     def _point(self, cur: Cursor, event: SubscriptionEvent) -> None:
+        """Keep the snapshot's point, written first thing at the batch's end (nothing in the
+        batch reads points before: a point marks its own customer)."""
         state = event.part_state
         discount_ids = [d["id"] for d in state.get("discounts", [])]
-        cur.execute(
-            self._sql(
-                "INSERT INTO {schema}.mrr_points (subscription_id, stripe_event_id, account_id, "
-                "livemode, customer_id, created, status, attributes, previous_attributes, "
-                "previous_state_digest, state, discount_ids) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
-            ),
+        self._points.append(
             (
                 event.originator_id,
                 event.stripe_event_id,
@@ -205,7 +240,7 @@ class MrrProjection:
                 event.previous_state_digest,
                 Jsonb(state),
                 discount_ids,
-            ),
+            )
         )
         self._dirty_customers.add((event.account_id, event.livemode, state["customer"]))
 
@@ -273,22 +308,23 @@ class MrrProjection:
             return  # a tax id
         discount = part.state["discount"]
         coupon = discount["coupon"] if discount else None
-        inserted = cur.execute(
-            self._sql(INSERT_FACT),
-            (
-                event.account_id,
-                event.livemode,
-                event.stripe_id,
-                event.stripe_event_id,
-                event.created,
-                True,
-                discount["id"] if discount else None,
-                discount["coupon_id"] if discount else None,
-                Jsonb(coupon) if coupon is not None else None,
-                discount["start"] if discount else None,
-                False,
-            ),
-        ).fetchone()
+        fact = (
+            event.account_id,
+            event.livemode,
+            event.stripe_id,
+            event.stripe_event_id,
+            event.created,
+            True,
+            discount["id"] if discount else None,
+            discount["coupon_id"] if discount else None,
+            Jsonb(coupon) if coupon is not None else None,
+            discount["start"] if discount else None,
+            False,
+        )
+        if self.deferred:  # nobody to mark: every customer is recomputed at the end
+            self._facts.append(fact)
+            return
+        inserted = cur.execute(self._sql(INSERT_FACT), fact).fetchone()
         # A customer without a discount changes MRR only by ending one it had.
         if inserted is not None and (discount is not None or self._has_discounts(cur, event)):
             self._dirty_customers.add((event.account_id, event.livemode, event.stripe_id))
@@ -299,22 +335,23 @@ class MrrProjection:
         if state["subscription"] is not None or state["customer"] is None:
             return
         coupon = state["coupon"]
-        inserted = cur.execute(
-            self._sql(INSERT_FACT),
-            (
-                event.account_id,
-                event.livemode,
-                state["customer"],
-                event.stripe_event_id,
-                event.created,
-                False,
-                event.stripe_id,
-                state["coupon_id"],
-                Jsonb(coupon) if coupon is not None else None,
-                state["start"],
-                event.status == "deleted",
-            ),
-        ).fetchone()
+        fact = (
+            event.account_id,
+            event.livemode,
+            state["customer"],
+            event.stripe_event_id,
+            event.created,
+            False,
+            event.stripe_id,
+            state["coupon_id"],
+            Jsonb(coupon) if coupon is not None else None,
+            state["start"],
+            event.status == "deleted",
+        )
+        if self.deferred:
+            self._facts.append(fact)
+            return
+        inserted = cur.execute(self._sql(INSERT_FACT), fact).fetchone()
         if inserted is not None:
             self._dirty_customers.add((event.account_id, event.livemode, state["customer"]))
 

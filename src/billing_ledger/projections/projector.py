@@ -84,8 +84,10 @@ class Projector:
         pool: ConnectionPool,
         schema: str,
         projections: Sequence[Projection],
+        batch_size: int = BATCH_SIZE,
     ) -> None:
         self._app = app
+        self._batch_size = batch_size
         self._pool = pool
         self.schema = schema
         self._projections = list(projections)
@@ -144,7 +146,7 @@ class Projector:
         with self._pool.connection() as conn, conn.transaction():
             return self.project_batch(conn)
 
-    def project_batch(self, conn: psycopg.Connection[Any], limit: int = BATCH_SIZE) -> int:
+    def project_batch(self, conn: psycopg.Connection[Any], limit: int | None = None) -> int:
         """Within the caller's transaction: project the notifications after the lowest tracked
         position into every projection behind them, and move each position past them. Returns
         how many notifications there were."""
@@ -155,7 +157,7 @@ class Projector:
             positions = {str(name): int(position) for name, position in rows}
             after = min(positions.get(name, 0) for name in self.names)
             notifications = self._app.recorder.select_notifications(
-                start=after, limit=limit, inclusive_of_start=False
+                start=after, limit=limit or self._batch_size, inclusive_of_start=False
             )
             if not notifications:
                 return 0

@@ -2,11 +2,12 @@
 state, so each becomes one upsert of that aggregate's row (plus the rows hanging off it).
 
 Within a batch only an aggregate's last state matters, so rows are kept in memory by id (the
-latest replacing the earlier) and written at the batch's end, one multi-row statement per table.
-Payment rows are the exception: invoices link them as they arrive, so their statements run in
-event order; what they read (an invoice's subscription, the invoice naming a payment) is read
-ahead for the whole batch and kept current in memory as the batch goes. Each invoice's
-subscription reaches its payments once, at the batch's end.
+latest replacing the earlier) and written at the batch's end, one statement per table
+(bulk.py). Invoices link payment rows as they arrive: a payment row of the batch is linked in
+memory, a stored one by an UPDATE then, before the batch's rows replace it; what payments
+read (an invoice's subscription, the invoice naming a payment) is read ahead for the whole
+batch and kept current in memory as the batch goes. Each invoice's subscription reaches its
+payments once, at the batch's end.
 
 Every value written comes from the event (Stripe's timestamps, uuid5 ids), never from the clock,
 so replaying the same history rebuilds the same rows. Personal values arrive sealed: each batch
@@ -36,6 +37,7 @@ from billing_ledger.domain.payment import Payment
 from billing_ledger.domain.payment_method import PaymentMethod
 from billing_ledger.domain.stripe_object import StripeObject
 from billing_ledger.domain.subscription import Subscription
+from billing_ledger.projections.bulk import BulkWriter
 from billing_ledger.projections.reveal import KeyLookup, Revealed
 from billing_ledger.projections.sqltext import in_schema
 
@@ -70,6 +72,7 @@ class BillingTables:
     def __init__(self, schema: str, keys: KeyLookup) -> None:
         self._schema_name = schema
         self._keys = keys
+        self._bulk = BulkWriter(schema)
         self._revealed = Revealed({})
         # Rows to write at the batch's end: table → row id → row (the latest state wins).
         self._pending: dict[str, dict[UUID, dict[str, Any]]] = defaultdict(dict)
@@ -137,9 +140,12 @@ class BillingTables:
             if not rows:
                 continue
             columns = tuple(next(iter(rows.values())))
-            cur.executemany(
-                _upsert_statement(self._schema_name, table, columns),
+            self._bulk.write(
+                cur,
+                table,
+                columns,
                 [tuple(row[column] for column in columns) for row in rows.values()],
+                _on_conflict(columns),
             )
         invoices = self._pending.get("invoices")
         if invoices:
@@ -260,9 +266,12 @@ class BillingTables:
         # Older API versions name the intent here: a payment that arrived first is linked now,
         # one that comes later finds the invoice naming it (its row, or the batch's).
         if payment_id is not None:
-            cur.execute(
-                in_schema(LINK_PAYMENT_TO_INVOICE, self._schema_name), (identity["id"], payment_id)
-            )
+            pending_payment = self._pending["payment_transactions"].get(payment_id)
+            if pending_payment is not None:  # the batch's row, written at its end
+                pending_payment["invoice_id"] = identity["id"]
+            else:
+                statement = in_schema(LINK_PAYMENT_TO_INVOICE, self._schema_name)
+                cur.execute(statement, (identity["id"], payment_id))
             known = self._invoice_naming.get(payment_id)
             self._invoice_naming[payment_id] = min(identity["id"], known or identity["id"])
 
@@ -383,28 +392,15 @@ class BillingTables:
         return row[0] if row else None
 
     def _upsert(self, cur: Cursor, table: str, row: dict[str, Any]) -> None:
-        """Payment rows now (invoices update them in event order); others at the batch end."""
-        if table == "payment_transactions":
-            statement = _upsert_statement(self._schema_name, table, tuple(row))
-            cur.execute(statement, tuple(row.values()))
-        else:
-            self._pending[table][row["id"]] = row
+        """Keep `row` to write at the batch's end (replacing the batch's earlier one)."""
+        self._pending[table][row["id"]] = row
 
 
 @cache
-def _upsert_statement(schema: str, table: str, columns: tuple[str, ...]) -> str:
-    names = [sql.Identifier(column) for column in columns]
-    return (
-        sql.SQL("INSERT INTO {}.{} ({}) VALUES ({}) ON CONFLICT (id) DO UPDATE SET {}")
-        .format(
-            sql.Identifier(schema),
-            sql.Identifier(table),
-            sql.SQL(", ").join(names),
-            sql.SQL(", ").join(sql.Placeholder() * len(names)),
-            sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(name) for name in names[1:]),
-        )
-        .as_string()
-    )
+def _on_conflict(columns: tuple[str, ...]) -> str:
+    """Each row replaces the stored one of its id (every column but the id)."""
+    names = [sql.Identifier(column).as_string() for column in columns[1:]]
+    return "ON CONFLICT (id) DO UPDATE SET " + ", ".join(f"{n} = EXCLUDED.{n}" for n in names)
 
 
 def _personal_values(events: Sequence[object]) -> list[object]:
