@@ -50,7 +50,8 @@ from billing_ledger.infra.database import (
 )
 from billing_ledger.infra.keys import KeyStore
 from billing_ledger.infra.master_key import EMBEDDED_FILE, FileMasterKey, MasterKey, create_file
-from billing_ledger.infra.supervision import ChildProcess, Workers
+from billing_ledger.infra.metrics import EVENTS_PROCESSED, UNHANDLED_EVENT_TYPES
+from billing_ledger.infra.supervision import ChildProcess, Work, Workers
 from billing_ledger.ingest.app import create_app
 from billing_ledger.ingest.sealing import Sealer
 from billing_ledger.processing.application import EVENT_STORE_SCHEMA, BillingApplication
@@ -87,6 +88,8 @@ log = logging.getLogger(__name__)
 POOL_SIZE = 4
 # How much lower than ingest's the workers' priority is under `up` (see running_pipeline).
 WORKER_NICENESS = 10
+# What the processor counts, shown by the /metrics of `up` although it runs in a child there.
+PROCESSOR_METRICS = (EVENTS_PROCESSED, UNHANDLED_EVENT_TYPES)
 # Advisory lock held while a process creates its schemas and tables: `CREATE ... IF NOT
 # EXISTS` is not safe against a concurrent creator (two `process` instances of one consumer
 # group starting together failed on pg_namespace's unique index).
@@ -364,10 +367,12 @@ def running_pipeline(
     """The pipeline at work: the processor in a thread, the projector in a child process
     (restarted if it dies); drained, then closed, on exit.
 
-    `yield_to_ingest` (`up`, where the webhook endpoint shares the machine): the processor's
-    thread and the projector's process run at a lower priority (WORKER_NICENESS), so that
-    during a burst the cores go to answering Stripe first; the log holds what the workers
-    have not reached yet, and they catch up when the burst ends."""
+    `yield_to_ingest` (`up`, where the webhook endpoint shares the machine): the processor
+    runs in a child process of its own too, and both children at a lower priority
+    (WORKER_NICENESS), so that during a burst the cores go to answering Stripe first; the log
+    holds what the workers have not reached yet, and they catch up when the burst ends. A
+    processor thread would share ingest's interpreter lock: whenever the scheduler paused it
+    (all the more for being niced) while it held the lock, the webhook endpoint waited too."""
     master = master_key(settings, dsn)
     parts = pipeline(dsn, event_log, master, grant_reader=bool(settings.DATABASE_URL))
     niceness = WORKER_NICENESS if yield_to_ingest else 0
@@ -381,13 +386,17 @@ def running_pipeline(
             (dsn, niceness),
             lambda: _report(parts.projector),
         )
-        process = parts.processor.run
-
-        def processor(stop: threading.Event) -> None:
-            lower_priority(niceness)
-            process(stop)
-
-        workers = Workers({"processor": processor, "projector": child.supervise})
+        work: dict[str, Work] = {"processor": parts.processor.run, "projector": child.supervise}
+        if yield_to_ingest:
+            work["processor"] = ChildProcess(
+                "processor",
+                process_in_child,
+                settings,
+                (dsn, niceness),
+                lambda: None,
+                mirrored=PROCESSOR_METRICS,
+            ).supervise
+        workers = Workers(work)
         try:
             workers.start()
             yield workers
@@ -395,6 +404,20 @@ def running_pipeline(
             workers.drain()
     finally:
         parts.close()
+
+
+def process_in_child(settings: Settings, dsn: str, niceness: int, stop: ProcessEvent) -> None:
+    """The processor process (`up`): follow the log of record until `stop` is set."""
+    lower_priority(niceness)
+    with (
+        opened_event_log(settings, dsn) as event_log,
+        connection_pool(dsn, 2) as pool,
+    ):
+        app = application(dsn)
+        try:
+            processor(app, event_log, pool).run(stop)  # type: ignore[arg-type]
+        finally:
+            app.close()
 
 
 def project_in_child(settings: Settings, dsn: str, niceness: int, stop: ProcessEvent) -> None:
