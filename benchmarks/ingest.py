@@ -75,6 +75,12 @@ def main() -> int:
     parser.add_argument(
         "--drain-bound", type=int, default=900, help="seconds `up` may take to drain"
     )
+    parser.add_argument(
+        "--src",
+        type=Path,
+        default=None,
+        help="run billing-ledger from this source tree (an export's src/, for a before/after)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install -y wrk")
@@ -93,7 +99,7 @@ def main() -> int:
     with postgres_server() as server:
         for run in range(args.runs):
             for target in targets:
-                with serving(target, server, kafka) as (url, pid, dsn):
+                with serving(target, server, kafka, args.src) as (url, pid, dsn):
                     sampler = LagSampler(dsn) if target == "up" else None
                     before = cpu_seconds(pid)
                     if sampler:
@@ -175,8 +181,11 @@ def cpu_seconds(pid: int) -> float:
 
 
 @contextmanager
-def serving(target: str, server_url: str, kafka: str) -> Iterator[tuple[str, int, str]]:
-    """Start the target; yield its base URL, process id and database; stop it."""
+def serving(
+    target: str, server_url: str, kafka: str, src: Path | None = None
+) -> Iterator[tuple[str, int, str]]:
+    """Start the target (billing-ledger from `src` if given); yield its base URL, process id
+    and database; stop it."""
     port = free_port()
     with tempfile.TemporaryDirectory() as workdir, _database(target, server_url) as dsn:
         pinned = ["taskset", "-c", "0"]
@@ -202,7 +211,7 @@ def serving(target: str, server_url: str, kafka: str) -> Iterator[tuple[str, int
                 "KAFKA_TOPIC": f"bench.stripe.events.{uuid4().hex[:8]}",
             }
             env.pop("STRIPE_API_KEY", None)
-        env["PYTHONPATH"] = str(ROOT)
+        env["PYTHONPATH"] = f"{src.resolve()}:{ROOT}" if src else str(ROOT)
         logs = Path(workdir, "server.log")
         with logs.open("wb") as sink:
             process = subprocess.Popen(
