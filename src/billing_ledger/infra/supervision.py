@@ -94,7 +94,11 @@ class ChildProcess:
         self._seen: dict[int, Totals] = {}
 
     def supervise(self, stop: threading.Event) -> None:
-        """Keep a child running until `stop` is set, then stop it after its batch."""
+        """Keep a child running until `stop` is set, then stop it after its batch.
+
+        Each child gets a stop event of its own: a child killed while it waited on the event
+        stays counted among its sleepers, and setting an event shared with its successor
+        would wait for the dead one to wake (multiprocessing's Condition) forever."""
         child_stop = self._context.Event()
         child: BaseProcess | None = None
         try:
@@ -102,6 +106,7 @@ class ChildProcess:
                 if child is None or not child.is_alive():
                     if child is not None:
                         log.error("%s process exited %s; restarting", self._name, child.exitcode)
+                        child_stop = self._context.Event()
                     child = self._start(child_stop)
                     log.info("%s process %s started", self._name, child.pid)
                 stop.wait(SUPERVISE_SECONDS)
