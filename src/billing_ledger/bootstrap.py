@@ -42,7 +42,7 @@ from billing_ledger.eventlog.memory_dead_letters import MemoryDeadLetters
 from billing_ledger.eventlog.port import FETCHED, EventLog
 from billing_ledger.eventlog.postgres import PostgresEventLog
 from billing_ledger.eventlog.secret_usage import SecretUsage
-from billing_ledger.infra import audit, keys, roles
+from billing_ledger.infra import audit, keys, roles, session_priority
 from billing_ledger.infra.database import (
     database_url,
     eventsourcing_env,
@@ -409,6 +409,7 @@ def running_pipeline(
 def process_in_child(settings: Settings, dsn: str, niceness: int, stop: ProcessEvent) -> None:
     """The processor process (`up`): follow the log of record until `stop` is set."""
     lower_priority(niceness)
+    yield_sessions(dsn, "processor", niceness, stop)
     with (
         opened_event_log(settings, dsn) as event_log,
         connection_pool(dsn, 2) as pool,
@@ -423,6 +424,7 @@ def process_in_child(settings: Settings, dsn: str, niceness: int, stop: ProcessE
 def project_in_child(settings: Settings, dsn: str, niceness: int, stop: ProcessEvent) -> None:
     """The projector process: project the live read schema until `stop` is set."""
     lower_priority(niceness)
+    yield_sessions(dsn, "projector", niceness, stop)
     master = master_key(settings, dsn)
     with connection_pool(dsn, 2) as pool:
         app = application(dsn)
@@ -430,6 +432,16 @@ def project_in_child(settings: Settings, dsn: str, niceness: int, stop: ProcessE
             projector(app, pool, master).run(stop)
         finally:
             app.close()
+
+
+def yield_sessions(dsn: str, worker: str, niceness: int, stop: ProcessEvent) -> None:
+    """This worker process's database sessions niced as it is, when the server is on this
+    machine (infra/session_priority.py); called before the process connects."""
+    if niceness <= 0:
+        return
+    name = f"billing-ledger-{worker}"
+    session_priority.name_sessions(name)
+    session_priority.in_background(dsn, name, niceness, stop)
 
 
 def lower_priority(niceness: int) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import psycopg
 
 from tests.e2e.cli import cli_env, running
 from tests.e2e.test_webhook_to_tables import assert_rows, deliver_customer_and_subscription, rows
@@ -86,6 +87,22 @@ def processed_total(base_url: str) -> float:
     return sum(float(v) for v in re.findall(pattern, text, re.MULTILINE))
 
 
+def sessions_niced(database_url: str, application_name: str) -> bool:
+    """Whether the sessions named `application_name` exist and all run 10 nice levels down."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        pids = [
+            row[0]
+            for row in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = %s",
+                (application_name,),
+            )
+        ]
+    try:
+        return bool(pids) and all(os.getpriority(os.PRIO_PROCESS, pid) >= 10 for pid in pids)
+    except ProcessLookupError:
+        return False  # a session ended meanwhile: look again
+
+
 def test_up_processes_in_a_child_that_yields_to_ingest(database_url: str, tmp_path: Path) -> None:
     """The processor of `up` is a process of its own, niced below the webhook endpoint,
     restarted when killed; what it counts still shows in the parent's /metrics."""
@@ -98,6 +115,11 @@ def test_up_processes_in_a_child_that_yields_to_ingest(database_url: str, tmp_pa
         wait_for(  # set by the child once it runs
             lambda: os.getpriority(os.PRIO_PROCESS, first) == min(parent + 10, 19),
             "the processor to run 10 nice levels below ingest",
+        )
+        # Its database sessions too (the suite's server is on this machine: a Unix socket).
+        wait_for(
+            lambda: sessions_niced(database_url, "billing-ledger-processor"),
+            "the processor's database sessions to run niced",
         )
         os.kill(first, signal.SIGKILL)
         deliver_customer_and_subscription(server.base_url)
