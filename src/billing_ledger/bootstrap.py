@@ -39,7 +39,7 @@ from billing_ledger.eventlog.dead_letters import DeadLetters
 from billing_ledger.eventlog.kafka import KafkaEventLog
 from billing_ledger.eventlog.memory import MemoryEventLog
 from billing_ledger.eventlog.memory_dead_letters import MemoryDeadLetters
-from billing_ledger.eventlog.port import FETCHED, EventLog
+from billing_ledger.eventlog.port import FETCHED, EventLog, LogUnavailable
 from billing_ledger.eventlog.postgres import PostgresEventLog
 from billing_ledger.eventlog.secret_usage import SecretUsage
 from billing_ledger.infra import audit, keys, roles, session_priority
@@ -88,6 +88,8 @@ log = logging.getLogger(__name__)
 POOL_SIZE = 4
 # How much lower than ingest's the workers' priority is under `up` (see running_pipeline).
 WORKER_NICENESS = 10
+# How long the processor's process waits before trying an unavailable log again.
+LOG_RETRY_SECONDS = 2.0
 # What the processor counts, shown by the /metrics of `up` although it runs in a child there.
 PROCESSOR_METRICS = (EVENTS_PROCESSED, UNHANDLED_EVENT_TYPES)
 # Advisory lock held while a process creates its schemas and tables: `CREATE ... IF NOT
@@ -407,18 +409,33 @@ def running_pipeline(
 
 
 def process_in_child(settings: Settings, dsn: str, niceness: int, stop: ProcessEvent) -> None:
-    """The processor process (`up`): follow the log of record until `stop` is set."""
+    """The processor process (`up`): follow the log of record until `stop` is set, waiting
+    out a log that does not answer yet (a broker down when the child starts), as the thread
+    it replaces waited out outages."""
     lower_priority(niceness)
     yield_sessions(dsn, "processor", niceness, stop)
-    with (
-        opened_event_log(settings, dsn) as event_log,
-        connection_pool(dsn, 2) as pool,
-    ):
-        app = application(dsn)
+    event_log = _open_when_available(settings, dsn, stop)
+    if event_log is None:
+        return
+    try:
+        with connection_pool(dsn, 2) as pool:
+            app = application(dsn)
+            try:
+                processor(app, event_log, pool).run(stop)  # type: ignore[arg-type]
+            finally:
+                app.close()
+    finally:
+        event_log.close()
+
+
+def _open_when_available(settings: Settings, dsn: str, stop: ProcessEvent) -> EventLog | None:
+    while not stop.is_set():
         try:
-            processor(app, event_log, pool).run(stop)  # type: ignore[arg-type]
-        finally:
-            app.close()
+            return open_event_log(settings, dsn)
+        except LogUnavailable as e:
+            log.warning("processor waiting for the event log: %s", type(e).__name__)
+            stop.wait(LOG_RETRY_SECONDS)
+    return None
 
 
 def project_in_child(settings: Settings, dsn: str, niceness: int, stop: ProcessEvent) -> None:
