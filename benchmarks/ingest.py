@@ -2,16 +2,25 @@
 
     python -m benchmarks.ingest --duration 30 --concurrency 64 --runs 3
 
-Targets, in each run: a bare Starlette endpoint that answers 200 (the ceiling), then
-`billing-ledger ingest` with the Postgres log, then with the Kafka log (KAFKA_BOOTSTRAP_SERVERS,
-default 127.0.0.1:9092, a topic of its own per run). Bodies come from benchmarks/history.py and
-are signed when each target starts (Stripe-Signature timestamps must be within 300 s).
+    python -m benchmarks.ingest --targets up,peer --duration 60 --runs 3
 
-Placement on a 2-core machine: the server process is pinned to CPU 0 and wrk to CPU 1
-(taskset); PostgreSQL and the Kafka JVM are not pinned and share both cores.
+Targets, in each run in the order given: `bare`, a bare Starlette endpoint that answers 200
+(the ceiling); `postgres`, `billing-ledger ingest` with the Postgres log; `kafka`, the same with
+the Kafka log (KAFKA_BOOTSTRAP_SERVERS, default 127.0.0.1:9092, a topic of its own per run);
+`up`, `billing-ledger up` (the Postgres log, processing what it accepts) on a fresh database,
+its lag sampled meanwhile and after the burst until drained (pipeline_lag.py); `peer`,
+`@supabase/stripe-sync-engine` (peer.py) on a fresh database of its own. Bodies come from
+benchmarks/history.py and are signed when each target starts (Stripe-Signature timestamps must
+be within 300 s).
+
+Placement on a 2-core machine: `bare`, `postgres` and `kafka` are pinned to CPU 0 and wrk to
+CPU 1 (taskset); PostgreSQL and the Kafka JVM are not pinned and share both cores. `up` and
+`peer` are not pinned (`up`'s projector is a process of its own, and both do their database
+work on both cores); wrk is pinned to CPU 1.
 Prints accepted events/s (2xx only), p50/p99 latency, the server's CPU time per accepted
-request (user + system, from /proc: on its one core, the cost that bounds the rate) and the
-ratio to the bare ceiling; with several runs, the median of each figure.
+request (user + system of the server's process, from /proc; for `up` that process holds ingest
+and the processor, not the projector's child) and the ratio to the bare ceiling, or for `peer`
+in the run, the ratio of `up` to the peer; with several runs, the median of each figure.
 """
 
 from __future__ import annotations
@@ -34,8 +43,10 @@ from uuid import uuid4
 
 import httpx
 
+from benchmarks import peer
 from benchmarks.history import Shape, bodies
 from benchmarks.infra import MASTER_KEY_TEXT, conditions, fresh_database, postgres_server
+from benchmarks.pipeline_lag import LagReport, LagSampler
 from billing_ledger.ingest.signature import sign
 from tests.e2e.cli import free_port
 from tests.support.webhooks import SECRET
@@ -60,42 +71,87 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--bodies", type=int, default=20_000, help="distinct events sent")
-    parser.add_argument("--targets", default="bare,postgres,kafka")
+    parser.add_argument("--targets", default="bare,postgres,kafka", help="also: up, peer")
+    parser.add_argument(
+        "--drain-bound", type=int, default=900, help="seconds `up` may take to drain"
+    )
+    parser.add_argument(
+        "--src",
+        type=Path,
+        default=None,
+        help="run billing-ledger from this source tree (an export's src/, for a before/after)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install -y wrk")
     kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     print(f"ingest benchmark  {conditions()}")
     print(
-        f"wrk -t2 -c{args.concurrency} -d{args.duration}s on CPU 1; server on CPU 0; "
-        f"{args.bodies} distinct bodies"
+        f"wrk -t2 -c{args.concurrency} -d{args.duration}s on CPU 1; bare/postgres/kafka on "
+        f"CPU 0, up/peer not pinned; {args.bodies} distinct bodies"
     )
     documents = list(bodies(Shape(seed=11, customers=max(1, args.bodies // 50)), args.bodies))
     print(f"mean body {sum(map(len, documents)) / len(documents):,.0f} bytes")
     results: dict[str, list[Figures]] = {}
     targets = args.targets.split(",")
+    lags: list[LagReport] = []
+    ratios: list[float] = []
     with postgres_server() as server:
         for run in range(args.runs):
             for target in targets:
-                with serving(target, server, kafka) as (url, pid):
+                with serving(target, server, kafka, args.src) as (url, pid, dsn):
+                    sampler = LagSampler(dsn) if target == "up" else None
                     before = cpu_seconds(pid)
+                    if sampler:
+                        sampler.start()
                     figures = load(url, documents, args.duration, args.concurrency)
                     spent = cpu_seconds(pid) - before
+                    if sampler:
+                        sampler.stop()
+                        lags.append(sampler.drain(args.drain_bound))
                 accepted = figures.accepted_per_second * args.duration
                 figures = replace(figures, cpu_ms_per_request=1000 * spent / max(accepted, 1))
                 results.setdefault(target, []).append(figures)
                 print(f"run {run + 1} {target:<9} {describe(figures)}", flush=True)
-    print(f"median of {args.runs} run(s):")
+                if sampler:
+                    print(f"      {lags[-1].describe()}", flush=True)
+                    print(f"      lag (to process/to project): {lags[-1].timeline()}", flush=True)
+            if "up" in targets and "peer" in targets:
+                ratios.append(
+                    results["up"][-1].accepted_per_second
+                    / max(results["peer"][-1].accepted_per_second, 1)
+                )
+                print(f"run {run + 1} up / peer accepted: {ratios[-1]:.2f}x", flush=True)
+    print(f"median of {args.runs} run(s)  loadavg now {_load()}:")
     ceiling = _median(results.get("bare", []))
     for target in targets:
         median = _median(results[target])
         ratio = (
             f"  ratio to bare {median.accepted_per_second / ceiling.accepted_per_second:.2f}"
-            if ceiling.accepted_per_second
+            if ceiling.accepted_per_second and target != "peer"
             else ""
         )
         print(f"  {target:<9} {describe(median)}{ratio}")
+    if ratios:
+        print(
+            f"  up / peer accepted, per run: {', '.join(f'{r:.2f}x' for r in ratios)}; "
+            f"median {statistics.median(ratios):.2f}x"
+        )
+    if lags:
+        drains = [lag.drain_seconds for lag in lags if lag.drain_seconds is not None]
+        ends = [lag.at_burst_end for lag in lags]
+        backlog = [e.to_process + e.to_project for e in ends if e is not None]
+        print(
+            f"  up lag at burst end (to process + to project), median "
+            f"{statistics.median(backlog) if backlog else float('nan'):,.0f}; drain median "
+            f"{statistics.median(drains) if drains else float('nan'):.0f} s "
+            f"({len(drains)} of {len(lags)} drained within {args.drain_bound} s)"
+        )
     return 0
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def describe(f: Figures) -> str:
@@ -125,36 +181,49 @@ def cpu_seconds(pid: int) -> float:
 
 
 @contextmanager
-def serving(target: str, server_url: str, kafka: str) -> Iterator[tuple[str, int]]:
-    """Start the target pinned to CPU 0; yield its base URL and process id; stop it."""
+def serving(
+    target: str, server_url: str, kafka: str, src: Path | None = None
+) -> Iterator[tuple[str, int, str]]:
+    """Start the target (billing-ledger from `src` if given); yield its base URL, process id
+    and database; stop it."""
     port = free_port()
     with tempfile.TemporaryDirectory() as workdir, _database(target, server_url) as dsn:
+        pinned = ["taskset", "-c", "0"]
         if target == "bare":
-            command = [sys.executable, "-m", "benchmarks.bare_app", str(port)]
+            command = [*pinned, sys.executable, "-m", "benchmarks.bare_app", str(port)]
             env = dict(os.environ)
+        elif target == "peer":
+            command = peer.command()
+            env = peer.environment(peer.installed(), dsn, port, SECRET)
         else:
-            command = [sys.executable, "-m", "billing_ledger", "ingest"]
+            command = [sys.executable, "-m", "billing_ledger", "up" if target == "up" else "ingest"]
+            if target != "up":
+                command = [*pinned, *command]
             env = {
                 **os.environ,
                 "STRIPE_WEBHOOK_SECRETS": SECRET,
                 "PORT": str(port),
                 "DATABASE_URL": dsn,
                 "BILLING_LEDGER_MASTER_KEY": MASTER_KEY_TEXT,
-                "EVENT_LOG": target,
+                "BILLING_LEDGER_HOME": workdir,
+                "EVENT_LOG": "postgres" if target == "up" else target,
                 "KAFKA_BOOTSTRAP_SERVERS": kafka,
                 "KAFKA_TOPIC": f"bench.stripe.events.{uuid4().hex[:8]}",
             }
-        env["PYTHONPATH"] = str(ROOT)
-        process = subprocess.Popen(
-            ["taskset", "-c", "0", *command], env=env, cwd=workdir, stdout=subprocess.DEVNULL
-        )
+            env.pop("STRIPE_API_KEY", None)
+        env["PYTHONPATH"] = f"{src.resolve()}:{ROOT}" if src else str(ROOT)
+        logs = Path(workdir, "server.log")
+        with logs.open("wb") as sink:
+            process = subprocess.Popen(
+                command, env=env, cwd=workdir, stdout=sink, stderr=subprocess.STDOUT
+            )
         url = f"http://127.0.0.1:{port}"
         try:
-            _wait_ready(process, url)
-            yield url, process.pid  # taskset execs the server: same process
+            _wait_ready(process, url, logs)
+            yield url, process.pid, dsn  # taskset execs the server: same process
         finally:
             process.send_signal(signal.SIGTERM)
-            process.wait(timeout=60)
+            process.wait(timeout=120)
 
 
 @contextmanager
@@ -166,11 +235,12 @@ def _database(target: str, server_url: str) -> Iterator[str]:
         yield dsn
 
 
-def _wait_ready(process: subprocess.Popen[bytes], url: str) -> None:
+def _wait_ready(process: subprocess.Popen[bytes], url: str, logs: Path) -> None:
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"server exited with {process.returncode}")
+            tail = logs.read_text(errors="replace")[-2000:]
+            raise SystemExit(f"server exited with {process.returncode}:\n{tail}")
         try:
             httpx.post(f"{url}/webhooks/stripe", content=b"{}", timeout=1)
             return

@@ -39,10 +39,10 @@ from billing_ledger.eventlog.dead_letters import DeadLetters
 from billing_ledger.eventlog.kafka import KafkaEventLog
 from billing_ledger.eventlog.memory import MemoryEventLog
 from billing_ledger.eventlog.memory_dead_letters import MemoryDeadLetters
-from billing_ledger.eventlog.port import FETCHED, EventLog
+from billing_ledger.eventlog.port import FETCHED, EventLog, LogUnavailable
 from billing_ledger.eventlog.postgres import PostgresEventLog
 from billing_ledger.eventlog.secret_usage import SecretUsage
-from billing_ledger.infra import audit, keys, roles
+from billing_ledger.infra import audit, keys, roles, session_priority
 from billing_ledger.infra.database import (
     database_url,
     eventsourcing_env,
@@ -50,7 +50,8 @@ from billing_ledger.infra.database import (
 )
 from billing_ledger.infra.keys import KeyStore
 from billing_ledger.infra.master_key import EMBEDDED_FILE, FileMasterKey, MasterKey, create_file
-from billing_ledger.infra.supervision import ChildProcess, Workers
+from billing_ledger.infra.metrics import EVENTS_PROCESSED, UNHANDLED_EVENT_TYPES
+from billing_ledger.infra.supervision import ChildProcess, Work, Workers
 from billing_ledger.ingest.app import create_app
 from billing_ledger.ingest.sealing import Sealer
 from billing_ledger.processing.application import EVENT_STORE_SCHEMA, BillingApplication
@@ -91,6 +92,10 @@ log = logging.getLogger(__name__)
 POOL_SIZE = 4
 # How much lower than ingest's the workers' priority is under `up` (see running_pipeline).
 WORKER_NICENESS = 10
+# How long the processor's process waits before trying an unavailable log again.
+LOG_RETRY_SECONDS = 2.0
+# What the processor counts, shown by the /metrics of `up` although it runs in a child there.
+PROCESSOR_METRICS = (EVENTS_PROCESSED, UNHANDLED_EVENT_TYPES)
 # Advisory lock held while a process creates its schemas and tables: `CREATE ... IF NOT
 # EXISTS` is not safe against a concurrent creator (two `process` instances of one consumer
 # group starting together failed on pg_namespace's unique index).
@@ -368,10 +373,12 @@ def running_pipeline(
     """The pipeline at work: the processor in a thread, the projector in a child process
     (restarted if it dies); drained, then closed, on exit.
 
-    `yield_to_ingest` (`up`, where the webhook endpoint shares the machine): the processor's
-    thread and the projector's process run at a lower priority (WORKER_NICENESS), so that
-    during a burst the cores go to answering Stripe first; the log holds what the workers
-    have not reached yet, and they catch up when the burst ends."""
+    `yield_to_ingest` (`up`, where the webhook endpoint shares the machine): the processor
+    runs in a child process of its own too, and both children at a lower priority
+    (WORKER_NICENESS), so that during a burst the cores go to answering Stripe first; the log
+    holds what the workers have not reached yet, and they catch up when the burst ends. A
+    processor thread would share ingest's interpreter lock: whenever the scheduler paused it
+    (all the more for being niced) while it held the lock, the webhook endpoint waited too."""
     master = master_key(settings, dsn)
     parts = pipeline(dsn, event_log, master, grant_reader=bool(settings.DATABASE_URL))
     niceness = WORKER_NICENESS if yield_to_ingest else 0
@@ -385,13 +392,17 @@ def running_pipeline(
             (dsn, niceness),
             lambda: _report(parts.projector),
         )
-        process = parts.processor.run
-
-        def processor(stop: threading.Event) -> None:
-            lower_priority(niceness)
-            process(stop)
-
-        workers = Workers({"processor": processor, "projector": child.supervise})
+        work: dict[str, Work] = {"processor": parts.processor.run, "projector": child.supervise}
+        if yield_to_ingest:
+            work["processor"] = ChildProcess(
+                "processor",
+                process_in_child,
+                settings,
+                (dsn, niceness),
+                lambda: None,
+                mirrored=PROCESSOR_METRICS,
+            ).supervise
+        workers = Workers(work)
         try:
             workers.start()
             yield workers
@@ -401,9 +412,40 @@ def running_pipeline(
         parts.close()
 
 
+def process_in_child(settings: Settings, dsn: str, niceness: int, stop: ProcessEvent) -> None:
+    """The processor process (`up`): follow the log of record until `stop` is set, waiting
+    out a log that does not answer yet (a broker down when the child starts), as the thread
+    it replaces waited out outages."""
+    lower_priority(niceness)
+    yield_sessions(dsn, "processor", niceness, stop)
+    event_log = _open_when_available(settings, dsn, stop)
+    if event_log is None:
+        return
+    try:
+        with connection_pool(dsn, 2) as pool:
+            app = application(dsn)
+            try:
+                processor(app, event_log, pool).run(stop)  # type: ignore[arg-type]
+            finally:
+                app.close()
+    finally:
+        event_log.close()
+
+
+def _open_when_available(settings: Settings, dsn: str, stop: ProcessEvent) -> EventLog | None:
+    while not stop.is_set():
+        try:
+            return open_event_log(settings, dsn)
+        except LogUnavailable as e:
+            log.warning("processor waiting for the event log: %s", type(e).__name__)
+            stop.wait(LOG_RETRY_SECONDS)
+    return None
+
+
 def project_in_child(settings: Settings, dsn: str, niceness: int, stop: ProcessEvent) -> None:
     """The projector process: project the live read schema until `stop` is set."""
     lower_priority(niceness)
+    yield_sessions(dsn, "projector", niceness, stop)
     master = master_key(settings, dsn)
     with connection_pool(dsn, 2) as pool:
         app = application(dsn)
@@ -411,6 +453,16 @@ def project_in_child(settings: Settings, dsn: str, niceness: int, stop: ProcessE
             projector(app, pool, master).run(stop)
         finally:
             app.close()
+
+
+def yield_sessions(dsn: str, worker: str, niceness: int, stop: ProcessEvent) -> None:
+    """This worker process's database sessions niced as it is, when the server is on this
+    machine (infra/session_priority.py); called before the process connects."""
+    if niceness <= 0:
+        return
+    name = f"billing-ledger-{worker}"
+    session_priority.name_sessions(name)
+    session_priority.in_background(dsn, name, niceness, stop)
 
 
 def lower_priority(niceness: int) -> None:

@@ -30,6 +30,9 @@ RECOVERY_SECONDS = 60.0
 TIMEOUT_SECONDS = 2.0
 MARGIN_SECONDS = 3.0
 BODY = body_of(event("customer.created", customer("cus_Outage")))
+# The processes of `up` with Kafka clients of their own, each limiting its repeats: the
+# webhook endpoint and the processor (a child process under `up`).
+CLIENT_PROCESSES = 2
 
 
 def kafka_env(database_url: str, broker: PrivateBroker, topic: str) -> dict[str, str]:
@@ -102,10 +105,11 @@ def test_answers_come_within_the_log_timeout_while_the_broker_is_down(
             "SELECT 1 FROM billing.stripe_customers WHERE stripe_customer_id = 'cus_Outage'",
         )
     # The consumer, the producer and the admin client all saw the outage: still our lines only,
-    # each client message at most once per REPEAT_SECONDS.
+    # each client message at most once per REPEAT_SECONDS in each process.
     refusals = connection_refusals(logged_lines(app))
     assert refusals, "the clients' connection failures are reported"
-    assert max(refusals.values()) <= 1 + (time.monotonic() - outage) // REPEAT_SECONDS, refusals
+    bound = CLIENT_PROCESSES * (1 + (time.monotonic() - outage) // REPEAT_SECONDS)
+    assert max(refusals.values()) <= bound, refusals
 
 
 def test_log_lines_stay_ours_and_repeats_are_bounded_while_no_broker_answers(
@@ -133,8 +137,8 @@ def test_log_lines_stay_ours_and_repeats_are_bounded_while_no_broker_answers(
             assert post_webhook(client).status_code == 503
     refusals = connection_refusals(logged_lines(app))
     assert refusals, "the clients' connection failures are reported"
-    assert max(refusals.values()) == 1, refusals.most_common(3)
-    assert sum(refusals.values()) <= 10, refusals
+    assert max(refusals.values()) <= CLIENT_PROCESSES, refusals.most_common(3)
+    assert sum(refusals.values()) <= 10 * CLIENT_PROCESSES, refusals
     assert SASL_PASSWORD not in app.log()
 
 

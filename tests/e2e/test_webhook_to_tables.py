@@ -32,7 +32,7 @@ BUSINESS_ID = "5f0c7a52-3c7e-4e9a-b1a4-2a1f0d6c8e21"
 
 
 def rows(
-    dsn: str, query: str, *params: Any, expect: int = 1, timeout: float = 15
+    dsn: str, query: str, *params: Any, expect: int = 1, timeout: float = 60
 ) -> list[dict[str, Any]]:
     """Poll until the query returns `expect` rows (the pipeline is asynchronous)."""
     deadline = time.monotonic() + timeout

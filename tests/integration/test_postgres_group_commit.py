@@ -3,9 +3,11 @@ transaction answers every caller waiting on it (real PostgreSQL)."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import Any
 
 import psycopg
 import pytest
@@ -101,3 +103,68 @@ def test_a_failed_transaction_answers_every_caller_in_it(
     # The log recovers on a fresh connection once the database answers again.
     postgres_log.append(record(APPENDS))
     assert stored(database_url) == [f"evt_{APPENDS}"]
+
+
+def test_coroutines_share_transactions_and_wait_on_their_loop(
+    postgres_log: PostgresEventLog, database_url: str
+) -> None:
+    """`append_async` queues onto the same writer and is answered on the caller's loop, with
+    no worker thread per call: a batch of coroutines is one transaction."""
+
+    async def append_all(holder: psycopg.Connection[Any]) -> None:
+        first = asyncio.ensure_future(postgres_log.append_async(record(0)))
+        await asyncio.to_thread(until, lambda: writer_waits_for_the_lock(database_url))
+        rest = [asyncio.ensure_future(postgres_log.append_async(record(n))) for n in range(1, 40)]
+        await asyncio.to_thread(until, lambda: postgres_log.queued == APPENDS - 1)
+        threads = threading.active_count()
+        holder.execute("COMMIT")
+        await asyncio.wait_for(asyncio.gather(first, *rest), WAIT_SECONDS)
+        assert threading.active_count() <= threads  # none started to wait for the answers
+
+    with psycopg.connect(database_url, autocommit=True) as holder:
+        holder.execute("BEGIN")
+        holder.execute(f"LOCK TABLE {SCHEMA}.{TABLE} IN EXCLUSIVE MODE")
+        asyncio.run(append_all(holder))
+    assert postgres_log.commits == 2
+    assert sorted(stored(database_url)) == sorted(f"evt_{n}" for n in range(APPENDS))
+
+
+def test_a_failed_transaction_fails_every_coroutine_in_it(
+    postgres_log: PostgresEventLog, database_url: str
+) -> None:
+    async def append_while_down() -> list[BaseException | None]:
+        appends = [postgres_log.append_async(record(n)) for n in range(5)]
+        return await asyncio.gather(*appends, return_exceptions=True)
+
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        # The log's table gone (as a failing database would fail the transaction): every
+        # caller of the batch hears of it; none is left waiting.
+        admin.execute(f"ALTER TABLE {SCHEMA}.{TABLE} RENAME TO moved_away")
+        try:
+            outcomes = asyncio.run(append_while_down())
+        finally:
+            admin.execute(f"ALTER TABLE {SCHEMA}.moved_away RENAME TO {TABLE}")
+    assert all(isinstance(outcome, LogUnavailable) for outcome in outcomes)
+    assert stored(database_url) == []
+
+
+def test_a_coroutine_that_stops_waiting_leaves_the_others_answered(
+    postgres_log: PostgresEventLog, database_url: str
+) -> None:
+    """A webhook whose log timeout fired is cancelled; its record may still land (the port
+    allows it), and the batch's other callers are answered as usual."""
+
+    async def one_gives_up(holder: psycopg.Connection[Any]) -> None:
+        gives_up = asyncio.ensure_future(postgres_log.append_async(record(0)))
+        waits = asyncio.ensure_future(postgres_log.append_async(record(1)))
+        await asyncio.to_thread(until, lambda: writer_waits_for_the_lock(database_url))
+        gives_up.cancel()
+        holder.execute("COMMIT")
+        await asyncio.wait_for(waits, WAIT_SECONDS)
+        assert gives_up.cancelled()
+
+    with psycopg.connect(database_url, autocommit=True) as holder:
+        holder.execute("BEGIN")
+        holder.execute(f"LOCK TABLE {SCHEMA}.{TABLE} IN EXCLUSIVE MODE")
+        asyncio.run(one_gives_up(holder))
+    assert "evt_1" in stored(database_url)

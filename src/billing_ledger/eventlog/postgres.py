@@ -11,6 +11,9 @@ wait on their own future; one writer thread drains the queue, inserts everything
 one transaction (still under the EXCLUSIVE lock, in queue order) and answers each caller only
 after that commit. If the transaction fails, exactly the callers of that batch get
 LogUnavailable, and none of their records is stored. One round trip per batch, not per request.
+A caller on an asyncio loop (`append_async`, the webhook endpoint) waits on a future of its
+loop instead of in a worker thread: the writer answers a whole batch of such callers with one
+`call_soon_threadsafe`, so a webhook costs no thread hop and no thread wake-up of its own.
 
 Only one processor may follow the log at a time: `follow` holds a session advisory lock and
 waits (as a standby) while another process holds it.
@@ -18,6 +21,7 @@ waits (as a standby) while another process holds it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
@@ -103,8 +107,13 @@ MISSING_COLUMNS = (
 
 @dataclass
 class _Append:
+    """One queued record and how its caller is answered: a thread waits on `done`; a
+    coroutine on `waiter`, a future of its `loop`."""
+
     record: EventRecord
     done: Future[None] = field(default_factory=Future)
+    loop: asyncio.AbstractEventLoop | None = None
+    waiter: asyncio.Future[None] | None = None
 
 
 class PostgresEventLog(EventLog):
@@ -139,6 +148,19 @@ class PostgresEventLog(EventLog):
 
     def append(self, record: EventRecord) -> None:
         pending = _Append(record)
+        self._enqueue(pending)
+        pending.done.result()
+
+    async def append_async(self, record: EventRecord) -> None:
+        """`append` awaited on the caller's loop: returns once the batch holding `record`
+        committed, raises LogUnavailable otherwise. A caller that stops waiting (cancelled)
+        leaves the record queued: it may still be stored, as the port allows."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._enqueue(_Append(record, loop=loop, waiter=waiter))
+        await waiter
+
+    def _enqueue(self, pending: _Append) -> None:
         with self._writer_lock:
             if self._closed:
                 raise LogUnavailable("Postgres log is closed")
@@ -148,7 +170,6 @@ class PostgresEventLog(EventLog):
                 )
                 self._writer.start()
             self._queue.put(pending)
-        pending.done.result()
 
     @property
     def queued(self) -> int:
@@ -186,13 +207,9 @@ class PostgresEventLog(EventLog):
             cause = e
         else:
             self.commits += 1
-            for pending in batch:
-                pending.done.set_result(None)
+            _answer(batch, None)
             return
-        for pending in batch:
-            failure = LogUnavailable("Postgres log unavailable")
-            failure.__cause__ = cause
-            pending.done.set_exception(failure)
+        _answer(batch, cause)
 
     def read(self, after: int, limit: int) -> list[LoggedEvent]:
         """Records with a position greater than `after`, in position order."""
@@ -272,6 +289,41 @@ class PostgresEventLog(EventLog):
         if writer is not None:
             writer.join()
         self._pool.close()
+
+
+def _answer(batch: list[_Append], cause: BaseException | None) -> None:
+    """Tell every caller in `batch` that it is stored (`cause` None) or is not: threads
+    directly, coroutines with one callback per loop."""
+    on_loops: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+    for pending in batch:
+        if pending.loop is not None and pending.waiter is not None:
+            on_loops.setdefault(pending.loop, []).append(pending.waiter)
+        elif cause is None:
+            pending.done.set_result(None)
+        else:
+            pending.done.set_exception(_unavailable(cause))
+    for loop, waiters in on_loops.items():
+        try:
+            loop.call_soon_threadsafe(_settle, waiters, cause)
+        except RuntimeError:  # the loop closed meanwhile: nobody is waiting there any more
+            log.warning("an event loop closed before its %d appends were answered", len(waiters))
+
+
+def _settle(waiters: list[asyncio.Future[None]], cause: BaseException | None) -> None:
+    """On the waiters' loop: answer those still waiting (a cancelled one gave up)."""
+    for waiter in waiters:
+        if waiter.done():
+            continue
+        if cause is None:
+            waiter.set_result(None)
+        else:
+            waiter.set_exception(_unavailable(cause))
+
+
+def _unavailable(cause: BaseException) -> LogUnavailable:
+    failure = LogUnavailable("Postgres log unavailable")
+    failure.__cause__ = cause
+    return failure
 
 
 def _row(record: EventRecord) -> tuple[Any, ...]:

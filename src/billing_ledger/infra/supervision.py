@@ -2,9 +2,11 @@
 
 The projector runs in a child process of its own: one Python process runs one thread at a time,
 and the processor and projector are both busy when a backlog is worked off, so apart they use
-two cores. The parent restarts the child if it dies, reports on it while it runs, and stops it
-(after its current batch) when the workers drain; a child whose parent was killed stops by
-itself.
+two cores (under `up` the processor does too, apart from the webhook endpoint). The parent
+restarts the child if it dies, reports on it while it runs, and stops it (after its current
+batch) when the workers drain; a child whose parent was killed stops by itself. Counters the
+child increments (`mirrored`) are sent to the parent about once a second and added to the
+parent's, so its /metrics shows them.
 """
 
 from __future__ import annotations
@@ -12,15 +14,20 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import multiprocessing.connection
+import queue
 import signal
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Event as ProcessEvent
 from typing import Any
 
+from prometheus_client import Counter
+
 from billing_ledger.infra import logs
+from billing_ledger.infra.metrics import REGISTRY
 from billing_ledger.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -30,6 +37,8 @@ SUPERVISE_SECONDS = 1.0
 # transaction then rolls back, and the next start does that batch again).
 DRAIN_SECONDS = 60.0
 
+Totals = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+"""A child's counter totals: (metric family, labels) → value."""
 Work = Callable[[threading.Event], None]
 ChildWork = Callable[..., None]
 """Runs in the child until the `ProcessEvent` passed last is set."""
@@ -70,6 +79,8 @@ class ChildProcess:
         settings: Settings,
         args: tuple[Any, ...],
         report: Callable[[], None],
+        *,
+        mirrored: Sequence[Counter] = (),
     ) -> None:
         self._name = name
         self._target = target
@@ -77,9 +88,17 @@ class ChildProcess:
         self._args = args
         self._report = report
         self._context = multiprocessing.get_context("spawn")
+        self._mirrored = {counter._name: counter for counter in mirrored}
+        # One queue per child: a child killed while writing to it may leave its lock held.
+        self._totals: multiprocessing.Queue[tuple[int, Totals]] | None = None
+        self._seen: dict[int, Totals] = {}
 
     def supervise(self, stop: threading.Event) -> None:
-        """Keep a child running until `stop` is set, then stop it after its batch."""
+        """Keep a child running until `stop` is set, then stop it after its batch.
+
+        Each child gets a stop event of its own: a child killed while it waited on the event
+        stays counted among its sleepers, and setting an event shared with its successor
+        would wait for the dead one to wake (multiprocessing's Condition) forever."""
         child_stop = self._context.Event()
         child: BaseProcess | None = None
         try:
@@ -87,25 +106,53 @@ class ChildProcess:
                 if child is None or not child.is_alive():
                     if child is not None:
                         log.error("%s process exited %s; restarting", self._name, child.exitcode)
+                        child_stop = self._context.Event()
                     child = self._start(child_stop)
+                    log.info("%s process %s started", self._name, child.pid)
                 stop.wait(SUPERVISE_SECONDS)
+                self._add_child_totals()
                 self._report()
         finally:
             child_stop.set()
             if child is not None:
-                child.join(DRAIN_SECONDS)
+                deadline = time.monotonic() + DRAIN_SECONDS
+                while child.is_alive() and time.monotonic() < deadline:
+                    child.join(SUPERVISE_SECONDS)
+                    self._add_child_totals()  # read while it drains: its last totals fit
                 if child.is_alive():
                     log.error(
                         "%s process did not stop in %ss; terminating", self._name, DRAIN_SECONDS
                     )
                     child.terminate()
                     child.join()
+            self._add_child_totals()
+
+    def _add_child_totals(self) -> None:
+        """Add to the parent's counters what the children counted since they last said."""
+        if self._totals is None:
+            return
+        while True:
+            try:
+                pid, totals = self._totals.get_nowait()
+            except (queue.Empty, OSError, ValueError):
+                return
+            seen = self._seen.setdefault(pid, {})
+            for (family, labels), value in totals.items():
+                delta = value - seen.get((family, labels), 0.0)
+                counter = self._mirrored.get(family)
+                if counter is not None and delta > 0:
+                    (counter.labels(**dict(labels)) if labels else counter).inc(delta)
+                seen[(family, labels)] = value
 
     def _start(self, child_stop: ProcessEvent) -> BaseProcess:
         level = logging.getLevelName(logging.getLogger().getEffectiveLevel())
+        mirror = None
+        if self._mirrored:
+            self._totals = self._context.Queue(maxsize=100)
+            mirror = (self._totals, tuple(self._mirrored))
         child = self._context.Process(
             target=_run_child,
-            args=(self._target, self._settings, self._args, level, child_stop),
+            args=(self._target, self._settings, self._args, level, child_stop, mirror),
             name=f"billing-ledger-{self._name}",
             daemon=True,
         )
@@ -119,6 +166,7 @@ def _run_child(
     args: tuple[Any, ...],
     log_level: str,
     stop: ProcessEvent,
+    mirror: tuple[multiprocessing.Queue[tuple[int, Totals]], tuple[str, ...]] | None = None,
 ) -> None:
     """The child process: run until the parent says stop, or is gone."""
     # SIGINT reaches the whole process group on Ctrl-C: the parent decides when to stop.
@@ -131,7 +179,42 @@ def _run_child(
             target=_stop_when_gone, args=(parent, stop), name="parent-watch", daemon=True
         )
         watch.start()
-    target(settings, *args, stop)
+    if mirror is None:
+        target(settings, *args, stop)
+        return
+    finished = threading.Event()  # not `stop`: the parent's, shared with the next child
+    sender = threading.Thread(
+        target=_send_totals, args=(*mirror, finished), name="metrics-mirror", daemon=True
+    )
+    sender.start()
+    try:
+        target(settings, *args, stop)
+    finally:
+        finished.set()
+        sender.join()
+
+
+def _send_totals(
+    sink: multiprocessing.Queue[tuple[int, Totals]],
+    families: tuple[str, ...],
+    finished: threading.Event,
+) -> None:
+    """About once a second, and once more at the end, the totals of `families` to the parent."""
+    pid = multiprocessing.current_process().pid or 0
+    done = False
+    while not done:
+        done = finished.wait(SUPERVISE_SECONDS)
+        totals: Totals = {}
+        for metric in REGISTRY.collect():
+            if metric.name not in families:
+                continue
+            for sample in metric.samples:
+                if sample.name.endswith("_total"):
+                    totals[(metric.name, tuple(sorted(sample.labels.items())))] = sample.value
+        try:
+            sink.put((pid, totals), timeout=SUPERVISE_SECONDS)
+        except queue.Full:
+            continue  # the next totals include these counts
 
 
 def _stop_when_gone(parent: BaseProcess, stop: ProcessEvent) -> None:
