@@ -275,6 +275,14 @@ def application(dsn: str, schema: str = EVENT_STORE_SCHEMA) -> BillingApplicatio
     return BillingApplication(env=eventsourcing_env(dsn, schema))
 
 
+def set_up_application(pool: ConnectionPool, dsn: str) -> BillingApplication:
+    """The live application, made under the setup lock: making one creates or replaces the
+    event store's tables and functions, and two processes doing that at once (the processor's
+    and the projector's under `up`) fail with "tuple concurrently updated"."""
+    with setting_up(pool):
+        return application(dsn)
+
+
 def memory_application() -> BillingApplication:
     """The eventsourcing application on the library's in-memory store (`eventsourcing.popo`:
     process recorder and tracking included); nothing survives the process."""
@@ -423,7 +431,7 @@ def process_in_child(settings: Settings, dsn: str, niceness: int, stop: ProcessE
         return
     try:
         with connection_pool(dsn, 2) as pool:
-            app = application(dsn)
+            app = set_up_application(pool, dsn)
             try:
                 processor(app, event_log, pool).run(stop)  # type: ignore[arg-type]
             finally:
@@ -448,7 +456,7 @@ def project_in_child(settings: Settings, dsn: str, niceness: int, stop: ProcessE
     yield_sessions(dsn, "projector", niceness, stop)
     master = master_key(settings, dsn)
     with connection_pool(dsn, 2) as pool:
-        app = application(dsn)
+        app = set_up_application(pool, dsn)
         try:
             projector(app, pool, master).run(stop)
         finally:

@@ -16,6 +16,7 @@ import multiprocessing
 import multiprocessing.connection
 import queue
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -179,6 +180,24 @@ def _run_child(
             target=_stop_when_gone, args=(parent, stop), name="parent-watch", daemon=True
         )
         watch.start()
+    try:
+        _work(target, settings, args, stop, mirror)
+    except Exception:  # one log line (its type and where, no message), not a traceback
+        log.error(
+            "%s failed; the parent restarts it",
+            multiprocessing.current_process().name,
+            exc_info=True,
+        )
+        sys.exit(1)
+
+
+def _work(
+    target: ChildWork,
+    settings: Settings,
+    args: tuple[Any, ...],
+    stop: ProcessEvent,
+    mirror: tuple[multiprocessing.Queue[tuple[int, Totals]], tuple[str, ...]] | None,
+) -> None:
     if mirror is None:
         target(settings, *args, stop)
         return
