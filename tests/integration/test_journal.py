@@ -179,6 +179,19 @@ def test_check_names_a_receivable_that_does_not_reconcile(pipeline: Pipeline) ->
     ]
 
 
+def test_check_names_a_balances_summary_that_differs_from_its_lines(pipeline: Pipeline) -> None:
+    deliver(pipeline, *a_month_of_billing())
+    assert check(pipeline) == []
+    pipeline.query(
+        "UPDATE billing.journal_balances SET debit_cents = debit_cents + 1 "
+        "WHERE ledger_account = 'refunds' RETURNING 1"
+    )
+    from_lines, in_summary = check(pipeline)
+    prefix = "balances summary of platform test differs from its lines: refunds"
+    assert from_lines.startswith(prefix) and "(lines: debits 250," in from_lines
+    assert in_summary.startswith(prefix) and "(summary: debits 251," in in_summary
+
+
 def test_check_names_revenue_out_of_step_with_invoices(pipeline: Pipeline) -> None:
     deliver(pipeline, *a_month_of_billing())
     pipeline.query(
