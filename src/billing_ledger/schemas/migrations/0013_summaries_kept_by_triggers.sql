@@ -28,28 +28,30 @@ CREATE FUNCTION {schema}.journal_balances_add_lines() RETURNS trigger LANGUAGE p
 DECLARE
     missing bigint;
 BEGIN
-    -- Entries are written before their lines (journal.py); a line without its entry would be
-    -- lost from the summary, so it is refused instead.
+    -- One statement (the projector writes lines one INSERT each today): the lines dated by
+    -- their entries, folded in, and how many found no entry. Entries are written before their
+    -- lines (journal.py); a line without its entry would be lost from the summary, so it is
+    -- refused instead (which undoes the statement, the summary's part of it too).
     EXECUTE format(
-        'SELECT count(*) FROM new_lines l WHERE NOT EXISTS '
-        '(SELECT 1 FROM %I.journal_entries e WHERE e.id = l.entry_id)', TG_TABLE_SCHEMA)
+        'WITH dated AS (SELECT l.account_id, l.livemode, l.ledger_account, l.currency, '
+        'date_trunc(''month'', e.occurred_at AT TIME ZONE ''UTC'')::date AS month, '
+        'l.debit_cents, l.credit_cents '
+        'FROM new_lines l LEFT JOIN %1$I.journal_entries e ON e.id = l.entry_id), '
+        'folded AS (INSERT INTO %1$I.journal_balances AS b (account_id, livemode, '
+        'ledger_account, currency, month, debit_cents, credit_cents, lines) '
+        'SELECT account_id, livemode, ledger_account, currency, month, '
+        'sum(debit_cents), sum(credit_cents), count(*) FROM dated WHERE month IS NOT NULL '
+        'GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5 '
+        'ON CONFLICT (account_id, livemode, ledger_account, currency, month) DO UPDATE SET '
+        'debit_cents = b.debit_cents + excluded.debit_cents, '
+        'credit_cents = b.credit_cents + excluded.credit_cents, '
+        'lines = b.lines + excluded.lines RETURNING 1) '
+        'SELECT count(*) FROM dated WHERE month IS NULL', TG_TABLE_SCHEMA)
         INTO missing;
     IF missing > 0 THEN
         RAISE EXCEPTION '% journal lines were written before their entries', missing
             USING ERRCODE = 'foreign_key_violation';
     END IF;
-    EXECUTE format(
-        'INSERT INTO %1$I.journal_balances AS b (account_id, livemode, ledger_account, '
-        'currency, month, debit_cents, credit_cents, lines) '
-        'SELECT l.account_id, l.livemode, l.ledger_account, l.currency, '
-        'date_trunc(''month'', e.occurred_at AT TIME ZONE ''UTC'')::date, '
-        'sum(l.debit_cents), sum(l.credit_cents), count(*) '
-        'FROM new_lines l JOIN %1$I.journal_entries e ON e.id = l.entry_id '
-        'GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5 '
-        'ON CONFLICT (account_id, livemode, ledger_account, currency, month) DO UPDATE SET '
-        'debit_cents = b.debit_cents + excluded.debit_cents, '
-        'credit_cents = b.credit_cents + excluded.credit_cents, '
-        'lines = b.lines + excluded.lines', TG_TABLE_SCHEMA);
     RETURN NULL;
 END
 $$;
