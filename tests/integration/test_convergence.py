@@ -167,6 +167,8 @@ def test_the_in_order_history_fills_every_table(postgres_server_url: str) -> Non
         "stripe_customers": 1,
         "subscription_items": 1,
         "subscriptions": 1,
+        "trial_conversion_counts": 1,
+        "trial_subscriptions": 1,
     }
     movements = [
         (str(month), kind, amount) for *_, month, _, _, kind, amount in tables["mrr_movements"]

@@ -142,11 +142,30 @@ def test_journal_rows_cannot_be_changed_or_removed(pipeline: Pipeline) -> None:
 def test_an_unbalanced_entry_is_refused_at_commit(pipeline: Pipeline) -> None:
     with psycopg.connect(pipeline.dsn) as conn, pytest.raises(psycopg.errors.CheckViolation):
         conn.execute(
+            "INSERT INTO billing.journal_entries (id, account_id, livemode, occurred_at, kind, "
+            "description, source_object, transition, stripe_event_id) VALUES "
+            "('00000000-0000-0000-0000-00000000000e', '', false, now(), 'k', 'd', 'in_X', "
+            "'finalized', 'evt_X')"
+        )
+        conn.execute(
+            "INSERT INTO billing.journal_lines (id, account_id, livemode, entry_id, "
+            "ledger_account, debit_cents, credit_cents, currency) VALUES (gen_random_uuid(), "
+            "'', false, '00000000-0000-0000-0000-00000000000e', 'revenue', 10, 0, 'usd')"
+        )
+        conn.commit()
+
+
+def test_a_line_of_no_entry_is_refused_at_once(pipeline: Pipeline) -> None:
+    """The balances summary (migration 0013) dates a line by its entry: none, no line."""
+    with (
+        psycopg.connect(pipeline.dsn) as conn,
+        pytest.raises(psycopg.errors.ForeignKeyViolation, match="written before their entries"),
+    ):
+        conn.execute(
             "INSERT INTO billing.journal_lines (id, account_id, livemode, entry_id, "
             "ledger_account, debit_cents, credit_cents, currency) VALUES (gen_random_uuid(), "
             "'', false, gen_random_uuid(), 'revenue', 10, 0, 'usd')"
         )
-        conn.commit()
 
 
 def test_check_names_a_receivable_that_does_not_reconcile(pipeline: Pipeline) -> None:
@@ -158,6 +177,19 @@ def test_check_names_a_receivable_that_does_not_reconcile(pipeline: Pipeline) ->
     assert check(pipeline) == [
         "receivable of cus_B (platform test, usd) is 300 but its open invoices have 299 remaining"
     ]
+
+
+def test_check_names_a_balances_summary_that_differs_from_its_lines(pipeline: Pipeline) -> None:
+    deliver(pipeline, *a_month_of_billing())
+    assert check(pipeline) == []
+    pipeline.query(
+        "UPDATE billing.journal_balances SET debit_cents = debit_cents + 1 "
+        "WHERE ledger_account = 'refunds' RETURNING 1"
+    )
+    from_lines, in_summary = check(pipeline)
+    prefix = "balances summary of platform test differs from its lines: refunds"
+    assert from_lines.startswith(prefix) and "(lines: debits 250," in from_lines
+    assert in_summary.startswith(prefix) and "(summary: debits 251," in in_summary
 
 
 def test_check_names_revenue_out_of_step_with_invoices(pipeline: Pipeline) -> None:

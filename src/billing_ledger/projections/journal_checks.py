@@ -3,6 +3,7 @@
 Each check returns the violations it finds as one-line descriptions naming what is wrong:
 - every entry has lines and balances per currency;
 - the trial balance sums to zero per account, mode and currency at every moment;
+- the balances summary (`journal_balances`, kept by a trigger) equals the sums of the lines;
 - a reversal points at an entry of the same source object and undoes it line for line;
 - receivable per customer equals the `amount_remaining` of the customer's open invoices;
 - revenue equals `total − tax` of finalized (open, paid, uncollectible) invoices plus succeeded
@@ -84,6 +85,19 @@ SELECT account_id, livemode, currency, sum(amount) FROM {s}.refunds
 WHERE status IN ('pending', 'requires_action', 'succeeded') GROUP BY 1, 2, 3
 """
 POSITIONS = "SELECT projection, position FROM {s}.projection_tracking"
+LINE_SUMS = """
+SELECT l.account_id, l.livemode, l.ledger_account, l.currency,
+       date_trunc('month', e.occurred_at AT TIME ZONE 'UTC')::date,
+       sum(l.debit_cents)::bigint, sum(l.credit_cents)::bigint, count(*)
+FROM {s}.journal_lines l JOIN {s}.journal_entries e ON e.id = l.entry_id
+GROUP BY 1, 2, 3, 4, 5
+"""
+SUMMARY_OFF = f"""
+SELECT 'summary', * FROM (SELECT * FROM {{s}}.journal_balances EXCEPT {LINE_SUMS}) a
+UNION ALL
+SELECT 'lines', * FROM ({LINE_SUMS} EXCEPT SELECT * FROM {{s}}.journal_balances) b
+ORDER BY 2, 3, 4, 5, 6, 1
+"""
 
 
 def check_journal(conn: Connection, schema: str) -> list[str]:
@@ -92,6 +106,7 @@ def check_journal(conn: Connection, schema: str) -> list[str]:
         _positions,
         _balanced,
         _trial_balance,
+        _summary,
         _reversals,
         _receivables,
         _revenue_and_refunds,
@@ -130,6 +145,16 @@ def _trial_balance(conn: Connection, s: sql.Identifier) -> list[str]:
         f"trial balance of {_who(account, live)} in {currency} is not zero at {n} moments, "
         f"first {since.isoformat()}"
         for account, live, currency, since, n in _rows(conn, TRIAL_BALANCE, s)
+    ]
+
+
+def _summary(conn: Connection, s: sql.Identifier) -> list[str]:
+    return [
+        f"balances summary of {_who(account, live)} differs from its lines: {ledger} "
+        f"{currency} {month:%Y-%m} ({side}: debits {debits}, credits {credits}, {lines} lines)"
+        for side, account, live, ledger, currency, month, debits, credits, lines in _rows(
+            conn, SUMMARY_OFF, s
+        )
     ]
 
 
