@@ -7,7 +7,7 @@ lives: snapshots, movements, month-end MRR, PaymentIntents and charges, failed i
 COPYed), plus the journal the projector would have posted for them, filled by SQL: for every
 month a subscription paid, an invoice finalized (Dr receivable / Cr revenue) and paid (Dr
 stripe_balance / Cr receivable), millions of lines in one statement whose trigger keeps the
-balances summary (migration 0013), as the COPYed MRR snapshots keep the trials'; the failed
+balances summary (migration 0014), as the COPYed MRR snapshots keep the trials'; the failed
 PaymentIntents carry a decline code. Then VACUUM ANALYZE.
 
 The dashboard runs in this process (uvicorn in a thread) as `up` serves it, its session
@@ -98,7 +98,7 @@ LATERAL (VALUES
 def fill_journal(dsn: str) -> int:
     with psycopg.connect(dsn, autocommit=True) as conn:
         # The rows balance per entry by construction: the per-row balance check is skipped;
-        # the balances summary's statement trigger (migration 0013) runs as under a projector.
+        # the balances summary's statement trigger (migration 0014) runs as under a projector.
         conn.execute("ALTER TABLE billing.journal_lines DISABLE TRIGGER journal_lines_balance")
         conn.execute(PAID)
         conn.execute(ENTRIES)

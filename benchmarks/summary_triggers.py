@@ -1,4 +1,4 @@
-"""What the summaries' statement triggers (migration 0013) cost the projector's writes.
+"""What the summaries' statement triggers (migration 0014) cost the projector's writes.
 
     python -m benchmarks.summary_triggers [--batches 200] [--entries 50]
 

@@ -156,7 +156,7 @@ def test_an_unbalanced_entry_is_refused_at_commit(pipeline: Pipeline) -> None:
 
 
 def test_a_line_of_no_entry_is_refused_at_once(pipeline: Pipeline) -> None:
-    """The balances summary (migration 0013) dates a line by its entry: none, no line."""
+    """The balances summary (migration 0014) dates a line by its entry: none, no line."""
     with (
         psycopg.connect(pipeline.dsn) as conn,
         pytest.raises(psycopg.errors.ForeignKeyViolation, match="written before their entries"),

@@ -1,4 +1,4 @@
-"""Property: the summaries PostgreSQL keeps (migration 0013) equal the sums of their rows after
+"""Property: the summaries PostgreSQL keeps (migration 0014) equal the sums of their rows after
 any sequence of batches, whichever way a batch is written (one statement per row, one
 INSERT ... SELECT unnest, COPY), and the views read from them answer what 0004's and 0011's
 did from the rows; and so do they under the real projectors, through `replay --swap`.

@@ -6,9 +6,6 @@
 -- statement, INSERT ... SELECT unnest, COPY) and in whichever schema (a rebuild's too; the
 -- functions name their tables through TG_TABLE_SCHEMA, so they follow a swap). The summaries
 -- are base tables: `replay --verify` compares them like every other table.
---
--- Numbered 0013, after the highest migration of any branch (0012 adds payment_methods' bank
--- fields): names must be unique; they apply in name order.
 
 -- The journal's balances per account, mode, ledger account, currency and month (UTC) of the
 -- entry. Lines are immutable (0004), so only INSERT changes them.
