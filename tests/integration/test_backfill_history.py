@@ -8,8 +8,8 @@ journal balances and the same MRR from the backfill's month on; reconciliation f
 event withheld from webhook delivery; the journal checks and `replay --from-log --verify`
 pass.
 
-The suite's account is the size the CI budget allows; the brief's full size runs with
-`scripts/backfill-history` (BACKFILL_HISTORY_CUSTOMERS / _MONTHS)."""
+100 customers by default; CI runs the brief's full size (BACKFILL_HISTORY_CUSTOMERS=300, as
+`scripts/backfill-history` does; BACKFILL_HISTORY_MONTHS sets the span)."""
 
 from __future__ import annotations
 
