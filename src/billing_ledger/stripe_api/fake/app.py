@@ -230,22 +230,27 @@ def create_fake_stripe(store: Store) -> Starlette:
         form = decode((await request.body()).decode("utf-8") or request.url.query)
         passed = form.get("result", "complete") != "fail"
 
+        def answer(holder: Store, intent_id: str) -> dict[str, Any]:
+            if intent_id.startswith("seti_"):
+                return setup_intents.answer_challenge(holder, intent_id, passed)
+            return payments.pass_challenge(holder, intent_id, passed)
+
+        return await _answered(request.path_params["intent"], answer)
+
+    async def _answered(intent_id: str, act: Callable[[Store, str], dict[str, Any]]) -> Response:
+        """`act` on the intent in the store (platform or account) holding it, on its clock;
+        then back to its return URL as Stripe redirects, or the intent's status."""
+
         def answer() -> dict[str, Any]:
             with store.lock:
-                intent_id = request.path_params["intent"]
                 holder = store.holding(intent_id)
                 holder.request = {}
                 holder.clock = clocks.clock_for(holder, intent_id, {})
                 try:
-                    if intent_id.startswith("seti_"):
-                        return setup_intents.answer_challenge(holder, intent_id, passed)
-                    return payments.pass_challenge(holder, intent_id, passed)
+                    return act(holder, intent_id)
                 finally:
                     holder.clock = None
 
-        return await _answered(answer)
-
-    async def _answered(answer: Callable[[], dict[str, Any]]) -> Response:
         try:
             intent = await run_in_threadpool(answer)
         except StripeFailure as e:
@@ -268,18 +273,10 @@ def create_fake_stripe(store: Store) -> Starlette:
         form = decode((await request.body()).decode("utf-8") or request.url.query)
         authorized = form.get("result", "authorize") != "fail"
 
-        def answer() -> dict[str, Any]:
-            with store.lock:
-                intent_id = request.path_params["intent"]
-                holder = store.holding(intent_id)
-                holder.request = {}
-                holder.clock = clocks.clock_for(holder, intent_id, {})
-                try:
-                    return payments.answer_redirect(holder, intent_id, authorized)
-                finally:
-                    holder.clock = None
+        def answer(holder: Store, intent_id: str) -> dict[str, Any]:
+            return payments.answer_redirect(holder, intent_id, authorized)
 
-        return await _answered(answer)
+        return await _answered(request.path_params["intent"], answer)
 
     async def verification_page(request: Request) -> Response:
         setup_id = html.escape(request.path_params["setup"])
