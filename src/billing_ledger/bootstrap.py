@@ -42,7 +42,7 @@ from billing_ledger.eventlog.memory_dead_letters import MemoryDeadLetters
 from billing_ledger.eventlog.port import FETCHED, EventLog, LogUnavailable
 from billing_ledger.eventlog.postgres import PostgresEventLog
 from billing_ledger.eventlog.secret_usage import SecretUsage
-from billing_ledger.infra import audit, keys, roles, session_priority
+from billing_ledger.infra import audit, heap, keys, roles, session_priority
 from billing_ledger.infra.database import (
     database_url,
     eventsourcing_env,
@@ -411,6 +411,7 @@ def running_pipeline(
                 mirrored=PROCESSOR_METRICS,
             ).supervise
         workers = Workers(work)
+        heap.settle()
         try:
             workers.start()
             yield workers
@@ -433,7 +434,9 @@ def process_in_child(settings: Settings, dsn: str, niceness: int, stop: ProcessE
         with connection_pool(dsn, 2) as pool:
             app = set_up_application(pool, dsn)
             try:
-                processor(app, event_log, pool).run(stop)  # type: ignore[arg-type]
+                worker = processor(app, event_log, pool)
+                heap.settle()
+                worker.run(stop)  # type: ignore[arg-type]
             finally:
                 app.close()
     finally:
@@ -458,7 +461,9 @@ def project_in_child(settings: Settings, dsn: str, niceness: int, stop: ProcessE
     with connection_pool(dsn, 2) as pool:
         app = set_up_application(pool, dsn)
         try:
-            projector(app, pool, master).run(stop)
+            worker = projector(app, pool, master)
+            heap.settle()
+            worker.run(stop)
         finally:
             app.close()
 

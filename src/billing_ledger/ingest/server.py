@@ -8,6 +8,7 @@ from collections.abc import Callable
 import uvicorn
 from starlette.types import ASGIApp
 
+from billing_ledger.infra import heap
 from billing_ledger.settings import Settings
 
 
@@ -43,4 +44,5 @@ def serve(app: ASGIApp, settings: Settings, announce: Callable[[], None]) -> Non
     # that was there before; a no-op one lets the caller drain the workers and exit 0.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: None)
+    heap.settle()
     server.run()
