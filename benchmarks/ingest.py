@@ -14,13 +14,16 @@ benchmarks/history.py and are signed when each target starts (Stripe-Signature t
 be within 300 s).
 
 Placement on a 2-core machine: `bare`, `postgres` and `kafka` are pinned to CPU 0 and wrk to
-CPU 1 (taskset); PostgreSQL and the Kafka JVM are not pinned and share both cores. `up` and
-`peer` are not pinned (`up`'s projector is a process of its own, and both do their database
-work on both cores); wrk is pinned to CPU 1.
+CPU 1 (taskset), so they answer with one process (HTTP_PROCESSES counts the cores a process
+may run on); PostgreSQL and the Kafka JVM are not pinned and share both cores. `up` and
+`peer` are not pinned (`up` answers with a process per core, its processor and projector
+are processes of their own, and both do their database work on both cores); wrk is pinned to
+CPU 1.
 Prints accepted events/s (2xx only), p50/p99 latency, the server's CPU time per accepted
-request (user + system of the server's process, from /proc; for `up` that process holds ingest
-and the processor, not the projector's child) and the ratio to the bare ceiling, or for `peer`
-in the run, the ratio of `up` to the peer; with several runs, the median of each figure.
+request (user + system of the processes answering HTTP, from /proc: the server's and, under
+HTTP_PROCESSES, its helpers'; not `up`'s processor and projector children, nor PostgreSQL)
+and the ratio to the bare ceiling, or for `peer` in the run, the ratio of `up` to the peer;
+with several runs, the median of each figure.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -99,13 +102,13 @@ def main() -> int:
     with postgres_server() as server:
         for run in range(args.runs):
             for target in targets:
-                with serving(target, server, kafka, args.src) as (url, pid, dsn):
+                with serving(target, server, kafka, args.src) as (url, pids, dsn):
                     sampler = LagSampler(dsn) if target == "up" else None
-                    before = cpu_seconds(pid)
+                    before = cpu_seconds(pids())
                     if sampler:
                         sampler.start()
                     figures = load(url, documents, args.duration, args.concurrency)
-                    spent = cpu_seconds(pid) - before
+                    spent = cpu_seconds(pids()) - before
                     if sampler:
                         sampler.stop()
                         lags.append(sampler.drain(args.drain_bound))
@@ -174,18 +177,32 @@ def _median(figures: list[Figures]) -> Figures:
     )
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc), all its threads."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of processes so far (Linux /proc), all their threads."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _serving_pids(pid: int, logs: Path) -> Callable[[], list[int]]:
+    """The server's process and the helpers answering on its socket (HTTP_PROCESSES), as its
+    log names them: the processes whose CPU a request costs."""
+
+    def pids() -> list[int]:
+        helpers = re.findall(r"http-\d+ process (\d+) started", logs.read_text(errors="replace"))
+        return [pid, *map(int, helpers)]
+
+    return pids
 
 
 @contextmanager
 def serving(
     target: str, server_url: str, kafka: str, src: Path | None = None
-) -> Iterator[tuple[str, int, str]]:
-    """Start the target (billing-ledger from `src` if given); yield its base URL, process id
-    and database; stop it."""
+) -> Iterator[tuple[str, Callable[[], list[int]], str]]:
+    """Start the target (billing-ledger from `src` if given); yield its base URL, what gives
+    the ids of its serving processes, and its database; stop it."""
     port = free_port()
     with tempfile.TemporaryDirectory() as workdir, _database(target, server_url) as dsn:
         pinned = ["taskset", "-c", "0"]
@@ -220,7 +237,7 @@ def serving(
         url = f"http://127.0.0.1:{port}"
         try:
             _wait_ready(process, url, logs)
-            yield url, process.pid, dsn  # taskset execs the server: same process
+            yield url, _serving_pids(process.pid, logs), dsn  # taskset execs: same process
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=120)

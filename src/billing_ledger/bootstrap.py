@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import socket
 import sys
 import threading
 import time
@@ -50,10 +51,17 @@ from billing_ledger.infra.database import (
 )
 from billing_ledger.infra.keys import KeyStore
 from billing_ledger.infra.master_key import EMBEDDED_FILE, FileMasterKey, MasterKey, create_file
-from billing_ledger.infra.metrics import EVENTS_PROCESSED, UNHANDLED_EVENT_TYPES
+from billing_ledger.infra.metrics import (
+    APPEND_SECONDS,
+    EVENTS_PROCESSED,
+    UNHANDLED_EVENT_TYPES,
+    WEBHOOKS_ACCEPTED,
+    WEBHOOKS_REJECTED,
+)
 from billing_ledger.infra.supervision import ChildProcess, Work, Workers
 from billing_ledger.ingest.app import create_app
 from billing_ledger.ingest.sealing import Sealer
+from billing_ledger.ingest.server import serve_until
 from billing_ledger.processing.application import EVENT_STORE_SCHEMA, BillingApplication
 from billing_ledger.processing.processor import Processor
 from billing_ledger.projections import mrr_clock
@@ -77,7 +85,7 @@ from billing_ledger.web.dashboard.app import DashboardParts, create_dashboard, d
 from billing_ledger.web.dashboard.figures import DashboardReads
 from billing_ledger.web.endpoints import Services
 from billing_ledger.web.finance_reads import FinanceReads
-from billing_ledger.web.mount import with_api, with_pages
+from billing_ledger.web.mount import metrics_from, with_api, with_pages
 from billing_ledger.web.pages.app import PREFIXES, PageParts, create_pages
 from billing_ledger.web.pages.links import LinkSigner, SignedPageLinks
 from billing_ledger.web.pages.methods import SavedMethods
@@ -96,6 +104,7 @@ WORKER_NICENESS = 10
 LOG_RETRY_SECONDS = 2.0
 # What the processor counts, shown by the /metrics of `up` although it runs in a child there.
 PROCESSOR_METRICS = (EVENTS_PROCESSED, UNHANDLED_EVENT_TYPES)
+WEBHOOK_METRICS = (WEBHOOKS_ACCEPTED, WEBHOOKS_REJECTED, APPEND_SECONDS)
 # Advisory lock held while a process creates its schemas and tables: `CREATE ... IF NOT
 # EXISTS` is not safe against a concurrent creator (two `process` instances of one consumer
 # group starting together failed on pg_namespace's unique index).
@@ -717,6 +726,73 @@ def http_app(
 
 
 DASHBOARD_PREFIXES = ("/dashboard",)
+
+
+def served_app(
+    settings: Settings,
+    event_log: EventLog,
+    dsn: str,
+    pool: ConnectionPool,
+    apis: ConnectionPool,
+    signer: LinkSigner,
+) -> ASGIApp:
+    """Everything HOST:PORT answers (`http_app`), on `pool` (ingest's) and `apis` (the API's,
+    opened), the dashboard's sessions signed by `signer`."""
+    edge = ingest_app(settings, event_log, pool, master_key(settings, dsn))
+    return http_app(
+        edge,
+        web_api(settings, apis, signer),
+        web_pages(settings, apis),
+        web_dashboard(settings, apis, signer),
+    )
+
+
+@contextmanager
+def serving_helpers(
+    settings: Settings, dsn: str, sock: socket.socket, signer: LinkSigner, metrics_socket: str
+) -> Iterator[None]:
+    """HTTP_PROCESSES - 1 more processes answering on `sock` beside this one, each restarted
+    if it dies; drained on exit (their in-flight requests finish). What they count for
+    /metrics reaches this process's registry within about a second; a /metrics request one
+    of them accepts is answered from this process, over `metrics_socket`."""
+    helpers: dict[str, Work] = {
+        f"http-{n}": ChildProcess(
+            f"http-{n}",
+            serve_in_child,
+            settings,
+            (dsn, sock, signer, metrics_socket),
+            lambda: None,
+            mirrored=WEBHOOK_METRICS,
+        ).supervise
+        for n in range(1, settings.http_processes())
+    }
+    workers = Workers(helpers)
+    workers.start()
+    try:
+        yield
+    finally:
+        workers.drain()
+
+
+def serve_in_child(
+    settings: Settings,
+    dsn: str,
+    sock: socket.socket,
+    signer: LinkSigner,
+    metrics_socket: str,
+    stop: ProcessEvent,
+) -> None:
+    """A helper serving process: the same app as the parent's on the shared socket, until
+    `stop` is set; its /metrics is the parent's."""
+    event_log = _open_when_available(settings, dsn, stop)
+    if event_log is None:
+        return
+    try:
+        with connection_pool(dsn) as pool, api_pool(dsn) as apis:
+            app = served_app(settings, event_log, dsn, pool, apis, signer)
+            serve_until(metrics_from(metrics_socket, app), settings, sock, stop)
+    finally:
+        event_log.close()
 
 
 # --- backfill and reconciliation: what Stripe's API holds, into the log ---------------------

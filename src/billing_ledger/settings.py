@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -83,6 +84,9 @@ class Settings(BaseSettings):
     EVENT_LOG_TIMEOUT_SECONDS: float = Field(default=2.0, ge=0.1, le=60)
     HOST: str = "127.0.0.1"
     PORT: int = Field(default=8000, ge=0, le=65535)
+    # How many processes answer on HOST:PORT (`up`, `ingest`); 0: one per core this process
+    # may run on, at most 8. One Python process answers on one core at a time.
+    HTTP_PROCESSES: int = Field(default=0, ge=0, le=64)
     TLS_CERTFILE: Path | None = None
     TLS_KEYFILE: Path | None = None
     WEBHOOK_TOLERANCE_SECONDS: int = Field(default=300, ge=1)
@@ -275,6 +279,16 @@ class Settings(BaseSettings):
                 "BILLING_LEDGER_LINK_SECRET: at least 32 characters (e.g. `openssl rand -hex 32`)"
             )
         return text or None
+
+    def http_processes(self) -> int:
+        """HTTP_PROCESSES, with 0 read as one per usable core (at most 8)."""
+        if self.HTTP_PROCESSES:
+            return self.HTTP_PROCESSES
+        try:
+            cores = len(os.sched_getaffinity(0))
+        except AttributeError:  # not Linux
+            cores = os.cpu_count() or 1
+        return max(1, min(cores, 8))
 
     def public_base_url(self) -> str:
         """Where customers reach this server (payment pages): PUBLIC_BASE_URL, else HOST:PORT."""

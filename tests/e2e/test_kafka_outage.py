@@ -31,8 +31,9 @@ TIMEOUT_SECONDS = 2.0
 MARGIN_SECONDS = 3.0
 BODY = body_of(event("customer.created", customer("cus_Outage")))
 # The processes of `up` with Kafka clients of their own, each limiting its repeats: the
-# webhook endpoint and the processor (a child process under `up`).
-CLIENT_PROCESSES = 2
+# webhook endpoint's (HTTP_PROCESSES of them) and the processor (a child process under `up`).
+HTTP_PROCESSES = 2
+CLIENT_PROCESSES = HTTP_PROCESSES + 1
 
 
 def kafka_env(database_url: str, broker: PrivateBroker, topic: str) -> dict[str, str]:
@@ -80,6 +81,7 @@ def test_answers_come_within_the_log_timeout_while_the_broker_is_down(
         **kafka_env(database_url, private_broker, kafka_topic),
         "EVENT_LOG_TIMEOUT_SECONDS": str(TIMEOUT_SECONDS),
         "LOG_FORMAT": "json",
+        "HTTP_PROCESSES": str(HTTP_PROCESSES),
     }
     with (
         running("up", env, tmp_path, split=True) as app,
@@ -126,6 +128,7 @@ def test_log_lines_stay_ours_and_repeats_are_bounded_while_no_broker_answers(
         "KAFKA_SASL_PASSWORD": SASL_PASSWORD,
         "LOG_FORMAT": "json",
         "LOG_LEVEL": "DEBUG",
+        "HTTP_PROCESSES": str(HTTP_PROCESSES),
     }
     with (
         running("up", env, tmp_path, ready=False, split=True) as app,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from billing_ledger.ingest.server import serve
+from billing_ledger.ingest.server import listening_socket, serve
 from billing_ledger.settings import Settings
 from billing_ledger.stripe_api.fake import fake_stripe as stand_in
 
@@ -28,6 +28,7 @@ def fake_stripe(settings: Settings, args: argparse.Namespace) -> int:
             print("  keys:      any sk_test_… key; test mode only", flush=True)
             print("  Ctrl-C to stop", flush=True)
 
-        serve(fake.app, served, announce)
+        with listening_socket(served) as sock:
+            serve(fake.app, served, [sock], announce)
     print("fake-stripe stopped cleanly", flush=True)
     return 0

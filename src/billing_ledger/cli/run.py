@@ -6,14 +6,17 @@ import argparse
 import shlex
 import shutil
 import signal
+import tempfile
+from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from billing_ledger import bootstrap
 from billing_ledger.eventlog.port import EventLog
 from billing_ledger.infra.database import embedded_binary
+from billing_ledger.infra.metrics import shared_exposition
 from billing_ledger.infra.roles import READER_ROLE
-from billing_ledger.ingest.server import serve
+from billing_ledger.ingest.server import listening_socket, serve
 from billing_ledger.settings import Settings
 
 
@@ -60,16 +63,18 @@ def process(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _serve(settings: Settings, event_log: EventLog, dsn: str) -> None:
-    with bootstrap.connection_pool(dsn) as pool, bootstrap.api_pool(dsn) as api_pool:
-        edge = bootstrap.ingest_app(settings, event_log, pool, bootstrap.master_key(settings, dsn))
-        signer = bootstrap.dashboard_signer(settings)
-        app = bootstrap.http_app(
-            edge,
-            bootstrap.web_api(settings, api_pool, signer),
-            bootstrap.web_pages(settings, api_pool),
-            bootstrap.web_dashboard(settings, api_pool, signer),
-        )
-        serve(app, settings, lambda: _announce(settings, dsn))
+    """HOST:PORT answered by this process and HTTP_PROCESSES - 1 helpers on one socket."""
+    signer = bootstrap.dashboard_signer(settings)  # one for all: a session opens in any
+    with (
+        listening_socket(settings) as sock,
+        tempfile.TemporaryDirectory(prefix="billing-ledger-") as private,
+        shared_exposition(str(Path(private, "metrics"))),
+        bootstrap.serving_helpers(settings, dsn, sock, signer, str(Path(private, "metrics"))),
+        bootstrap.connection_pool(dsn) as pool,
+        bootstrap.api_pool(dsn) as apis,
+    ):
+        app = bootstrap.served_app(settings, event_log, dsn, pool, apis, signer)
+        serve(app, settings, [sock], lambda: _announce(settings, dsn))
 
 
 def _announce(settings: Settings, dsn: str) -> None:

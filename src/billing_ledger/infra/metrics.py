@@ -1,8 +1,19 @@
-"""Prometheus metrics of this process, in a registry of our own (served at GET /metrics)."""
+"""Prometheus metrics of this process, in a registry of our own (served at GET /metrics).
+
+Under several serving processes (HTTP_PROCESSES) the helpers' counts are added to the first
+process's registry (infra/supervision.py), which answers their /metrics requests too, over a
+Unix socket of its own (`shared_exposition`).
+"""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import socket
+import socketserver
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -60,3 +71,35 @@ RECONCILED_LAST_SUCCESS = Gauge(
     "When the last reconciliation run succeeded (Unix time); Stripe keeps events 30 days.",
     registry=REGISTRY,
 )
+
+
+class _Exposition(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        self.request.sendall(generate_latest(REGISTRY))
+
+
+@contextmanager
+def shared_exposition(path: str) -> Iterator[None]:
+    """This registry's exposition, written whole to whoever connects to the Unix socket at
+    `path` (in a directory only this user may enter), until exit."""
+    server = socketserver.ThreadingUnixStreamServer(path, _Exposition)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="metrics-exposition", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def read_shared_exposition(path: str) -> bytes:
+    """What `shared_exposition` serves at `path`."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.settimeout(5)
+        conn.connect(path)
+        chunks = []
+        while chunk := conn.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)

@@ -4,9 +4,9 @@ The projector runs in a child process of its own: one Python process runs one th
 and the processor and projector are both busy when a backlog is worked off, so apart they use
 two cores (under `up` the processor does too, apart from the webhook endpoint). The parent
 restarts the child if it dies, reports on it while it runs, and stops it (after its current
-batch) when the workers drain; a child whose parent was killed stops by itself. Counters the
-child increments (`mirrored`) are sent to the parent about once a second and added to the
-parent's, so its /metrics shows them.
+batch) when the workers drain; a child whose parent was killed stops by itself. Counters and
+histograms the child adds to (`mirrored`) are sent to the parent about once a second and added
+to the parent's, so its /metrics shows them.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Event as ProcessEvent
 from typing import Any
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 
 from billing_ledger.infra import logs
 from billing_ledger.infra.metrics import REGISTRY
@@ -38,8 +38,11 @@ SUPERVISE_SECONDS = 1.0
 # transaction then rolls back, and the next start does that batch again).
 DRAIN_SECONDS = 60.0
 
-Totals = dict[tuple[str, tuple[tuple[str, str], ...]], float]
-"""A child's counter totals: (metric family, labels) → value."""
+Totals = dict[tuple[str, str, tuple[tuple[str, str], ...]], float]
+"""A child's totals: (metric family, sample, labels) → value; a histogram's buckets are
+cumulative, as exposed."""
+Mirrored = Counter | Histogram
+MIRRORED_SAMPLES = ("_total", "_bucket", "_sum")
 Work = Callable[[threading.Event], None]
 ChildWork = Callable[..., None]
 """Runs in the child until the `ProcessEvent` passed last is set."""
@@ -81,7 +84,7 @@ class ChildProcess:
         args: tuple[Any, ...],
         report: Callable[[], None],
         *,
-        mirrored: Sequence[Counter] = (),
+        mirrored: Sequence[Mirrored] = (),
     ) -> None:
         self._name = name
         self._target = target
@@ -89,7 +92,7 @@ class ChildProcess:
         self._args = args
         self._report = report
         self._context = multiprocessing.get_context("spawn")
-        self._mirrored = {counter._name: counter for counter in mirrored}
+        self._mirrored = {metric._name: metric for metric in mirrored}
         # One queue per child: a child killed while writing to it may leave its lock held.
         self._totals: multiprocessing.Queue[tuple[int, Totals]] | None = None
         self._seen: dict[int, Totals] = {}
@@ -138,12 +141,17 @@ class ChildProcess:
             except (queue.Empty, OSError, ValueError):
                 return
             seen = self._seen.setdefault(pid, {})
-            for (family, labels), value in totals.items():
-                delta = value - seen.get((family, labels), 0.0)
-                counter = self._mirrored.get(family)
-                if counter is not None and delta > 0:
-                    (counter.labels(**dict(labels)) if labels else counter).inc(delta)
-                seen[(family, labels)] = value
+            deltas: Totals = {}
+            for key, value in totals.items():
+                deltas[key] = value - seen.get(key, 0.0)
+                seen[key] = value
+            for family, metric in self._mirrored.items():
+                if isinstance(metric, Histogram):
+                    _add_to_histogram(metric, family, deltas)
+                else:
+                    for (name, sample, labels), delta in deltas.items():
+                        if name == family and sample.endswith("_total") and delta > 0:
+                            (metric.labels(**dict(labels)) if labels else metric).inc(delta)
 
     def _start(self, child_stop: ProcessEvent) -> BaseProcess:
         level = logging.getLevelName(logging.getLogger().getEffectiveLevel())
@@ -228,12 +236,39 @@ def _send_totals(
             if metric.name not in families:
                 continue
             for sample in metric.samples:
-                if sample.name.endswith("_total"):
-                    totals[(metric.name, tuple(sorted(sample.labels.items())))] = sample.value
+                if sample.name.endswith(MIRRORED_SAMPLES):
+                    labels = tuple(sorted(sample.labels.items()))
+                    totals[(metric.name, sample.name, labels)] = sample.value
         try:
             sink.put((pid, totals), timeout=SUPERVISE_SECONDS)
         except queue.Full:
             continue  # the next totals include these counts
+
+
+def _add_to_histogram(histogram: Histogram, family: str, deltas: Totals) -> None:
+    """Add a child's observations since it last said to the parent's unlabelled `histogram`:
+    bucket by bucket (each the difference of two cumulative counts), and their sum.
+
+    prometheus_client has no public way to add counts to a bucket; `_buckets` and `_sum` are
+    the values `observe` itself adds to."""
+    cumulative = {
+        float(dict(labels)["le"]): delta
+        for (name, sample, labels), delta in deltas.items()
+        if name == family and sample.endswith("_bucket")
+    }
+    below = 0.0
+    for bucket, bound in zip(histogram._buckets, histogram._upper_bounds, strict=True):
+        upto = cumulative.get(bound, below)
+        if upto > below:
+            bucket.inc(upto - below)
+        below = upto
+    added = sum(
+        delta
+        for (name, sample, _), delta in deltas.items()
+        if name == family and sample.endswith("_sum")
+    )
+    if added > 0:
+        histogram._sum.inc(added)
 
 
 def _stop_when_gone(parent: BaseProcess, stop: ProcessEvent) -> None:

@@ -3,9 +3,16 @@ the others."""
 
 from __future__ import annotations
 
+import asyncio
+
+from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from billing_ledger.infra.metrics import read_shared_exposition
 from billing_ledger.web.api import API_PREFIX
+
+METRICS_PATH = "/metrics"
 
 
 def with_api(edge: ASGIApp, api: ASGIApp) -> ASGIApp:
@@ -27,6 +34,29 @@ def with_pages(edge: ASGIApp, pages: ASGIApp, prefixes: tuple[str, ...]) -> ASGI
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope.get("path", "").startswith(prefixes):
             await pages(scope, receive, send)
+        else:
+            await edge(scope, receive, send)
+
+    return app
+
+
+def metrics_from(exposition: str, edge: ASGIApp) -> ASGIApp:
+    """`GET /metrics` answered with what the first serving process exposes at the Unix socket
+    `exposition` (every process's counts, infra/metrics.py); everything else to `edge`."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("path") == METRICS_PATH:
+            response: Response
+            if scope.get("method") not in ("GET", "HEAD"):
+                await edge(scope, receive, send)  # its own 405
+                return
+            try:
+                body = await asyncio.to_thread(read_shared_exposition, exposition)
+            except OSError:
+                response = JSONResponse({"error": "metrics unavailable"}, status_code=503)
+            else:
+                response = Response(body, media_type=CONTENT_TYPE_LATEST)
+            await response(scope, receive, send)
         else:
             await edge(scope, receive, send)
 
