@@ -30,6 +30,7 @@ from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -116,6 +117,7 @@ class KeyStatus:
     erased_at: datetime | None
 
 
+@lru_cache(maxsize=CACHE_SIZE)  # asked for every webhook: a uuid5 is a SHA-1 and an object
 def key_id(account_id: str, livemode: bool, subject: str) -> UUID:
     """The data key id of an identity: stable, so a token names its key without a lookup."""
     return uuid5(NAMESPACE_URL, f"privacy:{account_id}:{str(livemode).lower()}:{subject}")

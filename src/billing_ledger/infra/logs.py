@@ -25,7 +25,10 @@ import traceback
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from math import isfinite
 from typing import Literal, TextIO
+
+import orjson
 
 LogFormat = Literal["json", "text", "auto"]
 
@@ -53,7 +56,8 @@ FIELDS = (
 
 
 def _fields(record: logging.LogRecord) -> dict[str, object]:
-    return {name: getattr(record, name) for name in FIELDS if hasattr(record, name)}
+    attributes = record.__dict__  # where `extra` puts them
+    return {name: attributes[name] for name in FIELDS if name in attributes}
 
 
 def _exception(record: logging.LogRecord) -> str | None:
@@ -77,7 +81,29 @@ class JsonFormatter(logging.Formatter):
         error = _exception(record)
         if error:
             document["error"] = error
-        return json.dumps(document, default=str)
+        return _json_line(document)
+
+
+# One line per webhook: orjson writes it in a third of the standard library's time, and reads
+# back the same. Where it could write anything else the standard library writes the line as
+# before: values other than strings, integers, finite floats, booleans and None (`str()` of
+# them), integers past 64 bits, and characters beyond ASCII (escaped).
+_PLAIN = frozenset({str, int, bool, float, type(None)})
+
+
+def _json_line(document: dict[str, object]) -> str:
+    if all(
+        type(value) in _PLAIN and (not isinstance(value, float) or isfinite(value))
+        for value in document.values()
+    ):
+        try:
+            line = orjson.dumps(document)
+        except orjson.JSONEncodeError:
+            pass
+        else:
+            if line.isascii():
+                return line.decode("ascii")
+    return json.dumps(document, default=str)
 
 
 class TextFormatter(logging.Formatter):
@@ -154,7 +180,10 @@ class SecretMask(logging.Filter):
 
 
 def _from_client(name: str) -> bool:
-    return any(name == client or name.startswith(f"{client}.") for client in CLIENT_LOGGERS)
+    return name in CLIENT_LOGGERS or name.startswith(_CLIENT_PREFIXES)
+
+
+_CLIENT_PREFIXES = tuple(f"{client}." for client in CLIENT_LOGGERS)
 
 
 def configure(

@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Literal, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 import anyio.to_thread
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -40,7 +40,7 @@ from billing_ledger.infra.metrics import (
 from billing_ledger.ingest.sealing import Sealer
 from billing_ledger.ingest.signature import SIGNATURE_REASONS, SignatureError, verify
 from billing_ledger.ingest.usage import GroupedUsage, SecretUsageRecorder
-from billing_ledger.schemas.envelope import MalformedEvent, StripeEvent, parse_event
+from billing_ledger.schemas.envelope import MalformedEvent, StripeEvent, event_of, parse_document
 
 WEBHOOK_PATH = "/webhooks/stripe"
 R = TypeVar("R")
@@ -60,6 +60,8 @@ LOG_DOWN = "event log unavailable, retry later"
 NOT_FOUND = "not found"
 WRONG_METHOD = "method not allowed"
 BAD_REQUEST = "bad request"
+RECEIVED = b'{"received":true}'
+"""The answer to an accepted webhook (what JSONResponse({"received": True}) renders)."""
 REFUSAL_REASONS = frozenset(
     {
         TOO_LARGE,
@@ -138,7 +140,7 @@ def create_app(
             "webhook accepted",
             extra={**_event_fields(event), "outcome": "accepted", **_latency(started)},
         )
-        return JSONResponse({"received": True})
+        return Response(RECEIVED, media_type="application/json")
 
     async def _accept(request: Request) -> tuple[StripeEvent, int]:
         if not _is_json(request.headers.get("content-type")):
@@ -155,7 +157,8 @@ def create_app(
         except SignatureError as e:
             raise _Refused(400, e.reason) from None
         try:
-            event = parse_event(body)
+            document = parse_document(body)
+            event = event_of(document)
         except MalformedEvent as e:
             reason = e.reason if e.reason in (NOT_JSON, NOT_OBJECT) else NOT_AN_EVENT
             try:
@@ -167,12 +170,14 @@ def create_app(
             raise _Refused(400, LIVE_ON_TEST)
         if stripe_mode == "live" and not event.livemode:
             raise _Refused(400, TEST_ON_LIVE)
-        await _append(event, body, fingerprints[verified.secret_index])
+        await _append(event, body, document, fingerprints[verified.secret_index])
         return event, verified.secret_index
 
-    async def _append(event: StripeEvent, body: bytes, verified_with: str) -> None:
+    async def _append(
+        event: StripeEvent, body: bytes, document: dict[str, Any], verified_with: str
+    ) -> None:
         try:
-            sealed = await sealer.seal_async(event, body)
+            sealed = await sealer.seal_async(event, body, document)
         except KeysUnavailable:
             raise _Refused(503, LOG_DOWN) from None
         record = EventRecord(

@@ -77,6 +77,12 @@ class StripeEvent(BaseModel):
 
 def parse_event(body: bytes) -> StripeEvent:
     """Parse a raw webhook body into its envelope, or raise MalformedEvent naming why."""
+    return event_of(parse_document(body))
+
+
+def parse_document(body: bytes) -> dict[str, Any]:
+    """A raw webhook body as the JSON object it must be (not yet known to be an event), or
+    raise MalformedEvent naming why."""
     try:
         document = fastjson.loads(body)
     except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors;
@@ -84,6 +90,12 @@ def parse_event(body: bytes) -> StripeEvent:
         raise MalformedEvent("body is not valid JSON") from None
     if not isinstance(document, dict):
         raise MalformedEvent("body is not a JSON object")
+    return document
+
+
+def event_of(document: dict[str, Any]) -> StripeEvent:
+    """The envelope of a parsed body (`parse_document`), or raise MalformedEvent naming why.
+    The event shares its values with `document`: neither may be changed."""
     try:
         return StripeEvent.model_validate(document)
     except ValidationError as e:

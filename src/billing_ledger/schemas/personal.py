@@ -170,9 +170,9 @@ def linked_subjects(event: StripeEvent) -> tuple[str, ...]:
 
 def facts_of(document: dict[str, Any], seal: SealValue) -> dict[str, Any]:
     """The event `document` with every personal value replaced by `seal(path, value)` (a token,
-    or REDACTED for a person already forgotten), in place: the caller's own parsed copy."""
-    _walk(document, None, "", seal)
-    return document
+    or REDACTED for a person already forgotten). `document` itself is left as it was: the
+    facts are a copy of what holds a personal value and share the rest with it."""
+    return _walk(document, None, "", seal)
 
 
 def _personal(kind: str | None) -> frozenset[str]:
@@ -185,38 +185,78 @@ def _personal(kind: str | None) -> frozenset[str]:
 _PERSONAL: dict[str | None, frozenset[str]] = {}
 
 
-def _walk(node: Any, kind_hint: str | None, path: str, seal: SealValue) -> None:
-    if type(node) is list:
-        for item in node:
-            if type(item) is dict or type(item) is list:
-                _walk(item, None, path, seal)
-        return
+# The walk visits every dict and list of every webhook (tens per event: most of what sealing
+# costs), so it is written for speed: the personal keys of a node are found by one set
+# operation, a node is copied only when something in it is sealed, and a path is only built
+# for a container that is walked.
+def _walk(
+    node: dict[str, Any], kind_hint: str | None, path: str, seal: SealValue
+) -> dict[str, Any]:
     kind = node.get("object")
     if type(kind) is str:
         path = kind  # paths are relative to the Stripe object, so equal fields seal equally
     else:
         kind = kind_hint
-    personal = _personal(kind)
-    for key, value in node.items():
-        if key in personal:
+    personal = _PERSONAL.get(kind) or _personal(kind)
+    changed: dict[str, Any] | None = None
+    if not personal.isdisjoint(node):
+        for key in personal.intersection(node):
+            value = node[key]
             if value is not None:
-                node[key] = _seal_all(value, f"{path}.{key}", seal)
-        elif type(value) is dict:
+                if changed is None:
+                    changed = node.copy()
+                changed[key] = _seal_all(value, f"{path}.{key}", seal)
+    for key, value in node.items():
+        if type(value) is dict:
+            if key in personal:
+                continue
+            walked: dict[str, Any] | list[Any]
             if key == "metadata":
-                for name, inner in value.items():
-                    if name not in ID_METADATA and inner is not None:
-                        value[name] = _seal_all(inner, f"{path}.metadata.{name}", seal)
+                walked = _metadata(value, path, seal)
             elif key == "previous_attributes" and type(inner := node.get("object")) is dict:
                 # The changed fields of `data.object`: sealed as that object's own fields.
-                changed = inner.get("object")
-                if type(changed) is str:
-                    _walk(value, changed, changed, seal)
+                changed_kind = inner.get("object")
+                if type(changed_kind) is str:
+                    walked = _walk(value, changed_kind, changed_kind, seal)
                 else:
-                    _walk(value, None, f"{path}.{key}", seal)
+                    walked = _walk(value, None, f"{path}.{key}", seal)
             else:
-                _walk(value, None, f"{path}.{key}", seal)
-        elif type(value) is list:
-            _walk(value, None, f"{path}.{key}", seal)
+                walked = _walk(value, None, f"{path}.{key}", seal)
+        elif type(value) is list and key not in personal:
+            walked = _walk_list(value, f"{path}.{key}", seal)
+        else:
+            continue
+        if walked is not value:
+            if changed is None:
+                changed = node.copy()
+            changed[key] = walked
+    return node if changed is None else changed
+
+
+def _walk_list(items: list[Any], path: str, seal: SealValue) -> list[Any]:
+    changed: list[Any] | None = None
+    for index, item in enumerate(items):
+        if type(item) is dict:
+            walked: Any = _walk(item, None, path, seal)
+        elif type(item) is list:
+            walked = _walk_list(item, path, seal)
+        else:
+            continue
+        if walked is not item:
+            if changed is None:
+                changed = items.copy()
+            changed[index] = walked
+    return items if changed is None else changed
+
+
+def _metadata(metadata: dict[str, Any], path: str, seal: SealValue) -> dict[str, Any]:
+    """Every value of a `metadata` sealed, but the ids the ledger reads (ID_METADATA)."""
+    sealed = {
+        name: _seal_all(value, f"{path}.metadata.{name}", seal)
+        for name, value in metadata.items()
+        if name not in ID_METADATA and value is not None
+    }
+    return {**metadata, **sealed} if sealed else metadata
 
 
 def _seal_all(value: Any, path: str, seal: SealValue) -> Any:
