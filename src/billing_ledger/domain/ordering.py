@@ -76,22 +76,46 @@ class StatusRules:
 def current(versions: Iterable[Version], rules: StatusRules) -> Version:
     """The current one among the known snapshots of an object (or of one part of it)."""
     known = list(versions)
-    first = first_terminal(known, rules)
-    if first is None:
+    reached = _first_terminal_status(known, rules)
+    if reached is None:
         return _last_of(known, known, rules)
-    return _last_of([v for v in known if v.status == first.status], known, rules)
+    return _last_of([v for v in known if v.status == reached[0]], known, rules)
 
 
 def first_terminal(known: list[Version], rules: StatusRules) -> Version | None:
     """The snapshot in which the object first reached a terminal state, if it did."""
-    terminal = [v for v in known if rules.is_terminal(v.status)]
-    if not terminal:
+    tied = _earliest_terminal(known, rules)
+    if not tied:
         return None
-    earliest = min(v.created for v in terminal)
-    tied = [v for v in terminal if v.created == earliest]
     if len(tied) == 1:
         return tied[0]
+    earliest = tied[0].created
     return next(v for v in second_order(known, earliest, rules) if rules.is_terminal(v.status))
+
+
+def _earliest_terminal(known: list[Version], rules: StatusRules) -> list[Version]:
+    """The snapshots in a terminal state created in the earliest second any was."""
+    terminal = [v for v in known if v.status in rules.terminal]
+    if not terminal:
+        return []
+    earliest = min(v.created for v in terminal)
+    return [v for v in terminal if v.created == earliest]
+
+
+def _first_terminal_status(known: list[Version], rules: StatusRules) -> tuple[str, int] | None:
+    """The status of `first_terminal` and its second, without ordering that second when
+    the terminal snapshots tied in it all show one status (`paid` told by `invoice.paid` and
+    `invoice.payment_succeeded`): whichever of them is first, that is the status."""
+    tied = _earliest_terminal(known, rules)
+    if not tied:
+        return None
+    status = tied[0].status
+    if all(v.status == status for v in tied):
+        assert status is not None  # terminal
+        return status, tied[0].created
+    first = first_terminal(known, rules)
+    assert first is not None and first.status is not None
+    return first.status, first.created
 
 
 def contradiction(history: list[Version], incoming: Version, rules: StatusRules) -> str | None:
@@ -99,13 +123,22 @@ def contradiction(history: list[Version], incoming: Version, rules: StatusRules)
     which the object first reached a terminal state, and shows another status (Stripe never
     sends one; a signed history may)."""
     known = [*history, incoming]
-    first = first_terminal(known, rules)
-    if first is None or first is incoming or incoming.status == first.status:
+    reached = _first_terminal_status(known, rules)
+    if reached is None:
         return None
-    if incoming.created != first.created:
-        return first.status if incoming.created > first.created else None
-    order = second_order(known, first.created, rules)
-    return first.status if order.index(incoming) > order.index(first) else None
+    status, second = reached
+    # Showing the first terminal status contradicts nothing (also when `incoming` is that
+    # first snapshot itself: it shows its own status).
+    if incoming.status == status:
+        return None
+    if incoming.created != second:
+        return status if incoming.created > second else None
+    first = first_terminal(known, rules)
+    assert first is not None
+    if first is incoming:
+        return None
+    order = second_order(known, second, rules)
+    return status if order.index(incoming) > order.index(first) else None
 
 
 def _last_of(candidates: list[Version], known: list[Version], rules: StatusRules) -> Version:
