@@ -35,7 +35,7 @@ from billing_ledger.domain.payment_method import (
     payment_method_snapshot,
     setup_snapshot,
 )
-from billing_ledger.domain.stripe_object import Snapshot, StripeObject
+from billing_ledger.domain.stripe_object import Snapshot, StripeObject, incoming_version
 from billing_ledger.domain.subscription import Subscription, subscription_snapshot
 from billing_ledger.schemas.envelope import StripeEvent
 
@@ -265,15 +265,20 @@ def apply_stripe_event(
     if owned is None:
         owned = read_snapshots(event)
     touched: dict[UUID, StripeObject | None] = {}
-    for owner, snapshot in owned:  # nothing is applied if any part is refused
-        aggregate_id = stripe_uuid(event.account_id, event.livemode, owner)
+    # Each snapshot's place in its part's history, read once for both passes.
+    placed = [
+        (stripe_uuid(event.account_id, event.livemode, owner), owner, snapshot)
+        for owner, snapshot in owned
+    ]
+    incoming = [incoming_version(event, snapshot) for _, _, snapshot in placed]
+    for (aggregate_id, _, snapshot), version in zip(placed, incoming, strict=True):
+        # Nothing is applied if any part is refused.
         if aggregate_id not in touched:
             touched[aggregate_id] = load(route.aggregate, aggregate_id)
-        terminal = route.aggregate.contradicted(touched[aggregate_id], event, snapshot)
+        terminal = route.aggregate.contradicted(touched[aggregate_id], event, snapshot, version)
         if terminal is not None:
             raise ContradictsTerminalState(event.type, snapshot.stripe_id, terminal)
-    for owner, snapshot in owned:
-        aggregate_id = stripe_uuid(event.account_id, event.livemode, owner)
+    for (aggregate_id, owner, snapshot), version in zip(placed, incoming, strict=True):
         existing = touched[aggregate_id]
-        touched[aggregate_id] = route.aggregate.observe(existing, event, owner, snapshot)
+        touched[aggregate_id] = route.aggregate.observe(existing, event, owner, snapshot, version)
     return [aggregate for aggregate in touched.values() if aggregate is not None]

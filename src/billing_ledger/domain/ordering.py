@@ -24,9 +24,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
+
+import orjson
 
 Scalar = str | int | float | bool | None
 
@@ -50,6 +54,13 @@ class Version:
     previous_state_digest: str | None = None
     state: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
+    @cached_property
+    def state_digest(self) -> str | None:
+        """`state_digest(state)`, computed once: the ordering rules compare it for every
+        snapshot of a second, several times per Stripe event (a version and its state never
+        change once made)."""
+        return state_digest(self.state) if self.state is not None else None
+
 
 @dataclass(frozen=True)
 class StatusRules:
@@ -65,22 +76,46 @@ class StatusRules:
 def current(versions: Iterable[Version], rules: StatusRules) -> Version:
     """The current one among the known snapshots of an object (or of one part of it)."""
     known = list(versions)
-    first = first_terminal(known, rules)
-    if first is None:
+    reached = _first_terminal_status(known, rules)
+    if reached is None:
         return _last_of(known, known, rules)
-    return _last_of([v for v in known if v.status == first.status], known, rules)
+    return _last_of([v for v in known if v.status == reached[0]], known, rules)
 
 
 def first_terminal(known: list[Version], rules: StatusRules) -> Version | None:
     """The snapshot in which the object first reached a terminal state, if it did."""
-    terminal = [v for v in known if rules.is_terminal(v.status)]
-    if not terminal:
+    tied = _earliest_terminal(known, rules)
+    if not tied:
         return None
-    earliest = min(v.created for v in terminal)
-    tied = [v for v in terminal if v.created == earliest]
     if len(tied) == 1:
         return tied[0]
+    earliest = tied[0].created
     return next(v for v in second_order(known, earliest, rules) if rules.is_terminal(v.status))
+
+
+def _earliest_terminal(known: list[Version], rules: StatusRules) -> list[Version]:
+    """The snapshots in a terminal state created in the earliest second any was."""
+    terminal = [v for v in known if v.status in rules.terminal]
+    if not terminal:
+        return []
+    earliest = min(v.created for v in terminal)
+    return [v for v in terminal if v.created == earliest]
+
+
+def _first_terminal_status(known: list[Version], rules: StatusRules) -> tuple[str, int] | None:
+    """The status of `first_terminal` and its second, without ordering that second when
+    the terminal snapshots tied in it all show one status (`paid` told by `invoice.paid` and
+    `invoice.payment_succeeded`): whichever of them is first, that is the status."""
+    tied = _earliest_terminal(known, rules)
+    if not tied:
+        return None
+    status = tied[0].status
+    if all(v.status == status for v in tied):
+        assert status is not None  # terminal
+        return status, tied[0].created
+    first = first_terminal(known, rules)
+    assert first is not None and first.status is not None
+    return first.status, first.created
 
 
 def contradiction(history: list[Version], incoming: Version, rules: StatusRules) -> str | None:
@@ -88,13 +123,22 @@ def contradiction(history: list[Version], incoming: Version, rules: StatusRules)
     which the object first reached a terminal state, and shows another status (Stripe never
     sends one; a signed history may)."""
     known = [*history, incoming]
-    first = first_terminal(known, rules)
-    if first is None or first is incoming or incoming.status == first.status:
+    reached = _first_terminal_status(known, rules)
+    if reached is None:
         return None
-    if incoming.created != first.created:
-        return first.status if incoming.created > first.created else None
-    order = second_order(known, first.created, rules)
-    return first.status if order.index(incoming) > order.index(first) else None
+    status, second = reached
+    # Showing the first terminal status contradicts nothing (also when `incoming` is that
+    # first snapshot itself: it shows its own status).
+    if incoming.status == status:
+        return None
+    if incoming.created != second:
+        return status if incoming.created > second else None
+    first = first_terminal(known, rules)
+    assert first is not None
+    if first is incoming:
+        return None
+    order = second_order(known, second, rules)
+    return status if order.index(incoming) > order.index(first) else None
 
 
 def _last_of(candidates: list[Version], known: list[Version], rules: StatusRules) -> Version:
@@ -213,11 +257,38 @@ def _greedy_path(weight: list[list[int]], start: list[int]) -> list[int]:
 
 
 def _digest_of(version: Version) -> str | None:
-    return state_digest(version.state) if version.state is not None else None
+    return version.state_digest
 
 
 def state_digest(state: Mapping[str, Any]) -> str:
-    """A part's state, in 16 hex digits: equal states give equal digests, in any process."""
+    """A part's state, in 16 hex digits: equal states give equal digests, in any process.
+
+    The digest is of `json.dumps(state, sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False)` in UTF-8 (digests are stored in domain events, so that text is fixed).
+    orjson writes the same bytes for what a state holds (strings, integers, booleans, nulls,
+    lists and string-keyed dicts; keys sorted by code point, the same escapes) several times
+    faster; whatever it might write otherwise goes to `json`: output with a number that has a
+    fraction or an exponent (float formatting differs), or anything orjson refuses (an integer
+    past 64 bits, a non-string key, a type `json` would not write either)."""
+    try:
+        text = orjson.dumps(state, option=_DIGEST_OPTIONS)
+    except orjson.JSONEncodeError:
+        return _json_digest(state)
+    if _FLOAT_SHAPED.search(text) is not None:
+        return _json_digest(state)
+    return hashlib.blake2b(text, digest_size=8).hexdigest()
+
+
+# No `default`: a dataclass or a datetime makes orjson raise, as it makes `json` raise.
+_DIGEST_OPTIONS = (
+    orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+)
+# A number with a fraction or an exponent where a value starts (or such text in a string: a
+# cheap, conservative test).
+_FLOAT_SHAPED = re.compile(rb"[:,\[]-?[0-9]+[.eE]")
+
+
+def _json_digest(state: Mapping[str, Any]) -> str:
     text = json.dumps(state, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 

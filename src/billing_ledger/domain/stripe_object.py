@@ -183,20 +183,31 @@ class StripeObject(Aggregate):
 
     @classmethod
     def contradicted(
-        cls, existing: StripeObject | None, event: StripeEvent, snapshot: Snapshot
+        cls,
+        existing: StripeObject | None,
+        event: StripeEvent,
+        snapshot: Snapshot,
+        incoming: Version | None = None,
     ) -> str | None:
         """The terminal status of `existing` that `snapshot` contradicts, if it does (see
-        ordering.py); a snapshot already applied contradicts nothing."""
+        ordering.py); a snapshot already applied contradicts nothing. `incoming` is
+        `incoming_version(event, snapshot)` when the caller has it."""
         if existing is None or _applied_key(event.id, snapshot.stripe_id) in existing.applied:
             return None
         history = existing._decisive(snapshot.stripe_id, event.created)
         rules = cls.PART_RULES.get(snapshot.kind, StatusRules())
         versions = [part.version for part in history]
-        return contradiction(versions, _incoming(event, snapshot), rules)
+        version = incoming if incoming is not None else incoming_version(event, snapshot)
+        return contradiction(versions, version, rules)
 
     @classmethod
     def observe(
-        cls: type[T], existing: T | None, event: StripeEvent, stripe_id: str, snapshot: Snapshot
+        cls: type[T],
+        existing: T | None,
+        event: StripeEvent,
+        stripe_id: str,
+        snapshot: Snapshot,
+        incoming: Version | None = None,
     ) -> T:
         """Apply one snapshot to `existing` (or start the aggregate); returns the aggregate.
 
@@ -204,10 +215,11 @@ class StripeObject(Aggregate):
         (the part's current snapshot is chosen from its whole history, so it may be an earlier
         one that the new snapshot put in order), a `Backfilled` one if not, none for a
         duplicate. Raises WholeHistoryNeeded (changing nothing) if the snapshot is older than
-        the frontier of its part and the dropped snapshots are not in memory.
+        the frontier of its part and the dropped snapshots are not in memory. `incoming` is
+        `incoming_version(event, snapshot)` when the caller has it.
         """
-        version = _incoming(event, snapshot)
-        incoming = Part(snapshot.kind, version, snapshot.state)
+        version = incoming if incoming is not None else incoming_version(event, snapshot)
+        arriving = Part(snapshot.kind, version, snapshot.state)
         fields: dict[str, Any] = {
             "account_id": event.account_id,
             "livemode": event.livemode,
@@ -230,7 +242,7 @@ class StripeObject(Aggregate):
         history = (
             existing._decisive(snapshot.stripe_id, event.created) if existing is not None else []
         )
-        winner = choose([*history, incoming], cls.PART_RULES.get(snapshot.kind, StatusRules()))
+        winner = choose([*history, arriving], cls.PART_RULES.get(snapshot.kind, StatusRules()))
         before = parts.get(snapshot.stripe_id)
         if existing is not None and before is not None and winner.version == before.version:
             existing.trigger_event(cls.Backfilled, timestamp=timestamp, **fields)
@@ -276,7 +288,8 @@ def of_kind(parts: Iterable[Part[PartState]], kind: str, shape: type[P]) -> list
     return [found for part in parts if (found := as_kind(part, kind, shape)) is not None]
 
 
-def _incoming(event: StripeEvent, snapshot: Snapshot) -> Version:
+def incoming_version(event: StripeEvent, snapshot: Snapshot) -> Version:
+    """Where `snapshot`, as `event` carries it, sits in its part's history."""
     raw = event.data.object if snapshot.attributes is None else snapshot.attributes
     return Version(
         created=event.created,

@@ -4,10 +4,10 @@ state, so each becomes one upsert of that aggregate's row (plus the rows hanging
 Within a batch only an aggregate's last state matters, so rows are kept in memory by id (the
 latest replacing the earlier) and written at the batch's end, one statement per table
 (bulk.py). Invoices link payment rows as they arrive: a payment row of the batch is linked in
-memory, a stored one by an UPDATE then, before the batch's rows replace it; what payments
-read (an invoice's subscription, the invoice naming a payment) is read ahead for the whole
-batch and kept current in memory as the batch goes. Each invoice's subscription reaches its
-payments once, at the batch's end.
+memory, stored ones by one UPDATE at the batch's end, before the batch's rows replace them;
+what payments read (an invoice's subscription, the invoice naming a payment) is read ahead for
+the whole batch and kept current in memory as the batch goes. Each invoice's subscription
+reaches its payments once, at the batch's end.
 
 Every value written comes from the event (Stripe's timestamps, uuid5 ids), never from the clock,
 so replaying the same history rebuilds the same rows. Personal values arrive sealed: each batch
@@ -41,7 +41,13 @@ from billing_ledger.projections.bulk import BulkWriter
 from billing_ledger.projections.reveal import KeyLookup, Revealed
 from billing_ledger.projections.sqltext import in_schema
 
-LINK_PAYMENT_TO_INVOICE = "UPDATE {schema}.payment_transactions SET invoice_id = %s WHERE id = %s"
+# Stored payment rows named by the batch's invoices, linked in one statement at the batch's end
+# (the last invoice naming each wins, as one UPDATE per invoice event did).
+LINK_PAYMENTS_TO_INVOICES = """
+UPDATE {schema}.payment_transactions p SET invoice_id = l.invoice_id
+FROM unnest(%s::uuid[], %s::uuid[]) AS l(id, invoice_id)
+WHERE p.id = l.id AND p.invoice_id IS DISTINCT FROM l.invoice_id
+"""
 INVOICES_OF_PAYMENTS = "SELECT id, invoice_id FROM {schema}.payment_transactions WHERE id = ANY(%s)"
 # The invoice that names each payment (older API versions): the lowest id, should two.
 INVOICES_NAMING_PAYMENTS = """
@@ -76,6 +82,8 @@ class BillingTables:
         self._revealed = Revealed({})
         # Rows to write at the batch's end: table → row id → row (the latest state wins).
         self._pending: dict[str, dict[UUID, dict[str, Any]]] = defaultdict(dict)
+        # Stored payment rows to link to the invoice naming them (payment id → invoice id).
+        self._links: dict[UUID, UUID] = {}
         # Each subscription's items as of its latest state in the batch.
         self._items_of: dict[UUID, list[UUID]] = {}
         # Invoices the batch's payments name, as stored when the batch began.
@@ -131,7 +139,14 @@ class BillingTables:
 
     def flush(self, cur: Cursor) -> None:
         """Write the batch's rows: one statement per table, one for dropped items, one for the
-        subscriptions of the payments of the batch's invoices."""
+        subscriptions of the payments of the batch's invoices. Stored payment rows are linked
+        to their invoices first, so the batch's own rows replace them after, as they would have
+        had each link been written when its invoice event was projected."""
+        if self._links:
+            cur.execute(
+                in_schema(LINK_PAYMENTS_TO_INVOICES, self._schema_name),
+                (list(self._links), list(self._links.values())),
+            )
         if self._items_of:
             subscriptions = list(self._items_of)
             kept = [item for items in self._items_of.values() for item in items]
@@ -157,6 +172,7 @@ class BillingTables:
 
     def _forget_batch(self) -> None:
         self._pending.clear()
+        self._links.clear()
         self._items_of.clear()
         self._stored_invoice_subscription = {}
         self._invoice_naming = {}
@@ -269,9 +285,8 @@ class BillingTables:
             pending_payment = self._pending["payment_transactions"].get(payment_id)
             if pending_payment is not None:  # the batch's row, written at its end
                 pending_payment["invoice_id"] = identity["id"]
-            else:
-                statement = in_schema(LINK_PAYMENT_TO_INVOICE, self._schema_name)
-                cur.execute(statement, (identity["id"], payment_id))
+            else:  # a stored row (if any), linked at the batch's end
+                self._links[payment_id] = identity["id"]
             known = self._invoice_naming.get(payment_id)
             self._invoice_naming[payment_id] = min(identity["id"], known or identity["id"])
 
