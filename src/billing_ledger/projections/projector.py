@@ -188,7 +188,9 @@ class Projector:
         with conn.pipeline() as pipeline:
             for n, event in enumerate(events, 1):
                 projection.project(cur, event)
-                if n % SYNC_EVERY == 0:
+                # Only what was sent needs a sync: most events send nothing (their rows are
+                # written at flush), and a sync is a round trip even then.
+                if n % SYNC_EVERY == 0 and pipeline.result_queue:
                     pipeline.sync()
             pipeline.sync()
         # Outside pipeline mode: flush reads what it wrote on the same cursor, and in pipeline

@@ -41,7 +41,10 @@ from billing_ledger.projections.bulk import BulkWriter
 from billing_ledger.projections.reveal import KeyLookup, Revealed
 from billing_ledger.projections.sqltext import in_schema
 
-LINK_PAYMENT_TO_INVOICE = "UPDATE {schema}.payment_transactions SET invoice_id = %s WHERE id = %s"
+LINK_PAYMENTS_TO_INVOICES = """
+UPDATE {schema}.payment_transactions p SET invoice_id = l.invoice_id
+FROM unnest(%s::uuid[], %s::uuid[]) AS l(id, invoice_id) WHERE p.id = l.id
+"""
 INVOICES_OF_PAYMENTS = "SELECT id, invoice_id FROM {schema}.payment_transactions WHERE id = ANY(%s)"
 # The invoice that names each payment (older API versions): the lowest id, should two.
 INVOICES_NAMING_PAYMENTS = """
@@ -86,6 +89,8 @@ class BillingTables:
         # The invoice of each payment row the batch may ask about that exists, as stored when
         # the batch began (rows linked before invoices kept the payment they name).
         self._invoice_of_payment: dict[UUID, UUID | None] = {}
+        # Stored payment rows to link to the invoice naming them (the batch's last), at flush.
+        self._links: dict[UUID, UUID] = {}
 
     def prepare(self, cur: Cursor, events: Sequence[object]) -> None:
         """Read what the batch's payments will ask (their invoices' subscriptions; for those
@@ -130,8 +135,14 @@ class BillingTables:
             self._payment_method(cur, event)
 
     def flush(self, cur: Cursor) -> None:
-        """Write the batch's rows: one statement per table, one for dropped items, one for the
-        subscriptions of the payments of the batch's invoices."""
+        """Write the batch's rows: one statement for the stored payments its invoices name, one
+        per table, one for dropped items, one for the subscriptions of the payments of the
+        batch's invoices."""
+        if self._links:
+            cur.execute(
+                in_schema(LINK_PAYMENTS_TO_INVOICES, self._schema_name),
+                (list(self._links), list(self._links.values())),
+            )
         if self._items_of:
             subscriptions = list(self._items_of)
             kept = [item for items in self._items_of.values() for item in items]
@@ -161,6 +172,7 @@ class BillingTables:
         self._stored_invoice_subscription = {}
         self._invoice_naming = {}
         self._invoice_of_payment = {}
+        self._links = {}
 
     def _customer(self, cur: Cursor, event: Customer.Recorded | Customer.Revised) -> None:
         state = event.state
@@ -269,9 +281,9 @@ class BillingTables:
             pending_payment = self._pending["payment_transactions"].get(payment_id)
             if pending_payment is not None:  # the batch's row, written at its end
                 pending_payment["invoice_id"] = identity["id"]
-            else:
-                statement = in_schema(LINK_PAYMENT_TO_INVOICE, self._schema_name)
-                cur.execute(statement, (identity["id"], payment_id))
+            else:  # linked at the batch's end, before its rows are written (as it was
+                # when each was linked at once: nothing of the batch reads the link meanwhile)
+                self._links[payment_id] = identity["id"]
             known = self._invoice_naming.get(payment_id)
             self._invoice_naming[payment_id] = min(identity["id"], known or identity["id"])
 
