@@ -31,7 +31,7 @@ from billing_ledger.cli import dead_letters
 from billing_ledger.cli.progress import ProgressLine
 from billing_ledger.errors import BillingLedgerError
 from billing_ledger.eventlog.postgres import FOLLOWER_LOCK_KEY
-from billing_ledger.infra import audit
+from billing_ledger.infra import audit, heap
 from billing_ledger.processing.application import EVENT_STORE_SCHEMA, BillingApplication
 from billing_ledger.processing.processor import Processor
 from billing_ledger.projections import mrr_clock, rebuild
@@ -116,6 +116,7 @@ def _replay(settings: Settings, dsn: str, request: ReplayRequest) -> int:
                 progress.finish()
                 _retry_again(processor, pool)
             projector = rebuild.projector(app, pool, schema, bootstrap.key_store(pool, master))
+            heap.settle()
             head = app.recorder.max_notification_id() or 0
             progress = ProgressLine(
                 f"domain events projected into {schema}",

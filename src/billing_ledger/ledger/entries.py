@@ -105,8 +105,10 @@ def converge(history: History, wanted: Posting, reversal: Reversal) -> list[Entr
     live = generations[-1] if generations else None
     if live is not None and reversal_key(live.transition) in history:
         live = None
-    current = Counter(live.lines) if live is not None else Counter()
-    if current == Counter(wanted.lines):
+    if live is None:
+        if not wanted.lines:
+            return []  # nothing live, nothing wanted (most concepts of most states)
+    elif len(live.lines) == len(wanted.lines) and Counter(live.lines) == Counter(wanted.lines):
         return []
     posted: list[Entry] = []
     if live is not None:

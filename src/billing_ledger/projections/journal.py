@@ -20,8 +20,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from hashlib import sha1
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import NAMESPACE_URL, UUID
 
 import psycopg
 
@@ -85,7 +86,16 @@ LINE_COLUMNS = (
 def entry_id(account_id: str, livemode: bool, source_object: str, transition: str) -> UUID:
     """uuid5 of `journal:{account}:{livemode}:{source object}:{transition}`."""
     key = f"journal:{account_id}:{str(livemode).lower()}:{source_object}:{transition}"
-    return uuid5(NAMESPACE_URL, key)
+    return _uuid5(_URL, key)
+
+
+_URL = NAMESPACE_URL.bytes
+
+
+def _uuid5(namespace: bytes, name: str) -> UUID:
+    """`uuid.uuid5` of the namespace whose bytes are given (what it computes, without reading
+    the namespace's bytes and importing sha1 anew for each of a batch's thousands of ids)."""
+    return UUID(bytes=sha1(namespace + name.encode()).digest()[:16], version=5)
 
 
 Source = tuple[str, bool, str]  # (account_id, livemode, source object)
@@ -132,6 +142,8 @@ class Journal:
         self._naming_invoices = in_schema(NAMING_INVOICES, schema)
         self._bulk = BulkWriter(schema)
         self._lines: dict[Source, list[_Posted]] = {}
+        # Each source's history as last built, with the number of its lines it was built from.
+        self._history_of: dict[Source, tuple[int, History]] = {}
         self._taken: set[tuple[Source, str]] = set()  # (source, transition) keys in use
         # The invoice naming each payment of the batch as its own (older API versions).
         self._named_by: dict[Source, str] = {}
@@ -142,6 +154,7 @@ class Journal:
         naming its payments, in two queries. (Also forgets what a failed batch left unwritten:
         the retry starts clean.)"""
         self._lines = {}
+        self._history_of = {}
         self._taken = set()
         self._named_by = {}
         self._new = _NewRows()
@@ -220,6 +233,7 @@ class Journal:
             "ON CONFLICT DO NOTHING",
         )
         self._lines = {}
+        self._history_of = {}
         self._taken = set()
         self._named_by = {}
         self._new = _NewRows()
@@ -237,28 +251,29 @@ class Journal:
     def _histories(self, event: DomainEvent, sources: list[str]) -> dict[str, History]:
         """The entries posted for `sources` by the events of `event`'s aggregate before it (by
         version), and by other aggregates (an invoice reversing the sale of a payment it names).
-        """
-        posted = sorted(
-            (
-                p
-                for source in sources
-                for p in self._lines.get((event.account_id, event.livemode, source), ())
-                if p.originator != event.originator_id or p.version < event.originator_version
-            ),
-            key=lambda p: (p.entry_id, p.line_id),
-        )
-        heads: dict[tuple[str, str], tuple[str, str, datetime, str | None]] = {}
-        lines: dict[tuple[str, str], list[Line]] = defaultdict(list)
-        for p in posted:
-            key = (p.source, p.transition)
-            heads[key] = (p.kind, p.description, p.occurred_at, p.reversal_of)
-            lines[key].append(p.line)
-        histories: dict[str, dict[str, Entry]] = defaultdict(dict)
-        for (source, transition), (kind, text, at, reversed_) in heads.items():
-            histories[source][transition] = Entry(
-                source, transition, kind, text, at, tuple(lines[(source, transition)]), reversed_
-            )
-        return dict(histories)
+
+        A source's history, when every line of it counts (the usual case: events are projected
+        in order), is kept until the source's next entry, rather than built again per event."""
+        found: dict[str, History] = {}
+        originator, version = event.originator_id, event.originator_version
+        for source in sources:
+            key = (event.account_id, event.livemode, source)
+            posted = self._lines.get(key)
+            if not posted:
+                continue
+            if all(p.originator != originator or p.version < version for p in posted):
+                kept = self._history_of.get(key)
+                if kept is None or kept[0] != len(posted):  # lines are only ever appended
+                    kept = (len(posted), _history(posted))
+                    self._history_of[key] = kept
+                history = kept[1]
+            else:
+                history = _history(
+                    [p for p in posted if p.originator != originator or p.version < version]
+                )
+            if history:
+                found[source] = history
+        return found
 
     def _insert(self, event: DomainEvent, entry: Entry) -> None:
         account_id, livemode = event.account_id, event.livemode
@@ -288,8 +303,9 @@ class Journal:
         )
         self._new.origins.append((new_id, event.originator_id, event.originator_version))
         posted = self._lines.setdefault(source, [])
+        namespace = new_id.bytes
         for n, line in enumerate(entry.lines):
-            line_id = uuid5(new_id, str(n))
+            line_id = _uuid5(namespace, str(n))
             self._new.lines.append(
                 (
                     line_id,
@@ -318,3 +334,19 @@ class Journal:
                     line,
                 )
             )
+
+
+def _history(posted: Sequence[_Posted]) -> History:
+    """The entries of one source object, by transition, from their lines (in the order of
+    entry and line ids, which is the order their lines are reversed in)."""
+    heads: dict[str, tuple[str, str, datetime, str | None]] = {}
+    lines: dict[str, list[Line]] = defaultdict(list)
+    source = ""
+    for p in sorted(posted, key=lambda p: (p.entry_id, p.line_id)):
+        source = p.source
+        heads[p.transition] = (p.kind, p.description, p.occurred_at, p.reversal_of)
+        lines[p.transition].append(p.line)
+    return {
+        transition: Entry(source, transition, kind, text, at, tuple(lines[transition]), reversed_)
+        for transition, (kind, text, at, reversed_) in heads.items()
+    }
