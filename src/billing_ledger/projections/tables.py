@@ -94,8 +94,6 @@ class BillingTables:
         # The invoice of each payment row the batch may ask about that exists, as stored when
         # the batch began (rows linked before invoices kept the payment they name).
         self._invoice_of_payment: dict[UUID, UUID | None] = {}
-        # Stored payment rows to link to the invoice naming them (the batch's last), at flush.
-        self._links: dict[UUID, UUID] = {}
 
     def prepare(self, cur: Cursor, events: Sequence[object]) -> None:
         """Read what the batch's payments will ask (their invoices' subscriptions; for those
@@ -179,7 +177,6 @@ class BillingTables:
         self._stored_invoice_subscription = {}
         self._invoice_naming = {}
         self._invoice_of_payment = {}
-        self._links = {}
 
     def _customer(self, cur: Cursor, event: Customer.Recorded | Customer.Revised) -> None:
         state = event.state
