@@ -68,8 +68,8 @@ def _serve(settings: Settings, event_log: EventLog, dsn: str) -> None:
     with (
         listening_socket(settings) as sock,
         tempfile.TemporaryDirectory(prefix="billing-ledger-") as private,
-        shared_exposition(str(Path(private, "metrics"))),
-        bootstrap.serving_helpers(settings, dsn, sock, signer, str(Path(private, "metrics"))),
+        shared_exposition(exposition := str(Path(private, "metrics"))),
+        bootstrap.serving_helpers(settings, dsn, sock, signer, exposition),
         bootstrap.connection_pool(dsn) as pool,
         bootstrap.api_pool(dsn) as apis,
     ):

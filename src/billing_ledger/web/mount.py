@@ -45,19 +45,20 @@ def metrics_from(exposition: str, edge: ASGIApp) -> ASGIApp:
     `exposition` (every process's counts, infra/metrics.py); everything else to `edge`."""
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope.get("path") == METRICS_PATH:
-            response: Response
-            if scope.get("method") not in ("GET", "HEAD"):
-                await edge(scope, receive, send)  # its own 405
-                return
-            try:
-                body = await asyncio.to_thread(read_shared_exposition, exposition)
-            except OSError:
-                response = JSONResponse({"error": "metrics unavailable"}, status_code=503)
-            else:
-                response = Response(body, media_type=CONTENT_TYPE_LATEST)
-            await response(scope, receive, send)
+        if not (
+            scope["type"] == "http"
+            and scope.get("path") == METRICS_PATH
+            and scope.get("method") in ("GET", "HEAD")
+        ):
+            await edge(scope, receive, send)  # other methods get the edge's own 405
+            return
+        response: Response
+        try:
+            body = await asyncio.to_thread(read_shared_exposition, exposition)
+        except OSError:
+            response = JSONResponse({"error": "metrics unavailable"}, status_code=503)
         else:
-            await edge(scope, receive, send)
+            response = Response(body, media_type=CONTENT_TYPE_LATEST)
+        await response(scope, receive, send)
 
     return app
