@@ -16,13 +16,14 @@ dead letters in this process, no server), for unit tests.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import secrets
 import socket
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.synchronize import Event as ProcessEvent
@@ -58,7 +59,7 @@ from billing_ledger.infra.metrics import (
     WEBHOOKS_ACCEPTED,
     WEBHOOKS_REJECTED,
 )
-from billing_ledger.infra.supervision import ChildProcess, Work, Workers
+from billing_ledger.infra.supervision import SUPERVISE_SECONDS, ChildProcess, Work, Workers
 from billing_ledger.ingest.app import create_app
 from billing_ledger.ingest.sealing import Sealer
 from billing_ledger.ingest.server import serve_until
@@ -105,6 +106,8 @@ LOG_RETRY_SECONDS = 2.0
 # What the processor counts, shown by the /metrics of `up` although it runs in a child there.
 PROCESSOR_METRICS = (EVENTS_PROCESSED, UNHANDLED_EVENT_TYPES)
 WEBHOOK_METRICS = (WEBHOOKS_ACCEPTED, WEBHOOKS_REJECTED, APPEND_SECONDS)
+# How long the first serving process waits for its helpers to be ready before it serves alone.
+HELPERS_READY_SECONDS = 60.0
 # Advisory lock held while a process creates its schemas and tables: `CREATE ... IF NOT
 # EXISTS` is not safe against a concurrent creator (two `process` instances of one consumer
 # group starting together failed on pg_namespace's unique index).
@@ -750,26 +753,48 @@ def served_app(
 @contextmanager
 def serving_helpers(
     settings: Settings, dsn: str, sock: socket.socket, signer: LinkSigner, metrics_socket: str
-) -> Iterator[None]:
+) -> Iterator[Callable[[], None]]:
     """HTTP_PROCESSES - 1 more processes answering on `sock` beside this one, each restarted
-    if it dies; drained on exit (their in-flight requests finish). What they count for
-    /metrics reaches this process's registry within about a second; a /metrics request one
-    of them accepts is answered from this process, over `metrics_socket`."""
+    if it dies; drained on exit (their in-flight requests finish). Yields what to call just
+    before this process starts accepting: it waits (at most HELPERS_READY_SECONDS) until every
+    helper has built its app, then lets them all accept at once. A client that connects as
+    soon as the port answers (a load balancer, a burst that keeps its connections alive)
+    would otherwise have every connection accepted by whichever process listened first: on a
+    2-core machine all 64 of wrk's went to this one while its helper was still starting.
+
+    What the helpers count for /metrics reaches this process's registry within about a
+    second; a /metrics request one of them accepts is answered from this process, over
+    `metrics_socket`."""
+    context = multiprocessing.get_context("spawn")
+    accept = context.Event()
+    built = {f"http-{n}": context.Event() for n in range(1, settings.http_processes())}
     helpers: dict[str, Work] = {
-        f"http-{n}": ChildProcess(
-            f"http-{n}",
+        name: ChildProcess(
+            name,
             serve_in_child,
             settings,
-            (dsn, sock, signer, metrics_socket),
+            (dsn, sock, signer, metrics_socket, ready, accept),
             lambda: None,
             mirrored=WEBHOOK_METRICS,
         ).supervise
-        for n in range(1, settings.http_processes())
+        for name, ready in built.items()
     }
+
+    def accept_together() -> None:
+        deadline = time.monotonic() + HELPERS_READY_SECONDS
+        for name, ready in built.items():
+            if not ready.wait(max(0.0, deadline - time.monotonic())):
+                log.warning(
+                    "%s not ready after %ss; serving without it until it is",
+                    name,
+                    HELPERS_READY_SECONDS,
+                )
+        accept.set()
+
     workers = Workers(helpers)
     workers.start()
     try:
-        yield
+        yield accept_together
     finally:
         workers.drain()
 
@@ -780,16 +805,24 @@ def serve_in_child(
     sock: socket.socket,
     signer: LinkSigner,
     metrics_socket: str,
+    built: ProcessEvent,
+    accept: ProcessEvent,
     stop: ProcessEvent,
 ) -> None:
-    """A helper serving process: the same app as the parent's on the shared socket, until
-    `stop` is set; its /metrics is the parent's."""
+    """A helper serving process: the same app as the parent's on the shared socket, accepting
+    once `accept` is set (`serving_helpers`), until `stop` is set; its /metrics is the
+    parent's."""
     event_log = _open_when_available(settings, dsn, stop)
     if event_log is None:
         return
     try:
         with connection_pool(dsn) as pool, api_pool(dsn) as apis:
             app = served_app(settings, event_log, dsn, pool, apis, signer)
+            log.info("%s ready to accept", multiprocessing.current_process().name)
+            built.set()
+            while not accept.wait(SUPERVISE_SECONDS):
+                if stop.is_set():
+                    return
             serve_until(metrics_from(metrics_socket, app), settings, sock, stop)
     finally:
         event_log.close()

@@ -55,15 +55,18 @@ def accepted_total(base_url: str) -> float:
 def test_helper_processes_answer_on_the_same_port(database_url: str, tmp_path: Path) -> None:
     env = {"DATABASE_URL": database_url, "EVENT_LOG": "postgres", "HTTP_PROCESSES": "3"}
     with running("up", env, tmp_path) as server:
-        wait_for(lambda: all(started_pid(server.log(), name) for name in HELPERS), "two helpers")
-        assert deliver_each(server.base_url, 0, 60) == {200}
-
-        # With the first process stopped, the helpers alone accept, append and answer.
+        # The port answers once every process accepts: with the first process stopped as
+        # soon as it does, the helpers alone accept, append and answer.
+        wait_for(lambda: "billing-ledger listening on" in server.log(), "the announcement")
+        listening = server.log().index("billing-ledger listening on")
+        for name in HELPERS:
+            assert f"billing-ledger-{name} ready to accept" in server.log()[:listening]
         os.kill(server.process.pid, signal.SIGSTOP)
         try:
-            assert deliver_each(server.base_url, 60, 30) == {200}
+            assert deliver_each(server.base_url, 0, 30) == {200}
         finally:
             os.kill(server.process.pid, signal.SIGCONT)
+        assert deliver_each(server.base_url, 30, 60) == {200}
         assert logged(database_url) == (90, 90)
 
         # What the helpers counted reaches /metrics, whichever process answers it.

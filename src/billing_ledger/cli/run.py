@@ -69,11 +69,12 @@ def _serve(settings: Settings, event_log: EventLog, dsn: str) -> None:
         listening_socket(settings) as sock,
         tempfile.TemporaryDirectory(prefix="billing-ledger-") as private,
         shared_exposition(exposition := str(Path(private, "metrics"))),
-        bootstrap.serving_helpers(settings, dsn, sock, signer, exposition),
+        bootstrap.serving_helpers(settings, dsn, sock, signer, exposition) as accept_together,
         bootstrap.connection_pool(dsn) as pool,
         bootstrap.api_pool(dsn) as apis,
     ):
         app = bootstrap.served_app(settings, event_log, dsn, pool, apis, signer)
+        accept_together()
         serve(app, settings, [sock], lambda: _announce(settings, dsn))
 
 
