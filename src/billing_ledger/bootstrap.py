@@ -44,7 +44,7 @@ from billing_ledger.eventlog.memory_dead_letters import MemoryDeadLetters
 from billing_ledger.eventlog.port import FETCHED, EventLog, LogUnavailable
 from billing_ledger.eventlog.postgres import PostgresEventLog
 from billing_ledger.eventlog.secret_usage import SecretUsage
-from billing_ledger.infra import audit, heap, keys, roles, session_priority
+from billing_ledger.infra import audit, heap, keys, logs, roles, session_priority
 from billing_ledger.infra.database import (
     database_url,
     eventsourcing_env,
@@ -65,7 +65,7 @@ from billing_ledger.ingest.sealing import Sealer
 from billing_ledger.ingest.server import serve_until
 from billing_ledger.processing.application import EVENT_STORE_SCHEMA, BillingApplication
 from billing_ledger.processing.processor import Processor
-from billing_ledger.projections import mrr_clock
+from billing_ledger.projections import mrr_clock, rebuild
 from billing_ledger.projections.catalog import read_projections
 from billing_ledger.projections.migrations import READ_SCHEMA, migrate
 from billing_ledger.projections.projector import Projector
@@ -476,6 +476,30 @@ def project_in_child(settings: Settings, dsn: str, niceness: int, stop: ProcessE
             worker = projector(app, pool, master)
             heap.settle()
             worker.run(stop)
+        finally:
+            app.close()
+
+
+def rebuild_group(
+    settings: Settings,
+    dsn: str,
+    store: str,
+    schema: str,
+    names: tuple[str, ...],
+    log_level: str,
+    progress: Callable[[int], None],
+) -> None:
+    """A process of `replay` (rebuild_groups.py): catch the projections `names` of the
+    rebuild schema `schema` up with the domain events of the event store in `store`."""
+    logs.configure(settings.LOG_FORMAT, log_level, secrets=settings.secret_values())
+    master = master_key(settings, dsn)
+    with connection_pool(dsn, 2) as pool:
+        with setting_up(pool):  # making an application replaces the store's functions
+            app = application(dsn, store)
+        try:
+            found = rebuild.projector(app, pool, schema, key_store(pool, master), names)
+            heap.settle()
+            rebuild.catch_up(found, progress)
         finally:
             app.close()
 

@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     # How many processes answer on HOST:PORT (`up`, `ingest`); 0: one per core this process
     # may run on, at most 8. One Python process answers on one core at a time.
     HTTP_PROCESSES: int = Field(default=0, ge=0, le=64)
+    # How many processes `replay` projects in (each a group of the projections); 0: one per
+    # core this process may run on, at most one per group (rebuild.GROUPS).
+    REPLAY_PROCESSES: int = Field(default=0, ge=0, le=64)
     TLS_CERTFILE: Path | None = None
     TLS_KEYFILE: Path | None = None
     WEBHOOK_TOLERANCE_SECONDS: int = Field(default=300, ge=1)
@@ -282,13 +285,12 @@ class Settings(BaseSettings):
 
     def http_processes(self) -> int:
         """HTTP_PROCESSES, with 0 read as one per usable core (at most 8)."""
-        if self.HTTP_PROCESSES:
-            return self.HTTP_PROCESSES
-        try:
-            cores = len(os.sched_getaffinity(0))
-        except AttributeError:  # not Linux
-            cores = os.cpu_count() or 1
-        return max(1, min(cores, 8))
+        return self.HTTP_PROCESSES or min(usable_cores(), 8)
+
+    def replay_processes(self) -> int:
+        """REPLAY_PROCESSES, with 0 read as one per usable core (the rebuild takes at most
+        one per group of projections)."""
+        return self.REPLAY_PROCESSES or usable_cores()
 
     def public_base_url(self) -> str:
         """Where customers reach this server (payment pages): PUBLIC_BASE_URL, else HOST:PORT."""
@@ -352,3 +354,11 @@ def _read_secret_file(name: str, path: Path) -> str:
         return path.read_text(encoding="utf-8").strip()
     except OSError as e:
         raise ConfigurationError(f"{name}: cannot read {path}: {e.strerror}") from None
+
+
+def usable_cores() -> int:
+    """How many cores this process may run on (at least 1)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)

@@ -31,10 +31,10 @@ def pipeline(database_url: str) -> Iterator[Pipeline]:
     opened.close()
 
 
-def replay(dsn: str, *args: str) -> subprocess.CompletedProcess[str]:
+def replay(dsn: str, *args: str, processes: int = 0) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "billing_ledger", "replay", *args],
-        env=cli_env({"DATABASE_URL": dsn}),
+        env=cli_env({"DATABASE_URL": dsn, "REPLAY_PROCESSES": str(processes)}),
         capture_output=True,
         text=True,
         timeout=300,
@@ -50,6 +50,40 @@ def test_replay_from_domain_events_rebuilds_identical_tables(pipeline: Pipeline)
     assert pipeline.tables("billing_rebuild") == pipeline.tables()
     [audited] = pipeline.query("SELECT action, outcome FROM billing.audit_log")
     assert audited == ("replay", "ok")
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_rebuild_in_one_or_two_processes_gives_the_live_tables(
+    pipeline: Pipeline, processes: int
+) -> None:
+    # Two: the billing tables and MRR in one child, the journal and payment facts in another,
+    # then MRR's recomputation, the balance check and the deferred indexes in the parent.
+    result = replay(pipeline.dsn, "--verify", "--restart", processes=processes)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "identical:" in result.stdout
+    assert pipeline.tables("billing_rebuild") == pipeline.tables()
+    head = pipeline.query("SELECT max(notification_id) FROM eventstore.billing_events")
+    positions = pipeline.query("SELECT DISTINCT position FROM billing_rebuild.projection_tracking")
+    assert positions == head
+
+
+def test_a_failing_rebuild_process_is_one_line_and_the_rerun_resumes(pipeline: Pipeline) -> None:
+    with psycopg.connect(pipeline.dsn) as conn:
+        rebuild.prepare(conn, "billing_rebuild", restart=True)
+        conn.execute("ALTER TABLE billing_rebuild.journal_entries RENAME TO entries_elsewhere")
+    failed = replay(pipeline.dsn, processes=2)
+    assert failed.returncode == 2
+    assert "Traceback" not in failed.stderr
+    assert failed.stderr.strip().splitlines()[-1] == (
+        "billing-ledger: rebuilding journal, payment_facts failed: UndefinedTable: relation "
+        '"billing_rebuild.journal_entries" does not exist; fix the cause and run the same '
+        "command again to resume"
+    )
+    with psycopg.connect(pipeline.dsn) as conn:
+        conn.execute("ALTER TABLE billing_rebuild.entries_elsewhere RENAME TO journal_entries")
+    resumed = replay(pipeline.dsn, "--verify", processes=2)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert pipeline.tables("billing_rebuild") == pipeline.tables()
 
 
 def test_replay_from_the_log_rebuilds_the_aggregates_too(pipeline: Pipeline) -> None:

@@ -16,10 +16,11 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import psycopg
@@ -34,7 +35,7 @@ from billing_ledger.eventlog.postgres import FOLLOWER_LOCK_KEY
 from billing_ledger.infra import audit, heap
 from billing_ledger.processing.application import EVENT_STORE_SCHEMA, BillingApplication
 from billing_ledger.processing.processor import Processor
-from billing_ledger.projections import mrr_clock, rebuild
+from billing_ledger.projections import mrr_clock, rebuild, rebuild_groups
 from billing_ledger.projections.migrations import READ_SCHEMA
 from billing_ledger.projections.mrr_definitions import MrrDefinition
 from billing_ledger.settings import Settings
@@ -122,7 +123,8 @@ def _replay(settings: Settings, dsn: str, request: ReplayRequest) -> int:
                 f"domain events projected into {schema}",
                 head - min(projector.positions().values()),
             )
-            rebuild.project_all(projector, pool, progress)
+            caught_up = _in_processes(settings, dsn, store, projector)
+            rebuild.project_all(projector, pool, progress, caught_up)
             progress.finish()
             differences = _verify(pool, schema) if request.verify else False
             with pool.connection() as conn:
@@ -138,6 +140,24 @@ def _replay(settings: Settings, dsn: str, request: ReplayRequest) -> int:
                 _swap(pool, projector, schema, from_log, settings.EVENT_LOG == "postgres")
                 return 0
     return 1 if differences else 0
+
+
+def _in_processes(
+    settings: Settings, dsn: str, store: str, projector: rebuild.Projector
+) -> Callable[[rebuild.Progress], None] | None:
+    """How the projections catch up in REPLAY_PROCESSES processes (None: in this one)."""
+    groups = rebuild_groups.split(projector.names, settings.replay_processes())
+    if len(groups) < 2:
+        return None
+    positions = projector.positions()
+    starts = [min(positions[name] for name in group) for group in groups]
+    return partial(
+        rebuild_groups.catch_up,
+        bootstrap.rebuild_group,
+        (settings, dsn, store, projector.schema),
+        groups,
+        starts,
+    )
 
 
 def _retry_again(processor: Processor, pool: ConnectionPool) -> None:

@@ -8,7 +8,7 @@ ones, never a mix, and keep every privilege they had (schema, tables, views, def
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,16 @@ from billing_ledger.projections.mrr import MrrProjection
 from billing_ledger.projections.projector import Projector
 from billing_ledger.projections.reveal import KeyLookup
 
-__all__ = ["Projector", "TableDiff", "compare", "copy_privileges", "prepare", "projector", "swap"]
+__all__ = [
+    "Projector",
+    "TableDiff",
+    "catch_up",
+    "compare",
+    "copy_privileges",
+    "prepare",
+    "projector",
+    "swap",
+]
 
 # Indexes that serve finance's queries and none of the projections': a new rebuild schema is
 # loaded without them and they are built once over the final rows (cheaper than maintaining
@@ -85,10 +94,20 @@ class TableDiff:
         return self.only_live == 0 and self.only_rebuilt == 0
 
 
-def projector(app: BillingApplication, pool: Any, schema: str, keys: KeyLookup) -> Projector:
-    """The projections of a rebuild into `schema` (MRR recomputed once, by `project_all`), in
-    batches of REBUILD_BATCH_SIZE domain events."""
-    projections = read_projections(schema, keys, rebuilding=True)
+def projector(
+    app: BillingApplication,
+    pool: Any,
+    schema: str,
+    keys: KeyLookup,
+    names: Sequence[str] | None = None,
+) -> Projector:
+    """The projections of a rebuild into `schema` (MRR recomputed once, by `project_all`), or
+    those of them in `names`, in batches of REBUILD_BATCH_SIZE domain events."""
+    projections = [
+        projection
+        for projection in read_projections(schema, keys, rebuilding=True)
+        if names is None or projection.name in names
+    ]
     found = Projector(app, pool, schema, projections, REBUILD_BATCH_SIZE)
     found.create_tables()
     return found
@@ -140,8 +159,20 @@ def build_deferred_indexes(conn: Connection, schema: str) -> None:
     conn.execute(sql.SQL("DROP TABLE {}").format(deferred))
 
 
-def project_all(found: Projector, pool: Any, progress: Progress) -> None:
-    """Run the projector until it has caught up with the notification log, then derive what
+def catch_up(found: Projector, progress: Progress) -> None:
+    """Run `found` until it has caught up with the notification log."""
+    while done := found.run_once():
+        progress(done)
+
+
+def project_all(
+    found: Projector,
+    pool: Any,
+    progress: Progress,
+    caught_up: Callable[[Progress], None] | None = None,
+) -> None:
+    """Run the projector until it has caught up with the notification log (or `caught_up`,
+    which catches its projections up otherwise: in processes of their own), then derive what
     deferred projections left for the end; batches projected later (a swap's catch-up) are
     complete again, as live batches are.
 
@@ -150,8 +181,10 @@ def project_all(found: Projector, pool: Any, progress: Progress) -> None:
     the trigger is on again: an unbalanced entry fails the rebuild as it failed its batch."""
     with pool.connection() as conn, conn.transaction():
         _balance_trigger(conn, found.schema, enabled=False)
-    while done := found.run_once():
-        progress(done)
+    if caught_up is None:
+        catch_up(found, progress)
+    else:
+        caught_up(progress)
     for projection in found.projections:
         if isinstance(projection, MrrProjection) and projection.deferred:
             with pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
