@@ -15,6 +15,7 @@ dead letters in this process, no server), for unit tests.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
 import os
@@ -59,7 +60,7 @@ from billing_ledger.infra.metrics import (
     WEBHOOKS_ACCEPTED,
     WEBHOOKS_REJECTED,
 )
-from billing_ledger.infra.supervision import SUPERVISE_SECONDS, ChildProcess, Work, Workers
+from billing_ledger.infra.supervision import ChildProcess, Work, Workers
 from billing_ledger.ingest.app import create_app
 from billing_ledger.ingest.sealing import Sealer
 from billing_ledger.ingest.server import serve_until
@@ -108,6 +109,7 @@ PROCESSOR_METRICS = (EVENTS_PROCESSED, UNHANDLED_EVENT_TYPES)
 WEBHOOK_METRICS = (WEBHOOKS_ACCEPTED, WEBHOOKS_REJECTED, APPEND_SECONDS)
 # How long the first serving process waits for its helpers to be ready before it serves alone.
 HELPERS_READY_SECONDS = 60.0
+READY_POLL_SECONDS = 0.02
 # Advisory lock held while a process creates its schemas and tables: `CREATE ... IF NOT
 # EXISTS` is not safe against a concurrent creator (two `process` instances of one consumer
 # group starting together failed on pg_namespace's unique index).
@@ -789,9 +791,15 @@ def serving_helpers(
     What the helpers count for /metrics reaches this process's registry within about a
     second; a /metrics request one of them accepts is answered from this process, over
     `metrics_socket`."""
+    # Flags in shared memory, read without a lock: a helper killed while it waited on a
+    # multiprocessing Event (or held its lock) would leave setting that Event hanging for good
+    # (see ChildProcess.supervise), and this process could not start serving.
     context = multiprocessing.get_context("spawn")
-    accept = context.Event()
-    built = {f"http-{n}": context.Event() for n in range(1, settings.http_processes())}
+    accept = context.RawValue(ctypes.c_bool, False)
+    built = {
+        f"http-{n}": context.RawValue(ctypes.c_bool, False)
+        for n in range(1, settings.http_processes())
+    }
     helpers: dict[str, Work] = {
         name: ChildProcess(
             name,
@@ -806,14 +814,17 @@ def serving_helpers(
 
     def accept_together() -> None:
         deadline = time.monotonic() + HELPERS_READY_SECONDS
-        for name, ready in built.items():
-            if not ready.wait(max(0.0, deadline - time.monotonic())):
-                log.warning(
-                    "%s not ready after %ss; serving without it until it is",
-                    name,
-                    HELPERS_READY_SECONDS,
-                )
-        accept.set()
+        waiting = dict(built)
+        while waiting and time.monotonic() < deadline:
+            time.sleep(READY_POLL_SECONDS)
+            waiting = {name: ready for name, ready in waiting.items() if not ready.value}
+        for name in waiting:
+            log.warning(
+                "%s not ready after %ss; serving without it until it is",
+                name,
+                HELPERS_READY_SECONDS,
+            )
+        accept.value = True
 
     workers = Workers(helpers)
     workers.start()
@@ -829,8 +840,8 @@ def serve_in_child(
     sock: socket.socket,
     signer: LinkSigner,
     metrics_socket: str,
-    built: ProcessEvent,
-    accept: ProcessEvent,
+    built: ctypes.c_bool,
+    accept: ctypes.c_bool,
     stop: ProcessEvent,
 ) -> None:
     """A helper serving process: the same app as the parent's on the shared socket, accepting
@@ -843,9 +854,9 @@ def serve_in_child(
         with connection_pool(dsn) as pool, api_pool(dsn) as apis:
             app = served_app(settings, event_log, dsn, pool, apis, signer)
             log.info("%s ready to accept", multiprocessing.current_process().name)
-            built.set()
-            while not accept.wait(SUPERVISE_SECONDS):
-                if stop.is_set():
+            built.value = True
+            while not accept.value:
+                if stop.wait(READY_POLL_SECONDS):
                     return
             serve_until(metrics_from(metrics_socket, app), settings, sock, stop)
     finally:
