@@ -182,12 +182,7 @@ def _run_child(
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logs.configure(settings.LOG_FORMAT, log_level, secrets=settings.secret_values())
-    parent = multiprocessing.parent_process()
-    if parent is not None:
-        watch = threading.Thread(
-            target=_stop_when_gone, args=(parent, stop), name="parent-watch", daemon=True
-        )
-        watch.start()
+    when_parent_gone(stop.set)
     try:
         _work(target, settings, args, stop, mirror)
     except Exception:  # one log line (its type and where, no message), not a traceback
@@ -271,7 +266,15 @@ def _add_to_histogram(histogram: Histogram, family: str, deltas: Totals) -> None
         histogram._sum.inc(added)
 
 
-def _stop_when_gone(parent: BaseProcess, stop: ProcessEvent) -> None:
-    """A parent killed outright (SIGKILL) cannot drain its child: the child stops itself."""
-    multiprocessing.connection.wait([parent.sentinel])
-    stop.set()
+def when_parent_gone(action: Callable[[], None]) -> None:
+    """In a child process: run `action` (in a thread of its own) once the parent has exited.
+    A parent killed outright (SIGKILL) cannot stop its children: each stops itself."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        action()
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()

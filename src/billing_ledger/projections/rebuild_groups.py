@@ -14,17 +14,16 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import multiprocessing.connection
 import os
 import queue
 import signal
 import sys
-import threading
 from collections.abc import Callable, Sequence
 from multiprocessing.process import BaseProcess
 from typing import Any
 
 from billing_ledger.errors import BillingLedgerError
+from billing_ledger.infra.supervision import when_parent_gone
 
 __all__ = ["GROUPS", "ChildTarget", "RebuildFailed", "catch_up", "split"]
 
@@ -152,9 +151,9 @@ def _run_group(
     traceback is logged at debug, shown with -v)."""
     # Ctrl-C reaches the whole process group: the parent stops its children itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    parent = multiprocessing.parent_process()
-    if parent is not None:
-        threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
+    # A parent killed outright cannot stop its children: each stops itself (its open batch
+    # rolls back).
+    when_parent_gone(lambda: os._exit(1))
     try:
         target(*args, names, log_level, lambda done: sink.put(("projected", index, done)))
     except Exception as e:
@@ -166,13 +165,6 @@ def _run_group(
     sink.put(("done", index, None))
     sink.close()
     sink.join_thread()
-
-
-def _exit_with(parent: BaseProcess) -> None:
-    """A parent killed outright cannot stop its children: each stops itself (its open batch
-    rolls back)."""
-    multiprocessing.connection.wait([parent.sentinel])
-    os._exit(1)
 
 
 def _first_line(error: Exception) -> str:
