@@ -157,6 +157,7 @@ def test_the_in_order_history_fills_every_table(postgres_server_url: str) -> Non
         "mrr_discounts": 0,
         "mrr_horizon": 1,
         "mrr_monthly": 2,
+        "mrr_movement_totals": 2,
         "mrr_movements": 2,
         "mrr_points": 6,
         "payment_charges": 1,

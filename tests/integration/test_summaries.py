@@ -1,7 +1,8 @@
-"""Property: the summaries PostgreSQL keeps (migration 0014) equal the sums of their rows after
-any sequence of batches, whichever way a batch is written (one statement per row, one
-INSERT ... SELECT unnest, COPY), and the views read from them answer what 0004's and 0011's
-did from the rows; and so do they under the real projectors, through `replay --swap`.
+"""Property: the summaries PostgreSQL keeps (migrations 0014 and 0015) equal the sums of their
+rows after any sequence of batches, whichever way a batch is written (one statement per row,
+one INSERT ... SELECT unnest, COPY; MRR's movements also deleted and updated), and the views
+read from them answer what 0004's and 0011's did from the rows; and so do they under the real
+projectors, through `replay --swap`.
 
 Each example writes rows of a Connect account of its own, so examples share one database."""
 
@@ -77,7 +78,18 @@ TRIALS_VIEW = """
 SELECT trial_month, trials, converted, still_trialing, conversion_rate
 FROM billing.trial_conversion_monthly WHERE account_id = %s ORDER BY 1
 """
+MOVEMENTS_FROM_ROWS = """
+SELECT currency, month, sum(amount_cents)::bigint,
+       sum(CASE WHEN kind IN ('new', 'reactivation') THEN 1 WHEN kind = 'churn' THEN -1
+                ELSE 0 END)::bigint, count(*)
+FROM billing.mrr_movements WHERE account_id = %s GROUP BY 1, 2 ORDER BY 1, 2
+"""
+MOVEMENT_TOTALS = """
+SELECT currency, month, amount_cents, customers, movements
+FROM billing.mrr_movement_totals WHERE account_id = %s ORDER BY 1, 2
+"""
 LEDGER = ("accounts_receivable", "revenue", "stripe_balance", "refunds")
+KINDS = ("new", "expansion", "contraction", "churn", "reactivation")
 
 entries = st.lists(
     st.tuples(
@@ -104,8 +116,25 @@ statuses = st.lists(
     min_size=1,
     max_size=3,
 )
+# Customers whose movements are replaced (deleted, then written anew, as MRR recomputes
+# them), and customers whose movements are changed in place or only deleted.
+movements = st.tuples(
+    st.lists(
+        st.tuples(
+            st.integers(0, 3),  # customer
+            st.integers(0, 3),  # month
+            st.sampled_from(("usd", "eur")),
+            st.sampled_from(KINDS),
+            st.integers(-(10**9), 10**9),
+        ),
+        max_size=6,
+    ),
+    st.lists(st.tuples(st.integers(0, 3), st.integers(-100, 100)), max_size=2),
+    st.lists(st.integers(0, 3), max_size=1),
+)
 batches = st.lists(
     st.one_of(
+        st.tuples(st.just("movements"), st.sampled_from(WRITES), movements),
         st.tuples(st.just("journal"), st.sampled_from(WRITES), entries),
         st.tuples(st.just("points"), st.sampled_from(WRITES), points),
         st.tuples(st.just("statuses"), st.just("rows"), statuses),
@@ -241,6 +270,40 @@ def _points(conn: Connection, account: str, how: str, drawn: list[Any], batch: i
     )
 
 
+def _movements(conn: Connection, account: str, how: str, drawn: Any) -> None:
+    replaced, changed, deleted = drawn
+    rows = {
+        (currency, month, customer): (
+            account,
+            False,
+            f"2026-0{month + 1}-01",
+            currency,
+            f"cus_{customer}",
+            kind,
+            amount,
+        )
+        for customer, month, currency, kind, amount in replaced
+    }
+    customers = sorted(
+        {f"cus_{customer}" for customer, *_ in replaced}
+        | {f"cus_{customer}" for customer in deleted}
+    )
+    conn.execute(
+        "DELETE FROM billing.mrr_movements WHERE account_id = %s AND customer_id = ANY(%s)",
+        (account, customers),
+    )
+    if rows:
+        columns = ["account_id", "livemode", "month", "currency", "customer_id", "kind"]
+        _write(conn, "mrr_movements", [*columns, "amount_cents"], list(rows.values()), how)
+    for customer, change in changed:
+        conn.execute(
+            "UPDATE billing.mrr_movements SET amount_cents = amount_cents + %s, "
+            "kind = CASE WHEN %s > 0 THEN 'expansion' ELSE kind END "
+            "WHERE account_id = %s AND customer_id = %s",
+            (change, change, account, f"cus_{customer}"),
+        )
+
+
 def _statuses(conn: Connection, account: str, drawn: list[Any]) -> None:
     with conn.cursor() as cur:
         for sub, status in drawn:
@@ -267,6 +330,8 @@ def test_the_summaries_equal_the_sums_of_their_rows_after_any_batches(
                 _journal(conn, account, how, rows, batch)
             elif kind == "points":
                 _points(conn, account, how, rows, batch)
+            elif kind == "movements":
+                _movements(conn, account, how, rows)
             else:
                 _statuses(conn, account, rows)
         assert summaries(conn, account) == sums(conn, account)
@@ -276,6 +341,7 @@ def summaries(conn: Connection, account: str) -> list[list[Any]]:
     return [
         conn.execute(JOURNAL_SUMMARY, (account,)).fetchall(),
         conn.execute(TRIALS_VIEW, (account,)).fetchall(),
+        conn.execute(MOVEMENT_TOTALS, (account,)).fetchall(),
         *(conn.execute(BALANCES_VIEW, _as_of(account, m)).fetchall() for m in MOMENTS),
     ]
 
@@ -284,6 +350,7 @@ def sums(conn: Connection, account: str) -> list[list[Any]]:
     return [
         conn.execute(JOURNAL_FROM_ROWS, (account,)).fetchall(),
         conn.execute(TRIALS_FROM_ROWS, (account,)).fetchall(),
+        conn.execute(MOVEMENTS_FROM_ROWS, (account,)).fetchall(),
         *(conn.execute(BALANCES_FROM_ROWS, _as_of(account, m)).fetchall() for m in MOMENTS),
     ]
 
@@ -308,8 +375,8 @@ def test_the_projectors_batches_a_rebuild_and_a_swap_keep_the_summaries(
             with psycopg.connect(pipeline.dsn) as conn:
                 assert summaries(conn, "") == sums(conn, "")
         with psycopg.connect(pipeline.dsn) as conn:
-            journal, trials, *_ = summaries(conn, "")
-        assert journal and trials  # the history posts entries and starts a trial
+            journal, trials, movement_totals, *_ = summaries(conn, "")
+        assert journal and trials and movement_totals  # entries, a trial, MRR movements
         result = replay(pipeline.dsn, "--swap")
         assert result.returncode == 0, result.stdout + result.stderr
         for document in history(account="acct_AfterSwap"):

@@ -79,6 +79,15 @@ POINT_COLUMNS = (
     "state",
     "discount_ids",
 )
+MOVEMENT_COLUMNS = (
+    "account_id",
+    "livemode",
+    "month",
+    "currency",
+    "customer_id",
+    "kind",
+    "amount_cents",
+)
 CustomerKey = tuple[str, bool, str | None]  # (account_id, livemode, Stripe customer id)
 
 
@@ -435,14 +444,8 @@ class MrrProjection:
             ),
             (account_id, livemode, customers),
         )
-        if found:
-            cur.executemany(
-                self._sql(
-                    "INSERT INTO {schema}.mrr_movements (account_id, livemode, month, currency, "
-                    "customer_id, kind, amount_cents) VALUES (%s, %s, %s, %s, %s, %s, %s)"
-                ),
-                found,
-            )
+        # One statement, so the totals' trigger (migration 0015) runs once for the batch.
+        self._bulk.write(cur, "mrr_movements", MOVEMENT_COLUMNS, found)
 
     def _own_discounts(
         self, cur: Cursor, account_id: str, livemode: bool, customers: list[str | None]
@@ -551,12 +554,12 @@ class MrrProjection:
         )
         if horizon is None or horizon[0] is None:
             return
+        # The movements' sums per currency and month, kept by migration 0015's triggers:
+        # months × currencies rows, however long the history.
         grouped = cur.execute(
             self._sql(
-                "SELECT currency, month, sum(amount_cents), sum(CASE WHEN kind IN "
-                "('new', 'reactivation') THEN 1 WHEN kind = 'churn' THEN -1 ELSE 0 END) "
-                "FROM {schema}.mrr_movements WHERE account_id = %s AND livemode = %s "
-                "GROUP BY currency, month"
+                "SELECT currency, month, amount_cents, customers FROM {schema}.mrr_movement_totals "
+                "WHERE account_id = %s AND livemode = %s"
             ),
             scope,
         ).fetchall()
