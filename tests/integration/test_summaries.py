@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from billing_ledger import bootstrap
+from billing_ledger.projections.mrr import MOVEMENT_COLUMNS
 from tests.integration.test_convergence import history
 from tests.integration.test_journal import a_month_of_billing
 from tests.integration.test_replay import replay
@@ -293,8 +294,7 @@ def _movements(conn: Connection, account: str, how: str, drawn: Any) -> None:
         (account, customers),
     )
     if rows:
-        columns = ["account_id", "livemode", "month", "currency", "customer_id", "kind"]
-        _write(conn, "mrr_movements", [*columns, "amount_cents"], list(rows.values()), how)
+        _write(conn, "mrr_movements", list(MOVEMENT_COLUMNS), list(rows.values()), how)
     for customer, change in changed:
         conn.execute(
             "UPDATE billing.mrr_movements SET amount_cents = amount_cents + %s, "
