@@ -133,6 +133,7 @@ def end_to_end(dsn: str, count: int, *, sample: float = 0.0, window: int = 100_0
                     first_at = now.at
                 if not window_at and now.processed > 0 and now.processed >= head - window:
                     window_at, window_sample = now.at, now
+                    _reset_statement_statistics(dsn)  # the statements of the window only
                 if sample and now.at - last.at >= sample:
                     print(pgsample.line(now.minus(last), now), flush=True)
                     last = now
@@ -146,7 +147,7 @@ def end_to_end(dsn: str, count: int, *, sample: float = 0.0, window: int = 100_0
                 f"last {head - window_sample.processed:,} events: "
                 + pgsample.line(now.minus(window_sample), now)
             )
-            _print_statements(conn)
+            _print_statements(conn, head - window_sample.processed)
             _print_sizes(conn)
     finally:
         process.send_signal(signal.SIGTERM)
@@ -174,8 +175,9 @@ def _reset_statement_statistics(dsn: str) -> None:
             pass  # not preloaded by this server: nothing to report
 
 
-def _print_statements(conn: psycopg.Connection[Any], top: int = 15) -> None:
-    """The statements that took the server's time, with their buffer traffic per call."""
+def _print_statements(conn: psycopg.Connection[Any], events: int, top: int = 25) -> None:
+    """The statements that took the server's time over the last `events` events: execution
+    µs per event and per call, with their buffer traffic per call."""
     try:
         rows = conn.execute(
             "SELECT total_exec_time, calls, rows, shared_blks_hit, shared_blks_read, "
@@ -187,13 +189,16 @@ def _print_statements(conn: psycopg.Connection[Any], top: int = 15) -> None:
         ).fetchall()
     except psycopg.Error:
         return
-    print("statements (server time; per call: rows, buffers hit/read/dirtied/written, fpi, WAL)")
+    print(
+        f"statements over the last {events:,} events (execution µs per event and per call; "
+        "per call: rows, buffers hit/read/dirtied/written, fpi, WAL)"
+    )
     for ms, calls, n, hit, read, dirtied, written, fpi, wal, query in rows:
         c = max(calls, 1)
         print(
-            f"  {ms / 1000:7.1f}s {calls:>8} calls  {n / c:7.1f} rows  {hit / c:7.1f} "
-            f"{read / c:6.2f} {dirtied / c:6.2f} {written / c:6.2f}  {fpi / c:5.2f} "
-            f"{wal / c:8,.0f} B  {query}"
+            f"  {ms * 1000 / max(events, 1):6.1f} µs/ev {ms * 1000 / c:8.0f} µs/call "
+            f"{calls:>7} calls {n / c:7.1f} rows {hit / c:7.1f} {read / c:6.2f} "
+            f"{dirtied / c:6.2f} {written / c:6.2f} {fpi / c:5.2f} {wal / c:8,.0f} B  {query}"
         )
 
 
