@@ -1,4 +1,4 @@
-"""The journal on real Postgres: exactly once, immutable, balanced at commit, reconciled with
+"""The journal on real Postgres: exactly once, immutable, balanced per statement, reconciled with
 the billing tables, order of delivery irrelevant; and `billing-ledger ledger` on top of it."""
 
 from __future__ import annotations
@@ -139,20 +139,64 @@ def test_journal_rows_cannot_be_changed_or_removed(pipeline: Pipeline) -> None:
             pipeline.query(statement + " RETURNING 1")
 
 
-def test_an_unbalanced_entry_is_refused_at_commit(pipeline: Pipeline) -> None:
-    with psycopg.connect(pipeline.dsn) as conn, pytest.raises(psycopg.errors.CheckViolation):
+ENTRY = "00000000-0000-0000-0000-00000000000e"
+OTHER_ENTRY = "00000000-0000-0000-0000-00000000000f"
+
+
+def _post_entries(conn: psycopg.Connection[Any], *ids: str) -> None:
+    for n, entry in enumerate(ids):
         conn.execute(
             "INSERT INTO billing.journal_entries (id, account_id, livemode, occurred_at, kind, "
             "description, source_object, transition, stripe_event_id) VALUES "
-            "('00000000-0000-0000-0000-00000000000e', '', false, now(), 'k', 'd', 'in_X', "
-            "'finalized', 'evt_X')"
+            "(%s, '', false, now(), 'k', 'd', %s, 'finalized', 'evt_X')",
+            (entry, f"in_X{n}"),
         )
-        conn.execute(
-            "INSERT INTO billing.journal_lines (id, account_id, livemode, entry_id, "
-            "ledger_account, debit_cents, credit_cents, currency) VALUES (gen_random_uuid(), "
-            "'', false, '00000000-0000-0000-0000-00000000000e', 'revenue', 10, 0, 'usd')"
+
+
+def _insert_lines(conn: psycopg.Connection[Any], *lines: tuple[str, str, int, int, str]) -> None:
+    """One INSERT of (entry, ledger account, debit, credit, currency) lines."""
+    conn.execute(
+        "INSERT INTO billing.journal_lines (id, account_id, livemode, entry_id, ledger_account, "
+        "debit_cents, credit_cents, currency) SELECT gen_random_uuid(), '', false, e, a, d, c, "
+        "cur FROM unnest(%s::uuid[], %s::text[], %s::bigint[], %s::bigint[], %s::text[]) "
+        "AS u(e, a, d, c, cur)",
+        [list(column) for column in zip(*lines, strict=True)],
+    )
+
+
+def test_an_unbalanced_entry_is_refused_by_its_statement(pipeline: Pipeline) -> None:
+    with psycopg.connect(pipeline.dsn) as conn:
+        _post_entries(conn, ENTRY, OTHER_ENTRY)
+        balanced = (ENTRY, "accounts_receivable", 10, 0, "usd"), (ENTRY, "revenue", 0, 10, "usd")
+        with pytest.raises(psycopg.errors.CheckViolation, match=f"{OTHER_ENTRY} does not balance"):
+            # Balanced in total and in the first entry, not in the second's own currencies.
+            _insert_lines(
+                conn,
+                *balanced,
+                (OTHER_ENTRY, "accounts_receivable", 10, 0, "usd"),
+                (OTHER_ENTRY, "revenue", 0, 10, "eur"),
+            )
+        conn.rollback()
+        _post_entries(conn, ENTRY)
+        # An entry's lines belong in one statement: half of one is refused at once.
+        with pytest.raises(psycopg.errors.CheckViolation, match=f"{ENTRY} does not balance in usd"):
+            _insert_lines(conn, balanced[0])
+        conn.rollback()
+        _post_entries(conn, ENTRY, OTHER_ENTRY)
+        _insert_lines(
+            conn,
+            *balanced,
+            (OTHER_ENTRY, "stripe_balance", 5, 0, "usd"),
+            (OTHER_ENTRY, "revenue", 0, 5, "usd"),
         )
+        _insert_lines(conn, *balanced)  # a balanced pair more for an entry that balances
         conn.commit()
+        rows = conn.execute(
+            "SELECT entry_id::text, sum(debit_cents - credit_cents), count(*) "
+            "FROM billing.journal_lines WHERE entry_id IN (%s, %s) GROUP BY 1 ORDER BY 1",
+            (ENTRY, OTHER_ENTRY),
+        ).fetchall()
+    assert rows == [(ENTRY, 0, 4), (OTHER_ENTRY, 0, 2)]
 
 
 def test_a_line_of_no_entry_is_refused_at_once(pipeline: Pipeline) -> None:
@@ -161,10 +205,8 @@ def test_a_line_of_no_entry_is_refused_at_once(pipeline: Pipeline) -> None:
         psycopg.connect(pipeline.dsn) as conn,
         pytest.raises(psycopg.errors.ForeignKeyViolation, match="written before their entries"),
     ):
-        conn.execute(
-            "INSERT INTO billing.journal_lines (id, account_id, livemode, entry_id, "
-            "ledger_account, debit_cents, credit_cents, currency) VALUES (gen_random_uuid(), "
-            "'', false, gen_random_uuid(), 'revenue', 10, 0, 'usd')"
+        _insert_lines(  # balanced, so that only the missing entry is wrong
+            conn, (ENTRY, "accounts_receivable", 10, 0, "usd"), (ENTRY, "revenue", 0, 10, "usd")
         )
 
 
