@@ -46,7 +46,6 @@ BUILT_AFTER = (
     "payment_transactions_status_created",
     "refunds_payment_transaction_id",
     "payment_methods_customer_id",
-    "journal_entries_occurred_at",
     "journal_lines_customer_id",
     "journal_lines_account_currency",
     # the read API's list orders (0010_read_api_orders.sql)
@@ -198,7 +197,7 @@ def project_all(
 
 def check_balances(conn: Connection, schema: str) -> None:
     """Raise UnbalancedJournal naming the first entry of `schema` whose lines do not balance
-    in a currency (what the balance trigger checks of each entry at commit)."""
+    in a currency (what the balance trigger checks of each statement's entries)."""
     row = conn.execute(sql.SQL(UNBALANCED).format(sql.Identifier(schema))).fetchone()
     if row is not None:
         entry, currency, difference = row
