@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from billing_ledger import bootstrap
+from billing_ledger.projections.journal import LINE_COLUMNS
 from billing_ledger.projections.mrr import MOVEMENT_COLUMNS
 from tests.integration.test_convergence import history
 from tests.integration.test_journal import a_month_of_billing
@@ -213,23 +214,12 @@ def _journal(conn: Connection, account: str, how: str, drawn: list[Any], batch: 
         "transition",
         "stripe_event_id",
     ]
-    line_columns = [
-        "id",
-        "account_id",
-        "livemode",
-        "entry_id",
-        "ledger_account",
-        "customer_id",
-        "debit_cents",
-        "credit_cents",
-        "currency",
-    ]
     _write(conn, "journal_entries", entry_columns, rows_e, how)
     if how == "rows":  # the smallest statements the balance check allows: one entry's lines
         for debit_line, credit_line in zip(rows_l[::2], rows_l[1::2], strict=True):
-            _write(conn, "journal_lines", line_columns, [debit_line, credit_line], "unnest")
+            _write(conn, "journal_lines", list(LINE_COLUMNS), [debit_line, credit_line], "unnest")
     else:
-        _write(conn, "journal_lines", line_columns, rows_l, how)
+        _write(conn, "journal_lines", list(LINE_COLUMNS), rows_l, how)
 
 
 def _points(conn: Connection, account: str, how: str, drawn: list[Any], batch: int) -> None:
