@@ -103,7 +103,6 @@ def end_to_end(dsn: str, count: int, *, sample: float = 0.0, window: int = 100_0
     until the last domain event was projected) and, every `sample` seconds if given, the
     window's per-event counters (pgsample.py)."""
     env = cli_env(dsn)
-    _reset_statement_statistics(dsn)
     started = time.perf_counter()
     # Its log goes to a file: a pipe nobody reads fills up and blocks the processor.
     output = tempfile.TemporaryFile()
