@@ -6,12 +6,12 @@ Each step of `POST /webhooks/stripe` is run over the same signed ~3 KB bodies th
 benchmark posts, in this process, and timed in CPU time (time.thread_time, or process_time
 where worker threads share the work), so the figures hold on a busy machine: verifying the
 signature, parsing the envelope, sealing (from the body as parsed once: its personal fields
-found and tokenised, the body sealed, the facts written as JSON), the durable append to the Postgres
-log from 64 concurrent callers (the Python side: the worker-thread hop and the group-commit
-writer; PostgreSQL's own CPU is not in it), the secret-usage count, the log line (JSON, to a
-file), the metrics, the response object; then the whole app through ASGI with 64 concurrent
-requests (everything but the HTTP server, whose share is what the bare endpoint of
-`benchmarks.ingest --targets bare` costs).
+found and tokenised, the body sealed, the facts written as JSON), the durable append to the
+Postgres log from 64 concurrent callers (the Python side: the worker-thread hop and the
+group-commit writer; PostgreSQL's own CPU is not in it), the log line (JSON, to a file), the
+metrics, the response object; then the whole app through ASGI with 64 concurrent requests
+(the secret-usage counted in its appends; everything but the HTTP server, whose share is what
+the bare endpoint of `benchmarks.ingest --targets bare` costs).
 """
 
 from __future__ import annotations

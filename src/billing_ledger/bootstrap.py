@@ -549,11 +549,16 @@ def ingest_app(
     with setting_up(pool):
         dead_letters.create_table()
         secret_usage.create_table()
+    recorder: SecretUsage | None = secret_usage
+    if isinstance(event_log, PostgresEventLog):
+        # Counted in each append's own transaction: no write, thread hop or commit of its own.
+        event_log.count_secret_usage()
+        recorder = None
     return create_app(
         event_log,
         settings.webhook_secrets(),
         dead_letters=dead_letters,
-        secret_usage=secret_usage,
+        secret_usage=recorder,
         sealer=sealer(pool, master),
         tolerance_seconds=settings.WEBHOOK_TOLERANCE_SECONDS,
         max_body_bytes=settings.MAX_BODY_BYTES,

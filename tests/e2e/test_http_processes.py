@@ -15,10 +15,11 @@ from pathlib import Path
 import httpx
 import psycopg
 
+from billing_ledger.eventlog.secret_usage import fingerprint
 from tests.e2e.cli import cli_env, running
 from tests.e2e.test_projector_process import alive, started_pid, wait_for
 from tests.support.stripe import customer, event
-from tests.support.webhooks import deliver
+from tests.support.webhooks import SECRET, deliver
 
 HELPERS = ("http-1", "http-2")
 
@@ -44,6 +45,12 @@ def logged(database_url: str) -> tuple[int, int]:
         ).fetchone()
     assert row is not None
     return row[0], row[1]
+
+
+def verified_counts(database_url: str) -> dict[str, int]:
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute("SELECT fingerprint, verified_count FROM eventlog.secret_usage")
+        return dict(rows.fetchall())
 
 
 def accepted_total(base_url: str) -> float:
@@ -81,6 +88,8 @@ def test_helper_processes_answer_on_the_same_port(database_url: str, tmp_path: P
         assert "http-1 process exited -9; restarting" in server.log()
         assert deliver_each(server.base_url, 90, 30) == {200}
         assert logged(database_url) == (120, 120)
+        # Each process's log counted the secret of every record it stored, in the same commit.
+        assert verified_counts(database_url) == {fingerprint(SECRET): 120}
         helpers = [started_pid(server.log(), name) for name in HELPERS]
     # `running` stopped it with SIGTERM, asserted exit 0 and "stopped cleanly"
     assert not any(alive(pid) for pid in helpers if pid is not None)

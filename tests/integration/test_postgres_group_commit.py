@@ -7,6 +7,7 @@ import asyncio
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import replace
 from typing import Any
 
 import psycopg
@@ -15,6 +16,7 @@ import pytest
 from billing_ledger import bootstrap
 from billing_ledger.eventlog.port import LogUnavailable
 from billing_ledger.eventlog.postgres import SCHEMA, TABLE, PostgresEventLog
+from billing_ledger.eventlog.secret_usage import DDL as SECRET_USAGE_TABLE
 from tests.integration.test_eventlog_contract import record
 
 APPENDS = 40
@@ -53,6 +55,24 @@ def writer_waits_for_the_lock(database_url: str) -> bool:
 def stored(database_url: str) -> list[str]:
     with psycopg.connect(database_url) as conn:
         return [row[0] for row in conn.execute(f"SELECT event_id FROM {SCHEMA}.{TABLE}")]
+
+
+def usage_of(database_url: str) -> dict[str, int]:
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute("SELECT fingerprint, verified_count FROM eventlog.secret_usage")
+        return dict(rows.fetchall())
+
+
+def create_usage_table(database_url: str) -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(SECRET_USAGE_TABLE)
+
+
+@pytest.fixture
+def counting_log(postgres_log: PostgresEventLog, database_url: str) -> PostgresEventLog:
+    create_usage_table(database_url)
+    postgres_log.count_secret_usage()
+    return postgres_log
 
 
 def test_concurrent_appends_share_transactions(
@@ -168,3 +188,50 @@ def test_a_coroutine_that_stops_waiting_leaves_the_others_answered(
         holder.execute(f"LOCK TABLE {SCHEMA}.{TABLE} IN EXCLUSIVE MODE")
         asyncio.run(one_gives_up(holder))
     assert "evt_1" in stored(database_url)
+
+
+def test_a_counting_log_stores_each_secrets_count_in_the_batch_that_stores_its_records(
+    counting_log: PostgresEventLog, database_url: str
+) -> None:
+    verified_by = ["fp_old000000"] * 3 + ["fp_new000000"] * 2 + [None]  # None: a backfill's
+
+    async def append_all(holder: psycopg.Connection[Any]) -> None:
+        first = asyncio.ensure_future(counting_log.append_async(record(0)))
+        await asyncio.to_thread(until, lambda: writer_waits_for_the_lock(database_url))
+        rest = [
+            asyncio.ensure_future(counting_log.append_async(replace(record(n), verified_with=fp)))
+            for n, fp in enumerate(verified_by, start=1)
+        ]
+        await asyncio.to_thread(until, lambda: counting_log.queued == len(verified_by))
+        holder.execute("COMMIT")
+        await asyncio.wait_for(asyncio.gather(first, *rest), WAIT_SECONDS)
+
+    with psycopg.connect(database_url, autocommit=True) as holder:
+        holder.execute("BEGIN")
+        holder.execute(f"LOCK TABLE {SCHEMA}.{TABLE} IN EXCLUSIVE MODE")
+        asyncio.run(append_all(holder))
+    assert counting_log.commits == 2
+    assert usage_of(database_url) == {"0123456789ab": 1, "fp_old000000": 3, "fp_new000000": 2}
+
+
+def test_a_failed_append_counts_none_of_its_records(
+    counting_log: PostgresEventLog, database_url: str
+) -> None:
+    counting_log.append(record(0))
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute(f"ALTER TABLE {SCHEMA}.{TABLE} RENAME TO moved_away")
+        try:
+            with pytest.raises(LogUnavailable):
+                counting_log.append(record(1))
+        finally:
+            admin.execute(f"ALTER TABLE {SCHEMA}.moved_away RENAME TO {TABLE}")
+    assert usage_of(database_url) == {"0123456789ab": 1}
+    assert stored(database_url) == ["evt_0"]
+
+
+def test_a_log_that_does_not_count_leaves_the_usage_to_the_endpoint(
+    postgres_log: PostgresEventLog, database_url: str
+) -> None:
+    create_usage_table(database_url)
+    postgres_log.append(record(0))
+    assert usage_of(database_url) == {}

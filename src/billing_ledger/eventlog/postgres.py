@@ -11,6 +11,8 @@ wait on their own future; one writer thread drains the queue, inserts everything
 one transaction (still under the EXCLUSIVE lock, in queue order) and answers each caller only
 after that commit. If the transaction fails, exactly the callers of that batch get
 LogUnavailable, and none of their records is stored. One round trip per batch, not per request.
+Under ingest the same round trip counts which secret verified each record (`count_secret_usage`),
+so the endpoint writes no usage of its own.
 A caller on an asyncio loop (`append_async`, the webhook endpoint) waits on a future of its
 loop instead of in a worker thread: the writer answers a whole batch of such callers with one
 `call_soon_threadsafe`, so a webhook costs no thread hop and no thread wake-up of its own.
@@ -34,6 +36,7 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from billing_ledger.eventlog import secret_usage
 from billing_ledger.eventlog.port import (
     WEBHOOK,
     EventLog,
@@ -133,6 +136,7 @@ class PostgresEventLog(EventLog):
         self._writer: threading.Thread | None = None
         self._writer_lock = threading.Lock()
         self._closed = False
+        self._counts_secret_usage = False
         self.commits = 0
         """Transactions committed by `append` so far (each holds one batch of records)."""
 
@@ -153,6 +157,12 @@ class PostgresEventLog(EventLog):
                     _add_sealed_columns(conn)
         except (psycopg.OperationalError, PoolTimeout) as e:
             raise LogUnavailable(f"Postgres log unavailable: {e}") from e
+
+    def count_secret_usage(self) -> None:
+        """From now on, each append also counts the secret that verified each of its records
+        (`verified_with`) in eventlog.secret_usage, which must exist: in the append's own
+        transaction and round trip, so a count is stored exactly when its record is."""
+        self._counts_secret_usage = True
 
     def append(self, record: EventRecord) -> None:
         pending = _Append(record)
@@ -205,7 +215,7 @@ class PostgresEventLog(EventLog):
         """Store `batch` in one transaction, then answer every caller in it."""
         try:
             with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-                cur.execute(LOCK_AND_NOTIFY)
+                cur.execute(self._locking(batch))
                 with cur.copy(COPY_IN) as copy:
                     copy.set_types(COPY_TYPES)
                     for pending in batch:
@@ -220,6 +230,16 @@ class PostgresEventLog(EventLog):
             _answer(batch, None)
             return
         _answer(batch, cause)
+
+    def _locking(self, batch: list[_Append]) -> sql.SQL | sql.Composed:
+        """What a batch's transaction runs first, in one round trip: the lock, the notification
+        and, when the log counts them, the secrets' usage."""
+        if not self._counts_secret_usage:
+            return LOCK_AND_NOTIFY
+        counting = secret_usage.counting(pending.record.verified_with for pending in batch)
+        if counting is None:
+            return LOCK_AND_NOTIFY
+        return sql.SQL("; ").join([LOCK_AND_NOTIFY, counting])
 
     def read(self, after: int, limit: int) -> list[LoggedEvent]:
         """Records with a position greater than `after`, in position order."""

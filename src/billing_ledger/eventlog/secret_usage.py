@@ -8,9 +8,12 @@ fingerprint tells two configured secrets apart but does not help anyone sign a r
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 DDL = """
@@ -21,13 +24,14 @@ CREATE TABLE IF NOT EXISTS eventlog.secret_usage (
     last_verified_at timestamptz NOT NULL
 )
 """
-RECORD = """
+RECORD_ROWS = """
 INSERT INTO eventlog.secret_usage AS u
     (fingerprint, verified_count, first_verified_at, last_verified_at)
-VALUES (%s, %s, now(), now())
+VALUES {rows}
 ON CONFLICT (fingerprint) DO UPDATE
 SET verified_count = u.verified_count + EXCLUDED.verified_count, last_verified_at = now()
 """
+RECORD = RECORD_ROWS.format(rows="(%s, %s, now(), now())")
 SELECT = """
 SELECT fingerprint, verified_count, last_verified_at FROM eventlog.secret_usage
 WHERE fingerprint = ANY(%s)
@@ -36,6 +40,20 @@ WHERE fingerprint = ANY(%s)
 
 def fingerprint(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()[:12]
+
+
+def counting(fingerprints: Iterable[str | None]) -> sql.Composed | None:
+    """One statement adding up `fingerprints` (None: a record no secret verified), with the
+    counts as literals so that it can share a round trip with other statements; None when
+    there is nothing to count."""
+    counts = Counter(fp for fp in fingerprints if fp is not None)
+    if not counts:
+        return None
+    rows = sql.SQL(", ").join(
+        sql.SQL("({}, {}, now(), now())").format(sql.Literal(fp), sql.Literal(n))
+        for fp, n in counts.items()
+    )
+    return sql.SQL(RECORD_ROWS).format(rows=rows)
 
 
 @dataclass(frozen=True)

@@ -101,7 +101,7 @@ def create_app(
     secrets: Sequence[str],
     *,
     dead_letters: RejectedBodies,
-    secret_usage: SecretUsageRecorder,
+    secret_usage: SecretUsageRecorder | None,
     sealer: Sealer,
     tolerance_seconds: int = 300,
     max_body_bytes: int = 1024 * 1024,
@@ -113,7 +113,9 @@ def create_app(
     """Build the ingest app around an opened event log; the caller owns the log's lifetime.
 
     `log_timeout_seconds` bounds every wait for the log of record (and the dead-letter record):
-    past it the answer is 503, whatever the adapter does meanwhile."""
+    past it the answer is 503, whatever the adapter does meanwhile. `secret_usage` None: the
+    log counts the secret of each record it stores itself (`verified_with`, as the Postgres
+    log can in its append)."""
 
     async def within_log_timeout(call: Callable[..., R], *args: object) -> R:
         """`call` in a worker thread, left behind (not waited for) after the log timeout."""
@@ -122,7 +124,7 @@ def create_app(
 
     secrets = tuple(secrets)
     fingerprints = tuple(fingerprint(s) for s in secrets)
-    usage = GroupedUsage(secret_usage)
+    usage = GroupedUsage(secret_usage) if secret_usage is not None else None
 
     async def receive_webhook(request: Request) -> Response:
         started = time.perf_counter()
@@ -131,10 +133,11 @@ def create_app(
         except _Refused as refused:
             _log_refusal(refused.reason, started)
             return _refuse(refused.status, refused.reason)
-        try:
-            await usage.record(fingerprints[secret_index])
-        except Exception:
-            log.warning("could not record secret usage", extra={"event_id": event.id})
+        if usage is not None:
+            try:
+                await usage.record(fingerprints[secret_index])
+            except Exception:
+                log.warning("could not record secret usage", extra={"event_id": event.id})
         WEBHOOKS_ACCEPTED.labels(event.type).inc()
         log.info(
             "webhook accepted",

@@ -4,7 +4,9 @@ verified while the previous one ran (group commit).
 One upsert of the same row per webhook, each through a worker thread and one of the pool's four
 connections, cost ingest ~0.36 ms of CPU per request (measured under benchmarks/ingest.py), as
 much as verifying, parsing and answering the webhook. A request still awaits the write that
-carries its count, so the count is stored before the 200 whenever the write succeeds.
+carries its count, so the count is stored before the 200 whenever the write succeeds. The
+Postgres log needs none of this: it counts in the append's own transaction
+(`PostgresEventLog.count_secret_usage`); the Kafka log's endpoint uses it.
 """
 
 from __future__ import annotations
