@@ -65,7 +65,6 @@ def take(conn: psycopg.Connection[Any], at: float, pid: int | None) -> Sample:
     checkpoints = conn.execute(
         "SELECT num_timed + num_requested FROM pg_stat_checkpointer"
     ).fetchone()
-    postmaster = _postmaster_pid(conn)
     assert wal is not None and io is not None and checkpoints is not None
     processed, notified, projected = progress
     return Sample(
@@ -84,8 +83,25 @@ def take(conn: psycopg.Connection[Any], at: float, pid: int | None) -> Sample:
         checkpoints=int(checkpoints[0]),
         cpu_process=_cpu(pid) if pid else 0.0,
         cpu_children=sum(_cpu(child) for child in _children(pid)) if pid else 0.0,
-        cpu_postgres=_cpu_with_reaped(postmaster) + sum(_cpu(c) for c in _children(postmaster)),
+        cpu_postgres=_server_cpu(conn),
     )
+
+
+def process_tree_cpu(pid: int) -> float:
+    """CPU seconds of `pid` and of its live children."""
+    return _cpu(pid) + sum(_cpu(child) for child in _children(pid))
+
+
+def server_cpu(dsn: str) -> float:
+    """CPU seconds of the PostgreSQL server at `dsn` (on this machine): the postmaster, its
+    live children and the children it reaped."""
+    with psycopg.connect(dsn) as conn:
+        return _server_cpu(conn)
+
+
+def _server_cpu(conn: psycopg.Connection[Any]) -> float:
+    postmaster = _postmaster_pid(conn)
+    return _cpu_with_reaped(postmaster) + sum(_cpu(c) for c in _children(postmaster))
 
 
 def line(delta: Sample, total: Sample) -> str:

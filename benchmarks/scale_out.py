@@ -16,6 +16,14 @@ position is at its end and every domain event is projected, it proves:
   the same multiset of pairs, without duplicates (none lost, none applied twice).
 
 tests/e2e/test_scale_out.py runs the same proof small, on the suite's broker and server.
+
+    scripts/scale-out --rates 1,2,3 --events 100000
+
+measures instead what each added instance brings: for each count, a fresh database and topic
+holding the whole history before any instance starts, then that many instances in one group,
+timed from the moment every one of them holds partitions (startup excluded) until every
+record is processed and projected; with the machine's CPU per event (all of it, from
+/proc/stat: the instances, PostgreSQL, the broker) and the instances' and PostgreSQL's shares.
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ import psycopg
 from benchmarks.chaos_services import PrivateBroker, PrivateServer, Service, free_port_pair
 from benchmarks.history import Shape, bodies
 from benchmarks.infra import MASTER_KEY_TEXT, conditions, create_database, load_bodies, master_key
+from benchmarks.pgsample import TICK, process_tree_cpu, server_cpu
 from billing_ledger import bootstrap as composition
 from billing_ledger.eventlog.kafka import KafkaEventLog
 from billing_ledger.eventlog.port import EventRecord
@@ -214,23 +223,10 @@ def run(
 ) -> Outcome:
     """The whole proof on `dsn` (empty), with `oracle_dsn` (empty) for the clean rebuild."""
     started = time.perf_counter()
-    topic, group = f"scale-out.{uuid4().hex[:12]}", f"scale-out-{uuid4().hex[:12]}"
-    service_env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "DATABASE_URL"))},
-        **env,
-        "DATABASE_URL": dsn,
-        "EVENT_LOG": "kafka",
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "KAFKA_TOPIC": topic,
-        "KAFKA_TOPIC_PARTITIONS": str(PARTITIONS),
-        "KAFKA_CONSUMER_GROUP": group,
-        "BILLING_LEDGER_MASTER_KEY": MASTER_KEY_TEXT,
-        "PYTHONUNBUFFERED": "1",
-    }
+    topic, group, service_env = _instance_env(dsn, bootstrap, env)
     log = KafkaEventLog([bootstrap], topic, partitions=PARTITIONS, consumer_group=group)
     log.open()
-    with composition.connection_pool(dsn, 2) as pool:
-        all_records = records(raw, Sealer(composition.key_store(pool, master_key())))
+    all_records = sealed_records(dsn, raw)
     first, second = len(all_records) * 2 // 5, len(all_records) * 7 // 10
     instances = {name: Service("process", service_env, workdir / name) for name in "ABC"}
     for name in instances:
@@ -274,11 +270,115 @@ def run(
     )
 
 
+def _instance_env(
+    dsn: str, bootstrap: str, env: Mapping[str, str]
+) -> tuple[str, str, dict[str, str]]:
+    """A fresh topic and consumer group, and the environment of instances that share them."""
+    topic, group = f"scale-out.{uuid4().hex[:12]}", f"scale-out-{uuid4().hex[:12]}"
+    return (
+        topic,
+        group,
+        {
+            **{
+                k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "DATABASE_URL"))
+            },
+            **env,
+            "DATABASE_URL": dsn,
+            "EVENT_LOG": "kafka",
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "KAFKA_TOPIC": topic,
+            "KAFKA_TOPIC_PARTITIONS": str(PARTITIONS),
+            "KAFKA_CONSUMER_GROUP": group,
+            "BILLING_LEDGER_MASTER_KEY": MASTER_KEY_TEXT,
+            "PYTHONUNBUFFERED": "1",
+        },
+    )
+
+
+def sealed_records(dsn: str, raw: Iterable[bytes]) -> list[EventRecord]:
+    """`raw` as ingest would have appended them to the log of the instances on `dsn`."""
+    with composition.connection_pool(dsn, 2) as pool:
+        return records(raw, Sealer(composition.key_store(pool, master_key())))
+
+
+@dataclass(frozen=True)
+class Rate:
+    instances: int
+    events: int  # processed between the start of the timing and its end
+    seconds: float
+    cpu_machine: float  # seconds, every process on the machine
+    cpu_instances: float  # the instances and their projector children
+    cpu_postgres: float
+
+    def report(self) -> str:
+        per_event = 1e6 / self.events
+        return (
+            f"{self.instances} instance(s)  {self.events / self.seconds:7,.0f} events/s "
+            f"({self.events:,} in {self.seconds:.1f} s) | CPU µs/event: machine "
+            f"{self.cpu_machine * per_event:4.0f}, instances {self.cpu_instances * per_event:4.0f}"
+            f", PostgreSQL {self.cpu_postgres * per_event:4.0f}  | load {os.getloadavg()[0]:.1f}"
+        )
+
+
+def machine_cpu() -> float:
+    """Seconds of CPU the machine has spent working (user, nice, system, irq, softirq)."""
+    fields_ = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq = (int(x) for x in fields_[:7])
+    return (user + nice + system + irq + softirq) / TICK
+
+
+def rate(
+    dsn: str,
+    bootstrap: str,
+    raw: list[bytes],
+    count: int,
+    workdir: Path,
+    env: Mapping[str, str],
+    timeout: float,
+) -> Rate:
+    """`count` instances working off the whole of `raw`, published before they start."""
+    topic, group, service_env = _instance_env(dsn, bootstrap, env)
+    log = KafkaEventLog([bootstrap], topic, partitions=PARTITIONS, consumer_group=group)
+    log.open()
+    try:
+        publish(log, sealed_records(dsn, raw))
+    finally:
+        log.close()
+    instances = [Service("process", service_env, workdir / f"{count}-{n}") for n in range(count)]
+    for instance in instances:
+        instance.logs.mkdir(parents=True, exist_ok=True)
+
+    def cpu() -> tuple[float, float, float]:
+        pids = [i.process.pid for i in instances if i.process is not None]
+        return machine_cpu(), sum(process_tree_cpu(pid) for pid in pids), server_cpu(dsn)
+
+    try:
+        for instance in instances:
+            instance.start()
+        wait_for(
+            lambda: all(assigned(i.logs) > 0 for i in instances),
+            timeout,
+            f"{count} instance(s) holding partitions",
+        )
+        started, before, first = time.perf_counter(), cpu(), processed(dsn, topic)
+        wait_for(lambda: caught_up(dsn, topic, len(raw)), timeout, "everything processed")
+        seconds, after = time.perf_counter() - started, cpu()
+    finally:
+        for instance in instances:
+            instance.stop()
+    machine, instances_cpu, postgres = (b - a for a, b in zip(before, after, strict=True))
+    return Rate(count, len(raw) - first, seconds, machine, instances_cpu, postgres)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the work dir (logs)")
+    parser.add_argument(
+        "--rates",
+        help="instance counts to time, comma-separated (1,2,3): rates instead of the proof",
+    )
     args = parser.parse_args()
     print(f"scale-out run  {conditions()}", flush=True)
     home = Path(tempfile.mkdtemp(prefix="billing-ledger-scale-out-"))
@@ -289,9 +389,23 @@ def main() -> int:
         broker.remove_data()
         server.start()
         broker.start()
+        raw = list(bodies(Shape(args.seed, max(1, args.events // 50), 24), args.events))
+        if args.rates:
+            for count in (int(n) for n in args.rates.split(",")):
+                create_database(server.dsn(), f"rates{count}")
+                measured = rate(
+                    server.dsn(f"rates{count}"),
+                    broker.bootstrap,
+                    raw,
+                    count,
+                    home / "logs",
+                    {"BILLING_LEDGER_HOME": str(home / "home")},
+                    timeout=3 * 3600,
+                )
+                print(measured.report(), flush=True)
+            return 0
         create_database(server.dsn(), "ledger")
         create_database(server.dsn(), "oracle")
-        raw = list(bodies(Shape(args.seed, max(1, args.events // 50), 24), args.events))
         outcome = run(
             server.dsn("ledger"),
             server.dsn("oracle"),
