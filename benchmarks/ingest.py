@@ -109,6 +109,7 @@ def main() -> int:
                         sampler.start()
                     figures = load(url, documents, args.duration, args.concurrency)
                     spent = cpu_seconds(pids()) - before
+                    waits = append_waits(url) if target != "peer" else None
                     if sampler:
                         sampler.stop()
                         lags.append(sampler.drain(args.drain_bound))
@@ -116,6 +117,8 @@ def main() -> int:
                 figures = replace(figures, cpu_ms_per_request=1000 * spent / max(accepted, 1))
                 results.setdefault(target, []).append(figures)
                 print(f"run {run + 1} {target:<9} {describe(figures)}", flush=True)
+                if waits:
+                    print(f"      {waits}", flush=True)
                 if sampler:
                     print(f"      {lags[-1].describe()}", flush=True)
                     print(f"      lag (to process/to project): {lags[-1].timeline()}", flush=True)
@@ -151,6 +154,30 @@ def main() -> int:
             f"({len(drains)} of {len(lags)} drained within {args.drain_bound} s)"
         )
     return 0
+
+
+APPEND_BUCKET = re.compile(r'^billing_ledger_append_seconds_bucket\{le="([^"]+)"\} (\S+)$', re.M)
+APPEND_TOTAL = re.compile(r"^billing_ledger_append_seconds_(sum|count) (\S+)$", re.M)
+
+
+def append_waits(url: str) -> str | None:
+    """How long this run's requests waited for the log's durable acknowledgement, from the
+    server's own histogram (/metrics): the mean, and the bucket that holds the 99th
+    percentile; None where the target does not count it (bare)."""
+    try:
+        text = httpx.get(f"{url}/metrics", timeout=10).text
+    except httpx.HTTPError:
+        return None
+    totals = {name: float(value) for name, value in APPEND_TOTAL.findall(text)}
+    count = totals.get("count", 0.0)
+    if not count:
+        return None
+    buckets = [(float(le), float(n)) for le, n in APPEND_BUCKET.findall(text)]
+    p99 = next((le for le, n in buckets if n >= 0.99 * count), float("inf"))
+    return (
+        f"append wait (the server's histogram): mean {1000 * totals['sum'] / count:.1f} ms, "
+        f"p99 ≤ {1000 * p99:.0f} ms over {count:,.0f} appends"
+    )
 
 
 def _load() -> str:

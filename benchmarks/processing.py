@@ -148,6 +148,7 @@ def end_to_end(dsn: str, count: int, *, sample: float = 0.0, window: int = 100_0
             )
             _print_statements(conn, head - window_sample.processed)
             _print_sizes(conn)
+            _print_index_depths(conn)
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=120)
@@ -199,6 +200,31 @@ def _print_statements(conn: psycopg.Connection[Any], events: int, top: int = 25)
             f"{calls:>7} calls {n / c:7.1f} rows {hit / c:7.1f} {read / c:6.2f} "
             f"{dirtied / c:6.2f} {written / c:6.2f} {fpi / c:5.2f} {wal / c:8,.0f} B  {query}"
         )
+
+
+INDEX_DEPTHS = """
+SELECT format('%%I.%%I', n.nspname, c.relname), pg_relation_size(c.oid),
+       (bt_metap(format('%%I.%%I', n.nspname, c.relname))).level
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_am am ON am.oid = c.relam
+WHERE c.relkind = 'i' AND am.amname = 'btree' AND pg_relation_size(c.oid) >= %s
+  AND n.nspname IN ('billing', 'eventstore', 'eventlog')
+ORDER BY pg_relation_size(c.oid) DESC
+"""
+
+
+def _print_index_depths(conn: psycopg.Connection[Any], at_least: int = 1 << 20) -> None:
+    """Each B-tree index of at least `at_least` bytes: its size and its levels above the
+    leaves (pageinspect's `bt_metap`), so that a descent reads levels + 1 pages."""
+    try:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pageinspect")
+        rows = conn.execute(INDEX_DEPTHS, (at_least,)).fetchall()
+    except psycopg.Error as e:
+        conn.rollback()
+        print(f"index depths: not read ({type(e).__name__})")
+        return
+    print("B-tree indexes (size; levels above the leaves):")
+    for name, size, level in rows:
+        print(f"  {size / (1 << 20):8.1f} MiB  {level}  {name}")
 
 
 def _print_sizes(conn: psycopg.Connection[Any]) -> None:
