@@ -7,6 +7,8 @@
 Targets, in each run in the order given: `bare`, a bare Starlette endpoint that answers 200
 (the ceiling); `postgres`, `billing-ledger ingest` with the Postgres log; `kafka`, the same with
 the Kafka log (KAFKA_BOOTSTRAP_SERVERS, default 127.0.0.1:9092, a topic of its own per run);
+`ingest`, `billing-ledger ingest` with the Postgres log placed as `up` is (`up` without
+processing: what the endpoint does alone on the same cores);
 `up`, `billing-ledger up` (the Postgres log, processing what it accepts) on a fresh database,
 its lag sampled meanwhile and after the burst until drained (pipeline_lag.py); `peer`,
 `@supabase/stripe-sync-engine` (peer.py) on a fresh database of its own. Bodies come from
@@ -15,15 +17,17 @@ be within 300 s).
 
 Placement on a 2-core machine: `bare`, `postgres` and `kafka` are pinned to CPU 0 and wrk to
 CPU 1 (taskset), so they answer with one process (HTTP_PROCESSES counts the cores a process
-may run on); PostgreSQL and the Kafka JVM are not pinned and share both cores. `up` and
-`peer` are not pinned (`up` answers with a process per core, its processor and projector
-are processes of their own, and both do their database work on both cores); wrk is pinned to
-CPU 1.
+may run on); PostgreSQL and the Kafka JVM are not pinned and share both cores. `ingest`, `up`
+and `peer` are not pinned (`ingest` and `up` answer with a process per core, `up`'s processor
+and projector are processes of their own, and all do their database work on both cores); wrk
+is pinned to CPU 1.
 Prints accepted events/s (2xx only), p50/p99 latency, the server's CPU time per accepted
 request (user + system of the processes answering HTTP, from /proc: the server's and, under
 HTTP_PROCESSES, its helpers'; not `up`'s processor and projector children, nor PostgreSQL)
 and the ratio to the bare ceiling, or for `peer` in the run, the ratio of `up` to the peer;
-with several runs, the median of each figure.
+with several runs, the median of each figure. For the targets with a database it also prints
+PostgreSQL's CPU per accepted request and how busy the machine was during the burst (both
+from /proc), and what the target's database sessions were doing meanwhile (session_waits.py).
 """
 
 from __future__ import annotations
@@ -49,7 +53,9 @@ import httpx
 from benchmarks import peer
 from benchmarks.history import Shape, bodies
 from benchmarks.infra import MASTER_KEY_TEXT, conditions, fresh_database, postgres_server
+from benchmarks.pgsample import machine_cpu, server_cpu
 from benchmarks.pipeline_lag import LagReport, LagSampler
+from benchmarks.session_waits import SessionWaits
 from billing_ledger.ingest.signature import sign
 from tests.e2e.cli import free_port
 from tests.support.webhooks import SECRET
@@ -57,6 +63,7 @@ from tests.support.webhooks import SECRET
 LUA = Path(__file__).with_name("wrk_bodies.lua")
 ROOT = Path(__file__).resolve().parent.parent
 STARTUP_SECONDS = 60
+UNPINNED = ("ingest", "up")  # billing-ledger targets answering with a process per core
 
 
 @dataclass(frozen=True)
@@ -74,7 +81,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--bodies", type=int, default=20_000, help="distinct events sent")
-    parser.add_argument("--targets", default="bare,postgres,kafka", help="also: up, peer")
+    parser.add_argument("--targets", default="bare,postgres,kafka", help="also: ingest, up, peer")
     parser.add_argument(
         "--drain-bound", type=int, default=900, help="seconds `up` may take to drain"
     )
@@ -91,7 +98,7 @@ def main() -> int:
     print(f"ingest benchmark  {conditions()}")
     print(
         f"wrk -t2 -c{args.concurrency} -d{args.duration}s on CPU 1; bare/postgres/kafka on "
-        f"CPU 0, up/peer not pinned; {args.bodies} distinct bodies"
+        f"CPU 0, ingest/up/peer not pinned; {args.bodies} distinct bodies"
     )
     documents = list(bodies(Shape(seed=11, customers=max(1, args.bodies // 50)), args.bodies))
     print(f"mean body {sum(map(len, documents)) / len(documents):,.0f} bytes")
@@ -104,11 +111,23 @@ def main() -> int:
             for target in targets:
                 with serving(target, server, kafka, args.src) as (url, pids, dsn):
                     sampler = LagSampler(dsn) if target == "up" else None
+                    sessions = SessionWaits(dsn) if dsn else None
                     before = cpu_seconds(pids())
+                    machine_before = machine_cpu()
+                    postgres_before = server_cpu(server) if dsn else 0.0
+                    started = time.monotonic()
                     if sampler:
                         sampler.start()
+                    if sessions:
+                        sessions.start()
                     figures = load(url, documents, args.duration, args.concurrency)
                     spent = cpu_seconds(pids()) - before
+                    machine_busy = (machine_cpu() - machine_before) / (
+                        (time.monotonic() - started) * (os.cpu_count() or 1)
+                    )
+                    postgres_spent = server_cpu(server) - postgres_before if dsn else None
+                    if sessions:
+                        sessions.stop()
                     waits = append_waits(url) if target != "peer" else None
                     if sampler:
                         sampler.stop()
@@ -117,6 +136,14 @@ def main() -> int:
                 figures = replace(figures, cpu_ms_per_request=1000 * spent / max(accepted, 1))
                 results.setdefault(target, []).append(figures)
                 print(f"run {run + 1} {target:<9} {describe(figures)}", flush=True)
+                postgres = (
+                    f"PostgreSQL CPU {1000 * postgres_spent / max(accepted, 1):.3f} ms/request; "
+                    if postgres_spent is not None
+                    else ""
+                )
+                print(f"      {postgres}machine busy {100 * machine_busy:.0f}%", flush=True)
+                if sessions:
+                    print(f"      {sessions.describe()}", flush=True)
                 if waits:
                     print(f"      {waits}", flush=True)
                 if sampler:
@@ -241,7 +268,7 @@ def serving(
             env = peer.environment(peer.installed(), dsn, port, SECRET)
         else:
             command = [sys.executable, "-m", "billing_ledger", "up" if target == "up" else "ingest"]
-            if target != "up":
+            if target not in UNPINNED:
                 command = [*pinned, *command]
             env = {
                 **os.environ,
@@ -250,7 +277,7 @@ def serving(
                 "DATABASE_URL": dsn,
                 "BILLING_LEDGER_MASTER_KEY": MASTER_KEY_TEXT,
                 "BILLING_LEDGER_HOME": workdir,
-                "EVENT_LOG": "postgres" if target == "up" else target,
+                "EVENT_LOG": "kafka" if target == "kafka" else "postgres",
                 "KAFKA_BOOTSTRAP_SERVERS": kafka,
                 "KAFKA_TOPIC": f"bench.stripe.events.{uuid4().hex[:8]}",
             }

@@ -92,6 +92,13 @@ def process_tree_cpu(pid: int) -> float:
     return _cpu(pid) + sum(_cpu(child) for child in _children(pid))
 
 
+def machine_cpu() -> float:
+    """Seconds of CPU the machine has spent working (user, nice, system, irq, softirq)."""
+    fields_ = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq = (int(x) for x in fields_[:7])
+    return (user + nice + system + irq + softirq) / TICK
+
+
 def server_cpu(dsn: str) -> float:
     """CPU seconds of the PostgreSQL server at `dsn` (on this machine): the postmaster, its
     live children and the children it reaped."""

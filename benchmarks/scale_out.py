@@ -48,7 +48,7 @@ import psycopg
 from benchmarks.chaos_services import PrivateBroker, PrivateServer, Service, free_port_pair
 from benchmarks.history import Shape, bodies
 from benchmarks.infra import MASTER_KEY_TEXT, conditions, create_database, load_bodies, master_key
-from benchmarks.pgsample import TICK, process_tree_cpu, server_cpu
+from benchmarks.pgsample import machine_cpu, process_tree_cpu, server_cpu
 from billing_ledger import bootstrap as composition
 from billing_ledger.eventlog.kafka import KafkaEventLog
 from billing_ledger.eventlog.port import EventRecord
@@ -318,13 +318,6 @@ class Rate:
             f"{self.cpu_machine * per_event:4.0f}, instances {self.cpu_instances * per_event:4.0f}"
             f", PostgreSQL {self.cpu_postgres * per_event:4.0f}  | load {os.getloadavg()[0]:.1f}"
         )
-
-
-def machine_cpu() -> float:
-    """Seconds of CPU the machine has spent working (user, nice, system, irq, softirq)."""
-    fields_ = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-    user, nice, system, _idle, _iowait, irq, softirq = (int(x) for x in fields_[:7])
-    return (user + nice + system + irq + softirq) / TICK
 
 
 def rate(
