@@ -12,8 +12,8 @@ what jiter refuses and `json` may accept (a BOM, UTF-16, lone surrogates, nestin
 limit) is handed to `json`, which accepts or refuses it as it always did.
 tests/unit/test_transcoder.py checks the agreement.
 
-Measured on stored domain events of ~2.4 KB (benchmarks/README.md, "Rebuild"): jiter 9.0 µs,
-orjson 5.1 µs, orjson behind the digit test 7.6 µs.
+Measured on stored domain events of ~2.4 KB (benchmarks/README.md, "Where the machine goes
+under load"): jiter 9.0 µs, orjson 5.1 µs, orjson behind the digit test 7.6 µs.
 """
 
 from __future__ import annotations
