@@ -10,9 +10,18 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from billing_ledger.ledger.posting import MONEY_EVENTS, post, sources_of
 from tests.support.books import Books
 from tests.support.ledger_histories import any_delivery, billing_history
-from tests.support.stripe import ApiShape, event, invoice, payment_intent
+from tests.support.stripe import (
+    ApiShape,
+    customer,
+    event,
+    invoice,
+    payment_intent,
+    payment_method,
+    subscription,
+)
 
 Document = dict[str, Any]
 
@@ -52,6 +61,23 @@ def test_replaying_domain_events_in_any_order_posts_nothing(docs: list[Document]
     replay = list(books.projected)
     rng.shuffle(replay)
     assert [entry for domain_event in replay for entry in books.project(domain_event)] == []
+
+
+@settings(max_examples=50, deadline=None)
+@given(billing_history())
+def test_only_money_events_post_or_read_entries(docs: list[Document]) -> None:
+    # The journal reads MONEY_EVENTS only (the projector decodes no other for it): no other
+    # domain event may have rules.
+    books = Books()
+    books.deliver(
+        event("customer.created", customer()),
+        event("customer.subscription.created", subscription()),
+        event("payment_method.attached", payment_method()),
+        *docs,
+    )
+    others = [e for e in books.projected if not isinstance(e, MONEY_EVENTS)]
+    assert len(others) >= 3
+    assert [(sources_of(e), post(e, {})) for e in others] == [([], [])] * len(others)
 
 
 def assert_invariants(books: Books) -> None:

@@ -18,6 +18,15 @@ from billing_ledger.ledger.invoices import post_invoice
 from billing_ledger.ledger.payments import payment_sources, post_payment, post_payment_invoiced
 
 DomainEvent = StripeObject.Recorded | StripeObject.Revised
+# The domain events whose rules can post entries: every other one moves no money.
+MONEY_EVENTS: tuple[type[DomainEvent], ...] = (
+    Payment.Recorded,
+    Payment.Revised,
+    Invoice.Recorded,
+    Invoice.Revised,
+    Dispute.Recorded,
+    Dispute.Revised,
+)
 
 
 def sources_of(event: object) -> list[str]:

@@ -30,7 +30,13 @@ from billing_ledger.domain.invoice import Invoice
 from billing_ledger.domain.payment import Payment
 from billing_ledger.ledger.accounts import Account
 from billing_ledger.ledger.entries import Entry, History, Line
-from billing_ledger.ledger.posting import DomainEvent, named_payment, post, sources_of
+from billing_ledger.ledger.posting import (
+    MONEY_EVENTS,
+    DomainEvent,
+    named_payment,
+    post,
+    sources_of,
+)
 from billing_ledger.projections.bulk import BulkWriter
 from billing_ledger.projections.sqltext import in_schema
 
@@ -136,6 +142,7 @@ class Journal:
     """Projects the posting rules' entries into `{schema}`'s journal tables."""
 
     name = "journal"
+    reads = MONEY_EVENTS
 
     def __init__(self, schema: str) -> None:
         self._posted = in_schema(POSTED, schema)

@@ -98,6 +98,7 @@ def _customer_order(key: CustomerKey) -> tuple[str, bool, bool, str]:
 
 class MrrProjection:
     name = "mrr"
+    reads = (StripeObject.Recorded, StripeObject.Revised, StripeObject.Backfilled)
 
     def __init__(self, schema: str, *, deferred: bool = False) -> None:
         """`deferred` (a rebuild): batches store points, coupons and horizons only, and

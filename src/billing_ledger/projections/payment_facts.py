@@ -60,6 +60,7 @@ Key = tuple[str, bool, str]
 
 class PaymentFacts:
     name = "payment_facts"
+    reads = PAYMENT_EVENTS + INVOICE_EVENTS
 
     def __init__(self, schema: str) -> None:
         self._schema_name = schema

@@ -7,6 +7,10 @@ rows the batch wrote: a crash replays at most the uncommitted batch, and applyin
 the same rows. A projection whose position was moved back (or one added later) is caught up from
 its own position while the others skip what they already have. The tracking lives inside the
 read schema it describes, so a schema rebuilt elsewhere carries its own positions with it.
+
+Each projection names the domain events it `reads`: a notification of a topic none of them
+reads is not decoded (decoding is most of a batch's CPU), though every position still moves past
+it.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from uuid import UUID
 import psycopg
 from eventsourcing.persistence import PersistenceError, StoredEvent
 from eventsourcing.postgres import PostgresRecorder
+from eventsourcing.utils import resolve_topic
 from psycopg.sql import SQL, Identifier
 from psycopg_pool import ConnectionPool
 
@@ -70,6 +75,16 @@ class _Stored(NamedTuple):
     state: bytes
 
 
+class _Batch(NamedTuple):
+    """The notifications after a position: how many, the last id, and the id and domain event
+    of each one some projection reads."""
+
+    size: int
+    last: int
+    ids: list[int]
+    events: list[object]
+
+
 class StopSignal(Protocol):
     """What a worker loop waits on: a threading.Event, or a multiprocessing one."""
 
@@ -83,6 +98,11 @@ class Projection(Protocol):
     derive every value from the event (no clock), so a replay writes the same rows."""
 
     name: str
+
+    @property
+    def reads(self) -> tuple[type, ...]:
+        """The domain event classes it projects (their subclasses too); it is handed no other."""
+        ...
 
     def prepare(self, cur: psycopg.Cursor[Any], events: Sequence[object]) -> None:
         """Called once per batch with all its events, before any is projected (to read ahead
@@ -110,6 +130,8 @@ class Projector:
         self._pool = pool
         self.schema = schema
         self._projections = list(projections)
+        self._reads = tuple({cls for projection in projections for cls in projection.reads})
+        self._is_read: dict[str, bool] = {}  # by topic
         self._ddl = in_schema(TRACKING_DDL, schema)
         self._start = in_schema(START_POSITION, schema)
         self._read = in_schema(READ_POSITIONS, schema)
@@ -186,38 +208,48 @@ class Projector:
             rows = cur.execute(self._lock, (self.names,)).fetchall()
             positions = {str(name): int(position) for name, position in rows}
             after = min(positions.get(name, 0) for name in self.names)
-            ids, events = self._select(cur, after, limit or self._batch_size)
-            if not ids:
+            batch = self._select(cur, after, limit or self._batch_size)
+            if not batch.size:
                 return 0
-            last = ids[-1]
             for projection in self._projections:
                 behind = positions.get(projection.name, 0)
-                if behind < last:
+                if behind < batch.last:
                     todo = (
-                        events  # the usual case: every projection at the same position
+                        batch.events  # the usual case: every projection at the same position
                         if behind <= after
-                        else [e for n, e in zip(ids, events, strict=True) if n > behind]
+                        else [e for n, e in zip(batch.ids, batch.events, strict=True) if n > behind]
                     )
                     self._project(conn, cur, projection, todo)
-                    cur.execute(self._write, (last, projection.name))
-        return len(ids)
+                    cur.execute(self._write, (batch.last, projection.name))
+        return batch.size
 
-    def _select(
-        self, cur: psycopg.Cursor[Any], after: int, limit: int
-    ) -> tuple[list[int], list[object]]:
-        """The ids and domain events of the (at most `limit`) notifications after `after`."""
+    def _select(self, cur: psycopg.Cursor[Any], after: int, limit: int) -> _Batch:
+        """The (at most `limit`) notifications after `after`, decoded where some projection
+        reads them."""
         to_domain_event = self._app.mapper.to_domain_event
         if self._notifications is None:  # not a Postgres store: as the recorder reads it
             found = self._app.recorder.select_notifications(
                 start=after, limit=limit, inclusive_of_start=False
             )
-            return [n.id for n in found], [to_domain_event(n) for n in found]
+            read = [n for n in found if self._reads_topic(n.topic)]
+            last = found[-1].id if found else after
+            return _Batch(
+                len(found), last, [n.id for n in read], [to_domain_event(n) for n in read]
+            )
         rows = cur.execute(self._notifications, (after, limit), binary=True).fetchall()
-        ids = [row[0] for row in rows]
+        read_rows = [row for row in rows if self._reads_topic(row[3])]
         events: list[object] = [
-            to_domain_event(cast("StoredEvent", _Stored(*row[1:]))) for row in rows
+            to_domain_event(cast("StoredEvent", _Stored(*row[1:]))) for row in read_rows
         ]
-        return ids, events
+        last = rows[-1][0] if rows else after
+        return _Batch(len(rows), last, [row[0] for row in read_rows], events)
+
+    def _reads_topic(self, topic: str) -> bool:
+        """Whether some projection reads the domain events stored under `topic`."""
+        known = self._is_read.get(topic)
+        if known is None:
+            known = self._is_read[topic] = issubclass(resolve_topic(topic), self._reads)
+        return known
 
     @staticmethod
     def _project(

@@ -74,6 +74,7 @@ class BillingTables:
     """Projects every aggregate's state into `{schema}` tables."""
 
     name = "billing_tables"
+    reads = (StripeObject.Recorded, StripeObject.Revised)
 
     def __init__(self, schema: str, keys: KeyLookup) -> None:
         self._schema_name = schema
