@@ -56,7 +56,7 @@ def test_replay_from_domain_events_rebuilds_identical_tables(pipeline: Pipeline)
 def test_a_rebuild_in_one_or_two_processes_gives_the_live_tables(
     pipeline: Pipeline, processes: int
 ) -> None:
-    # Two: the billing tables and MRR in one child, the journal and payment facts in another,
+    # Two: the billing tables, MRR and payment facts in one child, the journal in another,
     # then MRR's recomputation, the balance check and the deferred indexes in the parent.
     result = replay(pipeline.dsn, "--verify", "--restart", processes=processes)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -75,7 +75,7 @@ def test_a_failing_rebuild_process_is_one_line_and_the_rerun_resumes(pipeline: P
     assert failed.returncode == 2
     assert "Traceback" not in failed.stderr
     assert failed.stderr.strip().splitlines()[-1] == (
-        "billing-ledger: rebuilding journal, payment_facts failed: UndefinedTable: relation "
+        "billing-ledger: rebuilding journal failed: UndefinedTable: relation "
         '"billing_rebuild.journal_entries" does not exist; fix the cause and run the same '
         "command again to resume"
     )
