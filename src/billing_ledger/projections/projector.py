@@ -101,7 +101,9 @@ class Projection(Protocol):
 
     @property
     def reads(self) -> tuple[type, ...]:
-        """The domain event classes it projects (their subclasses too); it is handed no other."""
+        """The domain event classes it projects (their subclasses too). A notification that no
+        projection of the projector reads is never decoded; one that another reads may still be
+        handed to this one, which ignores it."""
         ...
 
     def prepare(self, cur: psycopg.Cursor[Any], events: Sequence[object]) -> None:
