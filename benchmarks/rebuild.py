@@ -153,12 +153,15 @@ def main() -> int:
             # Pairs in alternating order, so that a drifting machine favours neither side.
             for tree in trees if n % 2 == 0 else trees[::-1]:
                 replayed = replay_once(dsn, tree)
-                print(f"  run {n + 1}, {tree or 'this tree'}: {replayed.timeline()}", flush=True)
+                print(f"  run {n + 1}, {_label(tree)}: {replayed.timeline()}", flush=True)
                 runs[tree].append(replayed)
         for tree, done in runs.items():
-            label = "this tree" if tree is None else str(tree)
-            print(f"{label}: {_summary(done, count, domain_events)}")
+            print(f"{_label(tree)}: {_summary(done, count, domain_events)}")
     return 0
+
+
+def _label(tree: Path | None) -> str:
+    return "this tree" if tree is None else str(tree)
 
 
 def _summary(runs: list[Replayed], count: int, domain_events: int) -> str:
